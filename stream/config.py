@@ -1,0 +1,196 @@
+"""One typed settings object, read from ``INTENT_*`` environment variables.
+
+Every tunable of the system lives here, with a default that works for the embedded
+setup (local Tansu broker, bundled sample data). Command-line flags override the
+environment by passing keyword overrides to :meth:`Settings.from_env`.
+
+>>> s = Settings.from_env({"INTENT_PARTITIONS": "8", "INTENT_BOOTSTRAP": "k1:9092"})
+>>> s.partitions, s.bootstrap
+(8, 'k1:9092')
+>>> s.topics.events
+'events'
+>>> Settings.from_env({"INTENT_PARTITIONS": "eight"})
+Traceback (most recent call last):
+...
+stream.config.SettingsError: INTENT_PARTITIONS: expected int, got 'eight'
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+__all__ = ["Settings", "Topics", "SettingsError", "REPO_ROOT", "describe_env"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "INTENT_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Kafka topic names: the single source of truth, imported everywhere."""
+
+    events: str = "events"
+    dlq: str = "events-dlq"
+    intents: str = "purchase-intent"
+    item_events: str = "events-by-item"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Field ``x`` is read from ``INTENT_X``."""
+
+    bootstrap: str = field(default="127.0.0.1:9092", metadata={"help": "Kafka bootstrap servers"})
+    app_id: str = field(default="intent-worker", metadata={"help": "consumer group / Faust app id"})
+    partitions: int = field(default=4, metadata={"help": "partitions of topics we create"})
+    replication: int = field(default=1, metadata={"help": "replication factor of created topics"})
+    topic_events: str = field(default="events", metadata={"help": "input clickstream topic"})
+    topic_dlq: str = field(default="events-dlq", metadata={"help": "dead-letter topic"})
+    topic_intents: str = field(default="purchase-intent", metadata={"help": "output topic"})
+    topic_item_events: str = field(
+        default="events-by-item", metadata={"help": "valid events re-keyed by item"}
+    )
+    model_dir: Path = field(
+        default=REPO_ROOT / "artifacts" / "model", metadata={"help": "trained model artifact"}
+    )
+    sample_data: Path = field(
+        default=REPO_ROOT.parent / "shared" / "data" / "jdata-2016-sample",
+        metadata={"help": "clickstream the demo replays and trains on"},
+    )
+    metrics_host: str = field(default="127.0.0.1", metadata={"help": "metrics/health bind address"})
+    metrics_port: int = field(default=9108, metadata={"help": "metrics/health port (0 = off)"})
+    threshold: float = field(
+        default=-1.0, metadata={"help": "intent threshold; < 0 uses the model's t_p"}
+    )
+    cooldown_s: float = field(
+        default=3600.0, metadata={"help": "re-publish an intent above threshold after this"}
+    )
+    batch_size: int = field(default=256, metadata={"help": "max events per scoring micro-batch"})
+    batch_ms: float = field(default=5.0, metadata={"help": "max wait to fill a micro-batch"})
+    max_candidates: int = field(
+        default=16, metadata={"help": "items scored per user (the network's catalogue)"}
+    )
+    store: str = field(default="memory://", metadata={"help": "Faust table store (rocksdb://)"})
+    data_dir: Path = field(
+        default=Path("/tmp/intent-worker"), metadata={"help": "Faust data directory"}
+    )
+    session_timeout_s: float = field(default=30.0, metadata={"help": "consumer session timeout"})
+    security_protocol: str = field(
+        default="PLAINTEXT", metadata={"help": "PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL"}
+    )
+    sasl_mechanism: str = field(default="", metadata={"help": "PLAIN | SCRAM-SHA-256 | ..."})
+    sasl_username: str = field(default="", metadata={"help": "SASL user"})
+    sasl_password: str = field(
+        default="", metadata={"help": "SASL password (or INTENT_SASL_PASSWORD_FILE)", "secret": 1}
+    )
+    ssl_cafile: str = field(default="", metadata={"help": "CA bundle for SSL"})
+    ssl_certfile: str = field(default="", metadata={"help": "client certificate for SSL"})
+    ssl_keyfile: str = field(default="", metadata={"help": "client key for SSL"})
+    log_level: str = field(default="WARNING", metadata={"help": "worker log level"})
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(
+            events=self.topic_events,
+            dlq=self.topic_dlq,
+            intents=self.topic_intents,
+            item_events=self.topic_item_events,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Build settings from ``env`` (default ``os.environ``); non-None overrides win."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = PREFIX + f.name.upper()
+            raw = env.get(name)
+            if f.metadata.get("secret") and raw is None and env.get(name + "_FILE"):
+                raw = Path(env[name + "_FILE"]).read_text().strip()
+            if raw is not None:
+                values[f.name] = _convert(name, f.type, raw)
+        for key, value in overrides.items():
+            if value is not None:
+                values[key] = _convert(PREFIX + key.upper(), _type_of(key), value)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.partitions < 1:
+            raise SettingsError(f"INTENT_PARTITIONS: must be >= 1, got {self.partitions}")
+        if self.batch_size < 1:
+            raise SettingsError(f"INTENT_BATCH_SIZE: must be >= 1, got {self.batch_size}")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError(f"INTENT_METRICS_PORT: not a port: {self.metrics_port}")
+        if self.threshold > 1:
+            raise SettingsError(f"INTENT_THRESHOLD: must be <= 1, got {self.threshold}")
+
+    def kafka_security(self) -> dict[str, Any]:
+        """Security options in aiokafka's keyword names; empty for PLAINTEXT."""
+        opts: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            opts.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            import ssl
+
+            ctx = ssl.create_default_context(cafile=self.ssl_cafile or None)
+            if self.ssl_certfile:
+                ctx.load_cert_chain(self.ssl_certfile, self.ssl_keyfile or None)
+            opts["ssl_context"] = ctx
+        return opts
+
+    def __repr__(self) -> str:  # never print secrets
+        shown = {
+            f.name: ("***" if f.metadata.get("secret") and getattr(self, f.name) else getattr(self, f.name))
+            for f in fields(self)
+        }
+        return f"Settings({shown})"
+
+
+def _type_of(name: str) -> str:
+    for f in fields(Settings):
+        if f.name == name:
+            return str(f.type)
+    raise SettingsError(f"unknown setting {name!r}")
+
+
+def _convert(name: str, type_name: Any, raw: Any) -> Any:
+    type_name = str(type_name)
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name == "Path":
+            return Path(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name}: expected {type_name}, got {raw!r}") from None
+
+
+def describe_env() -> str:
+    """A table of every environment variable, for ``--help`` texts."""
+    rows = []
+    defaults = Settings()
+    for f in fields(Settings):
+        default = getattr(defaults, f.name)
+        if f.metadata.get("secret"):
+            default = ""
+        rows.append(f"  {PREFIX + f.name.upper():<28} {f.metadata.get('help', '')} [{default}]")
+    return "environment (flags win over these):\n" + "\n".join(rows)
+
+
+def replace(settings: Settings, **changes: Any) -> Settings:
+    """A copy of ``settings`` with ``changes`` applied (None values ignored)."""
+    return dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})

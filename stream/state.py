@@ -1,0 +1,224 @@
+"""Per-user and per-item state, updated one event at a time (pure, deterministic).
+
+This is the half of the feature module that the worker keeps in Faust tables and that
+training replays offline: the same ``update`` functions run in both places, so a user's
+state after a stream of events is identical however it was computed.
+
+Rolling windows are event-time, exponentially decayed counts: for half-life ``h`` the
+count at reference time ``T`` is ``sum(2 ** (-(T - t_i) / h))`` over past events ``t_i``.
+They need O(1) memory per window and absorb out-of-order events exactly (a late event
+is added already decayed). State is bounded: at most ``MAX_ITEMS`` items and
+``MAX_CATEGORIES`` categories are kept per user (least recent evicted) and the dedupe
+memory holds the last ``DEDUPE_IDS`` event ids.
+
+>>> from stream.events import Event
+>>> s = UserState()
+>>> s.update(Event("e1", "u", "i1", "view", 0, "c1"))
+True
+>>> s.update(Event("e1", "u", "i1", "view", 0, "c1"))  # a retry: ignored
+False
+>>> s.update(Event("e2", "u", "i1", "addtocart", 600_000, "c1"))
+True
+>>> round(s.counts[0], 4)   # views, 10-minute half-life, seen 10 minutes later
+0.5
+>>> s.items["i1"][:3]
+[1, 1, 0]
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from stream.events import TYPE_INDEX, Event
+
+__all__ = [
+    "HALF_LIVES_MS",
+    "ITEM_HALF_LIVES_MS",
+    "SESSION_GAP_MS",
+    "MAX_ITEMS",
+    "MAX_CATEGORIES",
+    "DEDUPE_IDS",
+    "UserState",
+    "ItemStats",
+    "decay",
+]
+
+MINUTE = 60_000
+HALF_LIVES_MS: tuple[int, ...] = (10 * MINUTE, 60 * MINUTE, 24 * 60 * MINUTE)
+ITEM_HALF_LIVES_MS: tuple[int, ...] = (60 * MINUTE, 24 * 60 * MINUTE)
+CATEGORY_HALF_LIFE_MS = 24 * 60 * MINUTE
+SESSION_GAP_MS = 30 * MINUTE
+MAX_ITEMS = 32
+MAX_CATEGORIES = 16
+DEDUPE_IDS = 64
+N_TYPES = len(TYPE_INDEX)
+
+# items[item_id] = [views, carts, buys, first_ts, last_ts, last_cart_ts, category]
+VIEWS, CARTS, BUYS, FIRST_TS, LAST_TS, LAST_CART_TS, CATEGORY = range(7)
+
+
+def decay(value: float, dt_ms: int, half_life_ms: int) -> float:
+    """``value`` aged by ``dt_ms`` under ``half_life_ms`` (``dt_ms`` >= 0)."""
+    return value * 2.0 ** (-dt_ms / half_life_ms) if dt_ms else value
+
+
+def event_fingerprint(event_id: str) -> int:
+    """A 63-bit id for the dedupe memory (smaller than the id itself)."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def _add_decayed(counts: list[float], offset: int, ref_ts: int, ts: int, half_lives: tuple[int, ...]) -> None:
+    for h, half_life in enumerate(half_lives):
+        i = offset + h * N_TYPES
+        counts[i] += 2.0 ** (-(ref_ts - ts) / half_life) if ts < ref_ts else 1.0
+
+
+def _age(counts: list[float], new_ref: int, old_ref: int, half_lives: tuple[int, ...]) -> None:
+    dt = new_ref - old_ref
+    if dt <= 0:
+        return
+    for h, half_life in enumerate(half_lives):
+        factor = 2.0 ** (-dt / half_life)
+        for t in range(N_TYPES):
+            counts[h * N_TYPES + t] *= factor
+
+
+@dataclass
+class UserState:
+    """What we remember about one user; see the module docstring."""
+
+    ref_ts: int = 0  # latest event time seen (ms); decayed counts are as of this time
+    first_ts: int = 0
+    n_events: int = 0
+    counts: list[float] = field(default_factory=lambda: [0.0] * (N_TYPES * len(HALF_LIVES_MS)))
+    last_ts: list[int] = field(default_factory=lambda: [0] * N_TYPES)  # 0 = never
+    session_start: int = 0
+    session_events: int = 0
+    n_sessions: int = 0
+    items: dict[str, list[Any]] = field(default_factory=dict)
+    categories: dict[str, float] = field(default_factory=dict)  # decayed, as of ref_ts
+    recent_ids: list[int] = field(default_factory=list)
+
+    def update(self, event: Event) -> bool:
+        """Fold one event in; False (and no change) if its id was seen recently."""
+        fp = event_fingerprint(event.event_id)
+        if fp in self.recent_ids:
+            return False
+        self.recent_ids.append(fp)
+        if len(self.recent_ids) > DEDUPE_IDS:
+            del self.recent_ids[0]
+        ts, t = event.ts, TYPE_INDEX[event.type]
+        if self.n_events == 0:
+            self.first_ts = self.ref_ts = ts
+        if ts > self.ref_ts:
+            _age(self.counts, ts, self.ref_ts, HALF_LIVES_MS)
+            factor = 2.0 ** (-(ts - self.ref_ts) / CATEGORY_HALF_LIFE_MS)
+            for cat in self.categories:
+                self.categories[cat] *= factor
+            self.ref_ts = ts
+        self.first_ts = min(self.first_ts, ts)
+        _add_decayed(self.counts, t, self.ref_ts, ts, HALF_LIVES_MS)
+        if self.n_sessions == 0 or ts - self.session_last() > SESSION_GAP_MS:
+            self.n_sessions += 1
+            self.session_start, self.session_events = ts, 0
+        self.session_events += 1
+        self.n_events += 1
+        self.last_ts[t] = max(self.last_ts[t], ts)
+        self._update_item(event, t)
+        if event.category_id is not None:
+            self._update_category(event.category_id, ts)
+        return True
+
+    def session_last(self) -> int:
+        """Time of the latest event of any type (0 before the first)."""
+        return max(self.last_ts)
+
+    def _update_item(self, event: Event, t: int) -> None:
+        ts = event.ts
+        rec = self.items.get(event.item_id)
+        if rec is None:
+            rec = [0, 0, 0, ts, ts, 0, event.category_id]
+            self.items[event.item_id] = rec
+            if len(self.items) > MAX_ITEMS:
+                oldest = min(self.items, key=lambda k: (self.items[k][LAST_TS], k))
+                del self.items[oldest]
+        rec[t] += 1
+        rec[FIRST_TS] = min(rec[FIRST_TS], ts)
+        rec[LAST_TS] = max(rec[LAST_TS], ts)
+        if t == CARTS:
+            rec[LAST_CART_TS] = max(rec[LAST_CART_TS], ts)
+        if rec[CATEGORY] is None:
+            rec[CATEGORY] = event.category_id
+
+    def _update_category(self, cat: str, ts: int) -> None:
+        weight = 2.0 ** (-(self.ref_ts - ts) / CATEGORY_HALF_LIFE_MS) if ts < self.ref_ts else 1.0
+        self.categories[cat] = self.categories.get(cat, 0.0) + weight
+        if len(self.categories) > MAX_CATEGORIES:
+            weakest = min(self.categories, key=lambda k: (self.categories[k], k))
+            del self.categories[weakest]
+
+    def candidates(self, n: int) -> list[str]:
+        """The ``n`` most recently touched items, most recent first (ties by id)."""
+        ranked = sorted(self.items.items(), key=lambda kv: (-kv[1][LAST_TS], kv[0]))
+        return [k for k, _ in ranked[:n]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref_ts": self.ref_ts,
+            "first_ts": self.first_ts,
+            "n_events": self.n_events,
+            "counts": self.counts,
+            "last_ts": self.last_ts,
+            "session_start": self.session_start,
+            "session_events": self.session_events,
+            "n_sessions": self.n_sessions,
+            "items": self.items,
+            "categories": self.categories,
+            "recent_ids": self.recent_ids,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "UserState":
+        return cls(**d)
+
+
+@dataclass
+class ItemStats:
+    """Popularity and conversion of one item, over all users.
+
+    >>> s = ItemStats()
+    >>> s.update(Event("e1", "u", "i", "view", 0)); s.update(Event("e2", "v", "i", "transaction", 0))
+    >>> s.totals
+    [1, 0, 1]
+    """
+
+    ref_ts: int = 0
+    counts: list[float] = field(default_factory=lambda: [0.0] * (N_TYPES * len(ITEM_HALF_LIVES_MS)))
+    totals: list[int] = field(default_factory=lambda: [0] * N_TYPES)
+    price: float | None = None
+
+    def update(self, event: Event) -> None:
+        ts, t = event.ts, TYPE_INDEX[event.type]
+        if sum(self.totals) == 0:
+            self.ref_ts = ts
+        if ts > self.ref_ts:
+            _age(self.counts, ts, self.ref_ts, ITEM_HALF_LIVES_MS)
+            self.ref_ts = ts
+        _add_decayed(self.counts, t, self.ref_ts, ts, ITEM_HALF_LIVES_MS)
+        self.totals[t] += 1
+        if event.price is not None:
+            self.price = event.price
+
+    def counts_at(self, now: int) -> list[float]:
+        """Decayed counts as of ``now`` (no change to the state)."""
+        out = list(self.counts)
+        _age(out, now, self.ref_ts, ITEM_HALF_LIVES_MS)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ref_ts": self.ref_ts, "counts": self.counts, "totals": self.totals, "price": self.price}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ItemStats":
+        return cls(**d)
