@@ -14,7 +14,7 @@ is padding.
 >>> U.shape, I.shape
 ((1, 150), (1, 120))
 >>> round(float(I[0, 1]), 4)  # log1p(carts of this item by this user)
-0.6931471805599453
+0.6931
 """
 from __future__ import annotations
 
