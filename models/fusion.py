@@ -1,0 +1,92 @@
+"""The served model: P = w_r * P_resnet + w_f * P_forest, with w_r + w_f = 1.
+
+>>> import numpy as np
+>>> fuse(np.array([0.2, 0.8]), np.array([0.6, 0.4]), w_r=0.25).round(3).tolist()
+[0.5, 0.5]
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from models.forest import DeepForest
+from models.resnet import PurchaseResNet
+from models.scorer import Scores
+
+__all__ = ["fuse", "FusedScorer", "resnet_probabilities"]
+
+
+def fuse(p_resnet: np.ndarray, p_forest: np.ndarray, w_r: float) -> np.ndarray:
+    if not 0.0 <= w_r <= 1.0:
+        raise ValueError(f"w_r must lie in [0, 1], got {w_r}")
+    return (w_r * p_resnet + (1.0 - w_r) * p_forest).astype(np.float32)
+
+
+def group_tensors(
+    U: np.ndarray, I: np.ndarray, sizes: Sequence[int], n_items: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+    """Pad grouped rows into (g, user_dim), (g, n_items, item_dim), mask, and row index."""
+    g = len(sizes)
+    users = np.zeros((g, U.shape[1]), dtype=np.float32)
+    items = np.zeros((g, n_items, I.shape[1]), dtype=np.float32)
+    mask = np.zeros((g, n_items), dtype=bool)
+    flat = np.empty(int(sum(min(s, n_items) for s in sizes)), dtype=np.int64)
+    row, k = 0, 0
+    for j, size in enumerate(sizes):
+        if size:
+            users[j] = U[row]
+        m = min(size, n_items)  # rows past the catalogue width cannot be placed
+        items[j, :m] = I[row : row + m]
+        mask[j, :m] = True
+        flat[k : k + m] = j * n_items + np.arange(m)
+        row += size
+        k += m
+    return torch.from_numpy(users), torch.from_numpy(items), torch.from_numpy(mask), flat
+
+
+def resnet_probabilities(
+    net: PurchaseResNet, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]
+) -> np.ndarray:
+    """P_r per row. Rows beyond the catalogue width of their group score 0."""
+    n_items = net.config["n_items"]
+    users, items, mask, flat = group_tensors(U, I, sizes, n_items)
+    with torch.inference_mode():
+        probs = torch.sigmoid(net(users, items, mask)).numpy().reshape(-1)
+    out = np.zeros(len(U), dtype=np.float32)
+    placed = np.concatenate(
+        [np.arange(s)[: n_items] + start for s, start in zip(sizes, np.cumsum([0, *sizes[:-1]]))]
+    ) if len(sizes) else np.zeros(0, dtype=np.int64)
+    out[placed.astype(np.int64)] = probs[flat]
+    return out
+
+
+class FusedScorer:
+    """The ResNet and Deep Forest branches fused with weight ``w_r``; implements Scorer."""
+
+    def __init__(
+        self,
+        resnet: PurchaseResNet,
+        forest: DeepForest,
+        w_r: float,
+        threshold: float,
+        model_version: str = "unversioned",
+    ) -> None:
+        self.resnet = resnet.eval()
+        self.forest = forest
+        self.w_r = w_r
+        self.threshold = threshold
+        self.model_version = model_version
+
+    @property
+    def n_items(self) -> int:
+        return int(self.resnet.config["n_items"])
+
+    def score(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> Scores:
+        if len(U) == 0:
+            empty = np.zeros(0, dtype=np.float32)
+            return Scores(empty, empty, empty)
+        p_r = resnet_probabilities(self.resnet, U, I, sizes)
+        p_f = self.forest.predict_proba(np.hstack([U, I]))
+        return Scores(fuse(p_r, p_f, self.w_r), p_r, p_f)

@@ -1,0 +1,115 @@
+"""The residual-network branch P_r of the paper (see ``../shared/docs/model.md``).
+
+Read :class:`PurchaseResNet.forward` top to bottom as the paper's diagram::
+
+    U -> Net1 -> k x k map -> ResNet1 -> alpha          (how this user weighs item features)
+    s_j = alpha . I_j for each item of the catalogue    (scores against the catalogue)
+    s -> Net2 -> k2 x k2 map -> ResNet2 -> n logits -> sigmoid
+
+The paper's catalogue is 30,000 items; a dense Net2 that wide does not fit a CPU. Our
+catalogue is the user's candidate set: the ``n_items`` items the user touched most
+recently (16 by default), in recency order, padded and masked. Every pair we score is
+in that catalogue by construction, so no item is "outside" it. An identity shortcut
+adds ``s`` to the final logits, the same F(x) = f(x) + x idea one level up.
+
+CPU defaults (paper in brackets): k = 16 [64], k2 = 8 [128], 16 channels, 2 residual
+units per ResNet [2], 3x3 kernels, stride 1 [same].
+
+>>> import torch
+>>> net = PurchaseResNet(user_dim=150, item_dim=120, n_items=16).eval()
+>>> u, items = torch.zeros(2, 150), torch.zeros(2, 16, 120)
+>>> mask = torch.ones(2, 16, dtype=torch.bool)
+>>> net(u, items, mask).shape
+torch.Size([2, 16])
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["BasicBlock", "ResidualStack", "PurchaseResNet"]
+
+
+class BasicBlock(nn.Module):
+    """conv3x3 -> BN -> ReLU -> conv3x3 -> BN, add the identity, ReLU."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(channels, channels, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResidualStack(nn.Module):
+    """A k x k single-channel map -> stem conv -> residual units -> linear to ``out_dim``."""
+
+    def __init__(self, k: int, channels: int, blocks: int, out_dim: int) -> None:
+        super().__init__()
+        self.k = k
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, channels, 3, stride=1, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+        )
+        self.layer = nn.Sequential(*[BasicBlock(channels) for _ in range(blocks)])
+        self.pool = nn.AdaptiveAvgPool2d(max(k // 2, 1))
+        self.fc = nn.Linear(channels * max(k // 2, 1) ** 2, out_dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.view(x.shape[0], 1, self.k, self.k)
+        x = self.layer(self.stem(x))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class PurchaseResNet(nn.Module):
+    """Net1 / ResNet1 / catalogue scores / Net2 / ResNet2, returning per-item logits."""
+
+    def __init__(
+        self,
+        user_dim: int = 150,
+        item_dim: int = 120,
+        n_items: int = 16,
+        k: int = 16,
+        k2: int = 8,
+        channels: int = 16,
+        blocks: int = 2,
+    ) -> None:
+        super().__init__()
+        self.config = dict(
+            user_dim=user_dim, item_dim=item_dim, n_items=n_items, k=k, k2=k2,
+            channels=channels, blocks=blocks,
+        )
+        # Input standardisation, fitted on training data (see fit_normalisation).
+        self.register_buffer("u_mean", torch.zeros(user_dim))
+        self.register_buffer("u_std", torch.ones(user_dim))
+        self.register_buffer("i_mean", torch.zeros(item_dim))
+        self.register_buffer("i_std", torch.ones(item_dim))
+        self.net1 = nn.Sequential(nn.Linear(user_dim, k * k), nn.ReLU(inplace=True))
+        self.resnet1 = ResidualStack(k, channels, blocks, out_dim=item_dim)
+        self.net2 = nn.Sequential(nn.Linear(n_items, k2 * k2), nn.ReLU(inplace=True))
+        self.resnet2 = ResidualStack(k2, channels, blocks, out_dim=n_items)
+
+    def fit_normalisation(self, users: Tensor, items: Tensor) -> None:
+        """Set the input standardisation from training rows (n, user_dim), (n, item_dim)."""
+        self.u_mean.copy_(users.mean(0))
+        self.u_std.copy_(users.std(0).clamp_min(1e-3))
+        self.i_mean.copy_(items.mean(0))
+        self.i_std.copy_(items.std(0).clamp_min(1e-3))
+
+    def forward(self, user: Tensor, items: Tensor, mask: Tensor) -> Tensor:
+        """``user`` (b, user_dim), ``items`` (b, n, item_dim), ``mask`` (b, n) -> logits (b, n)."""
+        u = (user - self.u_mean) / self.u_std
+        it = (items - self.i_mean) / self.i_std
+        alpha = self.resnet1(self.net1(u))  # (b, item_dim)
+        s = torch.einsum("bd,bnd->bn", alpha, it) / it.shape[-1] ** 0.5
+        s = s.masked_fill(~mask, 0.0)
+        logits = self.resnet2(self.net2(s)) + s
+        return logits.masked_fill(~mask, -30.0)

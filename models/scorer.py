@@ -1,0 +1,39 @@
+"""The model interface the worker depends on: batches of (U, I) in, probabilities out.
+
+Rows come grouped: ``sizes[g]`` consecutive rows belong to one user at one moment
+(the user's candidate items, most recent first), which is what the ResNet branch
+scores as its catalogue.
+
+>>> import numpy as np
+>>> class Half:
+...     model_version = "const"; threshold = 0.5
+...     def score(self, U, I, sizes):
+...         p = np.full(len(U), 0.5, dtype=np.float32)
+...         return Scores(p, p, p)
+>>> Half().score(np.zeros((3, 150)), np.zeros((3, 120)), [3]).probability.tolist()
+[0.5, 0.5, 0.5]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+__all__ = ["Scores", "Scorer"]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Fused probability and the two components, one entry per row."""
+
+    probability: np.ndarray
+    resnet: np.ndarray
+    forest: np.ndarray
+
+
+class Scorer(Protocol):
+    model_version: str
+    threshold: float
+
+    def score(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> Scores: ...
