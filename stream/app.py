@@ -1,0 +1,231 @@
+"""The Faust application: topics, tables and the agents that run the processor.
+
+Tables (each backed by a compacted changelog topic, restored on restart):
+
+* ``users``  user_id -> :class:`~stream.state.UserState` (partitioned like ``events``)
+* ``items``  item_id -> :class:`~stream.state.ItemStats`, a *global* table: every worker
+  holds all items, so scoring a user on any partition can read any item's popularity.
+  It is fed by an agent on ``events-by-item`` (valid events re-keyed by item).
+* ``gates``  user_id -> intent gate state (see :mod:`stream.gate`).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from typing import Any, Iterator, MutableMapping
+
+import faust
+import orjson
+from faust.serializers import codecs
+
+from models.artifact import load_artifact
+from stream.config import Settings
+from stream.events import parse_event, InvalidEvent
+from stream.metrics import WorkerMetrics
+from stream.processor import EventProcessor, RawMessage, ServingModel, Sinks
+from stream.state import ItemStats, UserState
+from training.examples import DEFAULT_HORIZON_MS
+
+__all__ = ["create_app", "USERS_TABLE", "ITEMS_TABLE", "GATES_TABLE"]
+
+log = logging.getLogger(__name__)
+
+USERS_TABLE, ITEMS_TABLE, GATES_TABLE = "users", "items", "gates"
+
+
+class _StateCodec(codecs.Codec):
+    """orjson for the state dataclasses; what the changelog topics hold."""
+
+    def __init__(self, cls: Any) -> None:
+        super().__init__()
+        self.cls = cls
+
+    def _dumps(self, obj: Any) -> bytes:
+        return orjson.dumps(obj.to_dict())
+
+    def _loads(self, s: bytes) -> Any:
+        return self.cls.from_dict(orjson.loads(s))
+
+
+class _JsonCodec(codecs.Codec):
+    def _dumps(self, obj: Any) -> bytes:
+        return orjson.dumps(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return orjson.loads(s)
+
+
+codecs.register("user_state", _StateCodec(UserState))
+codecs.register("item_stats", _StateCodec(ItemStats))
+codecs.register("orjson", _JsonCodec())
+
+
+class StrKeyed(MutableMapping[str, Any]):
+    """A Faust table seen through ``str`` keys while it stores the ids' UTF-8 bytes."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def __getitem__(self, key: str) -> Any:
+        return self.table[key.encode()]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.table.get(key.encode(), default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.table[key.encode()] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key.encode()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k.decode() for k in self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def changelog_topic(settings: Settings, table: str) -> str:
+    """Faust's name for a table's changelog topic."""
+    return f"{settings.app_id}-{table}-changelog"
+
+
+def _broker_credentials(settings: Settings) -> Any:
+    if settings.security_protocol == "PLAINTEXT":
+        return None
+    import ssl
+
+    ctx = None
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        ctx = ssl.create_default_context(cafile=settings.ssl_cafile or None)
+        if settings.ssl_certfile:
+            ctx.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile or None)
+    if settings.sasl_mechanism.startswith("SCRAM"):
+        return faust.SASLCredentials(
+            username=settings.sasl_username, password=settings.sasl_password,
+            mechanism=settings.sasl_mechanism, ssl_context=ctx)
+    if settings.sasl_mechanism:
+        return faust.SASLCredentials(
+            username=settings.sasl_username, password=settings.sasl_password, ssl_context=ctx)
+    return faust.SSLCredentials(ctx)
+
+
+def create_app(settings: Settings) -> faust.App:
+    """Build the worker app; start it with ``app.main()`` or ``faust.Worker(app)``."""
+    session_ms = int(settings.session_timeout_s * 1000)
+    worker_tag = f"{socket.gethostname()}-{os.getpid()}"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{b}" for b in settings.bootstrap.split(",")],
+        broker_credentials=_broker_credentials(settings),
+        store=settings.store,
+        datadir=str(settings.data_dir / worker_tag),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=session_ms / 1000,
+        broker_heartbeat_interval=max(session_ms / 10000, 0.3),
+        broker_rebalance_timeout=max(session_ms / 1000, 10.0),
+        broker_commit_every=1000,
+        broker_commit_interval=1.0,
+        table_standby_replicas=0,
+        stream_wait_empty=False,
+        producer_linger=0.005,
+    )
+    topics = settings.topics
+    raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    events_topic = app.topic(topics.events, partitions=settings.partitions, **raw)
+    item_topic = app.topic(topics.item_events, partitions=settings.partitions, **raw)
+    dlq_topic = app.topic(topics.dlq, partitions=settings.partitions, **raw)
+    intents_topic = app.topic(topics.intents, partitions=settings.partitions, **raw)
+    def table(factory: Any, name: str, value_serializer: str) -> StrKeyed:
+        # Keys are the raw id bytes and the changelog partition comes from the default
+        # (murmur2) partitioner: the same bytes and hash the producers use for the
+        # source topics, so a user's changelog partition is its events partition.
+        schema = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer=value_serializer)
+        return StrKeyed(factory(name, schema=schema, partitions=settings.partitions,
+                                use_partitioner=True))
+
+    users = table(app.Table, USERS_TABLE, "user_state")
+    items = table(app.GlobalTable, ITEMS_TABLE, "item_stats")
+    gates = table(app.Table, GATES_TABLE, "orjson")
+
+    metrics = WorkerMetrics()
+    app.intent_metrics = metrics  # type: ignore[attr-defined]
+
+    async def send(topic: Any, key: bytes | None, value: bytes) -> None:
+        await topic.send(key=key, value=value)
+
+    sinks = Sinks(
+        dlq=lambda k, v: send(dlq_topic, k, v),
+        item_events=lambda k, v: send(item_topic, k, v),
+        intents=lambda k, v: send(intents_topic, k, v),
+    )
+    holder: dict[str, EventProcessor] = {}
+
+    def processor() -> EventProcessor:
+        if "p" not in holder:
+            loaded = load_artifact(settings.model_dir)
+            metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
+            horizon = int(loaded.manifest.get("training_data", {}).get("horizon_ms", DEFAULT_HORIZON_MS))
+            holder["p"] = EventProcessor(
+                users, items, gates, ServingModel(loaded.scorer, loaded.catalogue, loaded.spec),
+                sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), horizon,
+                settings.max_candidates)
+        return holder["p"]
+
+    @app.agent(events_topic)
+    async def score_events(stream: Any) -> None:
+        proc = processor()
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_ms / 1000):
+            msgs = [RawMessage(e.key, e.value, e.message.timestamp * 1000) for e in batch]
+            await proc.process_batch(msgs)
+
+    @app.agent(item_topic)
+    async def count_items(stream: Any) -> None:
+        async for batch in stream.take(settings.batch_size, within=settings.batch_ms / 1000):
+            touched: dict[str, ItemStats] = {}
+            for value in batch:
+                try:
+                    event = parse_event(value)
+                except InvalidEvent:  # validated upstream; unreachable but never fatal
+                    continue
+                stats = touched.get(event.item_id) or items.get(event.item_id) or ItemStats()
+                stats.update(event)
+                touched[event.item_id] = stats
+            for item_id, stats in touched.items():
+                items[item_id] = stats
+
+    @app.timer(interval=2.0)
+    async def report_lag() -> None:
+        consumer = app.consumer
+        assigned = [tp for tp in consumer.assignment() if tp.topic == topics.events]
+        if not assigned:
+            return
+        try:
+            ends = await consumer.highwaters(*assigned)
+        except Exception:  # lag is best effort; a rebalance may be in progress
+            return
+        for tp in assigned:
+            committed = consumer._committed_offset.get(tp)  # noqa: SLF001
+            pos = (committed + 1) if committed is not None else 0
+            metrics.lag.labels(partition=str(tp.partition)).set(max(ends.get(tp, 0) - pos, 0))
+
+    @app.task
+    async def mark_ready() -> None:
+        processor()  # load the model before declaring ready
+        metrics.ready.set(1)
+
+    @app.on_partitions_revoked.connect
+    async def _not_ready(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
+        metrics.ready.set(0)
+
+    @app.on_rebalance_complete.connect
+    async def _ready(sender: Any, **kwargs: Any) -> None:
+        metrics.ready.set(1)
+
+    return app

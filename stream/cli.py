@@ -1,0 +1,250 @@
+"""``intent``: the command line of the purchase-intent system.
+
+Each command exits non-zero with a one-line reason on bad arguments, a missing file or
+an unreachable broker.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from stream.config import Settings, SettingsError, describe_env
+
+__all__ = ["main"]
+
+
+class CommandError(RuntimeError):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def _speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--speed takes a number or 'max', not {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("--speed must be > 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return Settings.from_env(
+        bootstrap=getattr(args, "bootstrap", None),
+        model_dir=getattr(args, "model", None),
+        metrics_port=getattr(args, "metrics_port", None),
+        **extra,
+    )
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    import signal
+    import time
+
+    from stream.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(port=args.port).start()
+    print(f"embedded broker (Tansu, in memory) listening on {broker.bootstrap}; Ctrl-C stops it",
+          flush=True)
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop and broker.proc and broker.proc.poll() is None:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from models.artifact import ArtifactError, verify_artifact
+    from stream.kafka import check_reachable, ensure_topics
+
+    settings = _settings(args, partitions=args.partitions)
+    try:
+        verify_artifact(settings.model_dir)
+    except ArtifactError as exc:
+        raise CommandError(f"{exc} (train one with: intent train DATA --out {settings.model_dir})") from None
+    asyncio.run(check_reachable(settings))
+    asyncio.run(ensure_topics(settings))
+    run_worker(settings)
+    return 0
+
+
+def run_worker(settings: Settings) -> None:
+    import faust
+
+    from stream.app import create_app
+    from stream.metrics import MetricsServer
+
+    app = create_app(settings)
+    if settings.metrics_port:
+        server = MetricsServer(app.intent_metrics, settings.metrics_host, settings.metrics_port).start()
+        print(f"metrics on http://{settings.metrics_host}:{server.port}/metrics "
+              f"(health: /healthz)", flush=True)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from stream.kafka import check_reachable
+    from stream.readers import read_clickstream
+    from stream.replay import replay_events
+
+    settings = _settings(args)
+    read = read_clickstream([args.file], args.format)
+    events = read.events[: args.limit] if args.limit else read.events
+    asyncio.run(check_reachable(settings))
+    stats = asyncio.run(replay_events(events, settings, speed=args.speed, rate=args.rate,
+                                      progress=not args.quiet))
+    skipped = f"; skipped rows: {dict(read.skipped)}" if read.skipped else ""
+    print(f"published {stats.sent:,} events to {settings.topic_events} in {stats.seconds:.1f}s "
+          f"({stats.events_per_s:,.0f}/s){skipped}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import orjson
+
+    from training.pipeline import TrainConfig, train
+
+    cfg = TrainConfig(quick=args.quick, progress=not args.json)
+    if args.horizon_min is not None:
+        cfg.horizon_ms = int(args.horizon_min * 60_000)
+    log = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    report = train(args.data, Path(args.out), args.format, cfg, log=log)
+    if args.json:
+        keys = ("models", "n_examples", "positive_rate", "candidate_recall")
+        print(orjson.dumps({k: report[k] for k in keys}).decode())
+    else:
+        print((Path(args.out) / "report.md").read_text())
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import orjson
+
+    from training.report import metrics_table
+    from training.scoring import evaluate_artifact
+
+    summary = evaluate_artifact(Path(args.model), args.data, args.format, progress=not args.json)
+    if args.json:
+        print(orjson.dumps(summary).decode())
+    else:
+        print(metrics_table(summary["models"]))
+        print(f"\n{summary['n_examples']:,} examples, positive rate {summary['positive_rate']:.4%}, "
+              f"candidate recall {summary['candidate_recall']}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from stream.demo import run_demo
+
+    return run_demo(_settings(args), follow=args.follow, speed=args.speed, limit=args.limit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env_help = describe_env()
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="intent", description="Streaming purchase-intent prediction on Kafka.",
+        epilog=env_help, formatter_class=fmt)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker", epilog=env_help,
+                       formatter_class=fmt)
+    p.add_argument("--port", type=_positive_int, default=9092, help="listen port [9092]")
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("worker", help="run a stream worker (many may share the partitions)",
+                       epilog=env_help, formatter_class=fmt)
+    p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT [INTENT_BOOTSTRAP]")
+    p.add_argument("--model", help="model artifact directory [INTENT_MODEL_DIR]")
+    p.add_argument("--metrics-port", type=_positive_int, help="metrics port, 0 = off [INTENT_METRICS_PORT]")
+    p.add_argument("--partitions", type=_positive_int, help="partitions of created topics [INTENT_PARTITIONS]")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("replay", help="publish a clickstream file to the events topic",
+                       epilog=env_help, formatter_class=fmt)
+    p.add_argument("file", help="clickstream file or directory (plain or gzipped)")
+    p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT [INTENT_BOOTSTRAP]")
+    p.add_argument("--format", choices=("retailrocket", "jdata", "canonical"),
+                   help="file format (detected from the header if omitted)")
+    p.add_argument("--limit", type=_positive_int, help="publish at most N events")
+    p.add_argument("--speed", type=_speed, default=None,
+                   help="'max' (default) or X: keep the original gaps divided by X")
+    p.add_argument("--rate", type=float, help="fixed events per second instead of --speed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("train", help="train the fused model and the baselines; write an artifact")
+    p.add_argument("data", nargs="+", help="clickstream files or directories")
+    p.add_argument("--out", required=True, help="artifact directory to write")
+    p.add_argument("--format", choices=("retailrocket", "jdata", "canonical"))
+    p.add_argument("--quick", action="store_true", help="a small model in about a minute")
+    p.add_argument("--horizon-min", type=float, help="label horizon H in minutes [30]")
+    p.add_argument("--json", action="store_true", help="print the test-split metrics as JSON")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a data set with a trained artifact")
+    p.add_argument("data", nargs="+", help="clickstream files or directories")
+    p.add_argument("--model", required=True, help="artifact directory")
+    p.add_argument("--format", choices=("retailrocket", "jdata", "canonical"))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("demo", help="broker + model + worker + replay of the sample, intents printed",
+                       epilog=env_help, formatter_class=fmt)
+    p.add_argument("--follow", action="store_true", help="keep running after the replay")
+    p.add_argument("--speed", type=_speed, default=None, help="replay pacing ('max' default)")
+    p.add_argument("--limit", type=_positive_int, help="replay at most N events")
+    p.add_argument("--metrics-port", type=_positive_int, help="worker metrics port [INTENT_METRICS_PORT]")
+    p.add_argument("--model", help="model artifact directory [INTENT_MODEL_DIR]")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("INTENT_LOG_LEVEL", "WARNING"))
+    from models.artifact import ArtifactError
+    from stream.broker import BrokerError
+    from stream.kafka import KafkaUnreachable
+    from stream.readers import ClickstreamError
+
+    try:
+        return int(args.func(args) or 0)
+    except (CommandError, SettingsError, ArtifactError, BrokerError, KafkaUnreachable,
+            ClickstreamError, FileNotFoundError, ValueError) as exc:
+        print(f"intent {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

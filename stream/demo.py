@@ -1,0 +1,155 @@
+"""``intent demo``: the whole system on one machine, from nothing.
+
+Starts the embedded broker, trains a quick model from the sample if the model
+directory holds none, starts a worker process, replays the sample clickstream with a
+progress bar, prints intents as they arrive, and stops once the worker has taken in
+every replayed event (or runs on with ``--follow``).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from stream.broker import EmbeddedBroker, free_port
+from stream.config import Settings, replace
+from stream.intents import decode_intent
+from stream.kafka import consumer
+from stream.readers import read_clickstream
+from stream.replay import replay_events
+
+__all__ = ["run_demo", "scrape", "wait_until_consumed"]
+
+
+def scrape(url: str) -> dict[str, float]:
+    """Sum each Prometheus sample name over its labels (enough for counters)."""
+    try:
+        text = urllib.request.urlopen(url, timeout=2).read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_labels, _, value = line.rpartition(" ")
+        name = name_labels.split("{")[0]
+        try:
+            out[name] = out.get(name, 0.0) + float(value)
+        except ValueError:
+            continue
+    return out
+
+
+def consumed(m: dict[str, float]) -> float:
+    return (m.get("intent_events_total", 0) + m.get("intent_events_duplicate_total", 0)
+            + m.get("intent_dlq_total", 0) - m.get("intent_scoring_failures_total", 0) * 0)
+
+
+def wait_until_consumed(url: str, n: int, timeout: float, proc: subprocess.Popen | None = None) -> dict[str, float]:
+    deadline = time.monotonic() + timeout
+    m: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        m = scrape(url)
+        if m and consumed(m) - m.get("intent_dlq_total", 0) * 0 >= n:
+            return m
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"worker exited with status {proc.returncode}")
+        time.sleep(0.5)
+    return m
+
+
+def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen:
+    env = dict(os.environ, INTENT_BOOTSTRAP=settings.bootstrap, INTENT_MODEL_DIR=str(settings.model_dir),
+               INTENT_METRICS_PORT=str(settings.metrics_port), INTENT_SESSION_TIMEOUT_S="6")
+    return subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=env,
+                            stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+async def _print_intents(settings: Settings, stop: asyncio.Event, counter: list[int]) -> None:
+    from tqdm import tqdm
+
+    cons = consumer(settings, settings.topic_intents)
+    await cons.start()
+    try:
+        while not stop.is_set():
+            batch = await cons.getmany(timeout_ms=200)
+            for records in batch.values():
+                for rec in records:
+                    it = decode_intent(rec.value)
+                    counter[0] += 1
+                    tqdm.write(f"intent  user={it.user_id:<8} item={it.item_id:<8} p={it.probability:.3f} "
+                               f"(resnet {it.components['resnet']:.3f}, forest {it.components['forest']:.3f}) "
+                               f"latency={it.latency_ms:.0f}ms")
+    finally:
+        await cons.stop()
+
+
+def run_demo(settings: Settings, follow: bool = False, speed: float | None = None, limit: int | None = None) -> int:
+    from models.artifact import ArtifactError, verify_artifact
+
+    if not settings.sample_data.exists():
+        raise FileNotFoundError(f"sample data not found at {settings.sample_data} (set INTENT_SAMPLE_DATA)")
+    try:
+        verify_artifact(settings.model_dir)
+        print(f"model: {settings.model_dir}")
+    except ArtifactError:
+        from training.pipeline import TrainConfig, train
+
+        print(f"no usable model at {settings.model_dir}: training a quick one on {settings.sample_data}")
+        train([settings.sample_data], settings.model_dir, cfg=TrainConfig(quick=True, progress=True))
+    run_dir = Path(os.environ.get("INTENT_RUN_DIR", "/tmp/intent-demo"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    metrics_port = settings.metrics_port or free_port()
+    with EmbeddedBroker(log_file=run_dir / "broker.log") as broker:
+        settings = replace(settings, bootstrap=broker.bootstrap, metrics_port=metrics_port,
+                           data_dir=run_dir / "worker")
+        print(f"embedded broker on {broker.bootstrap}")
+        worker = start_worker(settings, run_dir / "worker.log")
+        url = f"http://{settings.metrics_host}:{metrics_port}/metrics"
+        try:
+            return asyncio.run(_demo(settings, worker, url, follow, speed, limit, run_dir))
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+async def _demo(settings: Settings, worker: subprocess.Popen, url: str, follow: bool,
+                speed: float | None, limit: int | None, run_dir: Path) -> int:
+    read = read_clickstream([settings.sample_data])
+    events = read.events[:limit] if limit else read.events
+    print(f"worker metrics at {url} (log: {run_dir / 'worker.log'})")
+    for _ in range(120):  # the worker is ready once it serves metrics and reports ready
+        if scrape(url).get("intent_ready") == 1:
+            break
+        if worker.poll() is not None:
+            print(f"worker failed to start; see {run_dir / 'worker.log'}", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.5)
+    stop, counter = asyncio.Event(), [0]
+    printer = asyncio.create_task(_print_intents(settings, stop, counter))
+    stats = await replay_events(events, settings, speed=speed, progress=True)
+    m = await asyncio.to_thread(wait_until_consumed, url, stats.sent, 600, worker)
+    await asyncio.sleep(1.0)  # let the last intents reach the printer
+    if follow:
+        print("replay done; following (Ctrl-C stops)")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass
+    stop.set()
+    await printer
+    m = scrape(url) or m
+    print(
+        f"\nreplayed {stats.sent:,} events in {stats.seconds:.1f}s; worker processed "
+        f"{m.get('intent_events_total', 0):,.0f}, duplicates {m.get('intent_events_duplicate_total', 0):,.0f}, "
+        f"DLQ {m.get('intent_dlq_total', 0):,.0f}; intents published "
+        f"{m.get('intent_intents_published_total', 0):,.0f} (printed {counter[0]:,}); metrics were at {url}"
+    )
+    return 0

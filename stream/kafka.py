@@ -1,0 +1,62 @@
+"""Kafka plumbing shared by the command-line tools: clients, topic creation, reachability."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from stream.config import Settings
+
+__all__ = ["producer", "consumer", "ensure_topics", "KafkaUnreachable", "check_reachable"]
+
+
+class KafkaUnreachable(RuntimeError):
+    """No broker answered at the bootstrap address."""
+
+
+def producer(settings: Settings, **kw: Any) -> AIOKafkaProducer:
+    opts = dict(bootstrap_servers=settings.bootstrap, linger_ms=5, acks="all",
+                request_timeout_ms=15000, **settings.kafka_security())
+    opts.update(kw)
+    return AIOKafkaProducer(**opts)
+
+
+def consumer(settings: Settings, *topics: str, **kw: Any) -> AIOKafkaConsumer:
+    opts = dict(bootstrap_servers=settings.bootstrap, auto_offset_reset="earliest",
+                enable_auto_commit=False, **settings.kafka_security())
+    opts.update(kw)
+    return AIOKafkaConsumer(*topics, **opts)
+
+
+async def check_reachable(settings: Settings, timeout: float = 5.0) -> None:
+    """Raise :class:`KafkaUnreachable` with a one-line reason if no broker answers."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout * 1000),
+                                **settings.kafka_security())
+    try:
+        await asyncio.wait_for(admin.start(), timeout)
+    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        raise KafkaUnreachable(f"cannot reach Kafka at {settings.bootstrap}: {type(exc).__name__}") from None
+    finally:
+        try:
+            await admin.close()
+        except Exception:
+            pass
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create our topics with the configured partitions where they do not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **settings.kafka_security())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        t = settings.topics
+        wanted = [name for name in (t.events, t.dlq, t.intents, t.item_events) if name not in existing]
+        if wanted:
+            await admin.create_topics([
+                NewTopic(name, settings.partitions, settings.replication) for name in wanted
+            ])
+    finally:
+        await admin.close()

@@ -1,0 +1,96 @@
+"""Prometheus metrics of the worker, and the HTTP server for ``/metrics`` and ``/healthz``.
+
+Every metric the dashboards and alerts use is defined here, once.
+"""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    generate_latest,
+)
+
+__all__ = ["WorkerMetrics", "MetricsServer"]
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class WorkerMetrics:
+    """The worker's metrics, in their own registry (one per worker process)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.events = Counter("intent_events_total", "Valid events processed, by type", ["type"], registry=r)
+        self.duplicates = Counter("intent_events_duplicate_total",
+                                  "Events dropped as repeats of a recent event_id", registry=r)
+        self.dlq = Counter("intent_dlq_total", "Messages sent to the dead-letter topic, by reason",
+                           ["reason"], registry=r)
+        self.intents = Counter("intent_intents_published_total", "Purchase intents published", registry=r)
+        self.latency = Histogram(
+            "intent_event_to_intent_latency_seconds",
+            "Time from the event to its intent: basis=ingest (Kafka timestamp) or event_time",
+            ["basis"], buckets=LATENCY_BUCKETS, registry=r)
+        self.scoring = Histogram("intent_scoring_seconds", "Model time per scored micro-batch",
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.batch_pairs = Histogram("intent_scoring_batch_pairs", "(user, item) pairs per scored batch",
+                                     buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=r)
+        self.batch_events = Histogram("intent_batch_events", "Events per micro-batch",
+                                      buckets=(1, 4, 16, 64, 256, 1024), registry=r)
+        self.users = Gauge("intent_users_in_state", "Users held in this worker's tables", registry=r)
+        self.lag = Gauge("intent_consumer_lag", "Unconsumed events per partition",
+                         ["partition"], registry=r)
+        self.model = Info("intent_model", "Model artifact being served", registry=r)
+        self.live = Gauge("intent_live_metric", "Live precision/recall/F1 of published intents "
+                          "(rolling window of resolved outcomes)", ["metric"], registry=r)
+        self.outcomes = Counter("intent_outcomes_total", "Resolved intents: tp, fp, fn",
+                                ["outcome"], registry=r)
+        self.ready = Gauge("intent_ready", "1 when the worker is consuming, else 0", registry=r)
+        self.scoring_failures = Counter("intent_scoring_failures_total",
+                                        "Model calls that raised or timed out", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsServer:
+    """``/metrics`` (Prometheus text) and ``/healthz`` (200 ready, 503 not) on one port."""
+
+    def __init__(self, metrics: WorkerMetrics, host: str, port: int) -> None:
+        self.metrics = metrics
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                if self.path.split("?")[0] == "/metrics":
+                    body, status, ctype = outer.metrics.render(), 200, CONTENT_TYPE_LATEST
+                elif self.path.split("?")[0] == "/healthz":
+                    ok = outer.metrics.ready._value.get() == 1  # noqa: SLF001
+                    body, status, ctype = (b"ok\n" if ok else b"not ready\n"), (200 if ok else 503), "text/plain"
+                else:
+                    body, status, ctype = b"not found\n", 404, "text/plain"
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:  # no per-request logging
+                pass
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="metrics")
+
+    def start(self) -> "MetricsServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
