@@ -182,7 +182,8 @@ def create_app(settings: Settings) -> faust.App:
     async def score_events(stream: Any) -> None:
         proc = processor()
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_ms / 1000):
-            msgs = [RawMessage(e.key, e.value, e.message.timestamp * 1000) for e in batch]
+            msgs = [RawMessage(e.key, e.value, e.message.timestamp * 1000, e.message.offset)
+                    for e in batch]
             await proc.process_batch(msgs)
 
     @app.agent(item_topic)

@@ -160,6 +160,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_state(args: argparse.Namespace) -> int:
+    from stream.state_dump import changelog_states, offline_states, write_dump
+
+    if bool(args.offline) == bool(args.bootstrap):
+        raise CommandError("give exactly one of --bootstrap HOST:PORT or --offline DATA")
+    if args.offline:
+        from stream.readers import read_clickstream
+
+        states = offline_states(read_clickstream(args.offline, args.format).events)
+    else:
+        from stream.kafka import check_reachable
+
+        settings = _settings(args)
+        asyncio.run(check_reachable(settings))
+        states = asyncio.run(changelog_states(settings))
+    n = write_dump(states, Path(args.dump))
+    print(f"wrote {n:,} users to {args.dump}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from stream.demo import run_demo
 
@@ -215,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("retailrocket", "jdata", "canonical"))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("state", help="dump every user's feature state (changelog or offline)")
+    p.add_argument("--bootstrap", help="read the users changelog at HOST:PORT")
+    p.add_argument("--offline", nargs="+", metavar="DATA", help="replay clickstream files instead")
+    p.add_argument("--format", choices=("retailrocket", "jdata", "canonical"))
+    p.add_argument("--dump", required=True, help="JSON-lines file to write")
+    p.set_defaults(func=cmd_state)
 
     p = sub.add_parser("demo", help="broker + model + worker + replay of the sample, intents printed",
                        epilog=env_help, formatter_class=fmt)

@@ -43,6 +43,7 @@ class RawMessage:
     key: bytes | None
     value: bytes | None
     timestamp_ms: float  # Kafka (ingest) timestamp
+    offset: int = -1  # offset in its partition (-1: unknown)
 
 
 @dataclass
@@ -130,7 +131,7 @@ class EventProcessor:
                 continue
             uid = event.user_id
             state = dirty.get(uid) or self.users.get(uid) or UserState()
-            if not state.update(event):
+            if not state.update(event, msg.offset):
                 self.metrics.duplicates.inc()
                 result.duplicates += 1
                 continue

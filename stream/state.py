@@ -99,9 +99,17 @@ class UserState:
     items: dict[str, list[Any]] = field(default_factory=dict)
     categories: dict[str, float] = field(default_factory=dict)  # decayed, as of ref_ts
     recent_ids: list[int] = field(default_factory=list)
+    # Delivery bookkeeping, not a feature: the highest source-topic offset folded in,
+    # so a batch redelivered after a crash is skipped however long it is.
+    source_offset: int = -1
 
-    def update(self, event: Event) -> bool:
-        """Fold one event in; False (and no change) if its id was seen recently."""
+    def update(self, event: Event, offset: int = -1) -> bool:
+        """Fold one event in; False (and no change) if it was seen before: its id is among
+        the recent ones, or its source ``offset`` is not past the last one folded in."""
+        if offset >= 0:
+            if offset <= self.source_offset:
+                return False
+            self.source_offset = offset
         fp = event_fingerprint(event.event_id)
         if fp in self.recent_ids:
             return False
@@ -176,7 +184,15 @@ class UserState:
             "items": self.items,
             "categories": self.categories,
             "recent_ids": self.recent_ids,
+            "source_offset": self.source_offset,
         }
+
+    def feature_dict(self) -> dict[str, Any]:
+        """The state that features depend on (no delivery bookkeeping): what
+        ``intent state`` dumps and the fault tests compare."""
+        d = self.to_dict()
+        del d["source_offset"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "UserState":

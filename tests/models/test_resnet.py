@@ -1,0 +1,22 @@
+import torch
+
+from models.resnet import BasicBlock, PurchaseResNet
+
+
+def test_block_keeps_shape_and_adds_identity() -> None:
+    block = BasicBlock(4).eval()
+    x = torch.randn(2, 4, 8, 8)
+    assert block(x).shape == x.shape
+
+
+def test_padded_slots_are_masked_and_do_not_leak() -> None:
+    torch.manual_seed(0)
+    net = PurchaseResNet(user_dim=150, item_dim=120, n_items=4).eval()
+    u = torch.randn(1, 150)
+    items = torch.randn(1, 4, 120)
+    mask = torch.tensor([[True, True, False, False]])
+    out = net(u, items, mask)
+    assert torch.all(out[0, 2:] == -30.0)
+    items2 = items.clone()
+    items2[0, 2:] = 99.0  # garbage in the padding changes nothing
+    assert torch.allclose(net(u, items2, mask)[0, :2], out[0, :2])

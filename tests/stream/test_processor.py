@@ -1,0 +1,112 @@
+"""The micro-batch processor without Kafka: DLQ routing, dedupe, scoring, intents, failures."""
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+from models.scorer import Scores
+from stream.events import Event, encode_event
+from stream.features import FeatureSpec
+from stream.intents import decode_intent
+from stream.metrics import WorkerMetrics
+from stream.processor import EventProcessor, RawMessage, ServingModel, Sinks
+
+TS = 1_454_284_800_000
+
+
+class FixedScorer:
+    model_version = "fixed"
+    threshold = 0.5
+
+    def __init__(self, p: float = 0.9, fail: int = 0) -> None:
+        self.p, self.fail, self.calls = p, fail, 0
+
+    def score(self, U, I, sizes):
+        self.calls += 1
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("model exploded")
+        assert len(U) == len(I) == sum(sizes)
+        p = np.full(len(U), self.p, dtype=np.float32)
+        return Scores(p, p, p)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: dict[str, list[tuple[bytes | None, bytes]]] = {"dlq": [], "items": [], "intents": []}
+
+    def sinks(self) -> Sinks:
+        async def to(name, k, v):
+            self.sent[name].append((k, v))
+
+        return Sinks(dlq=lambda k, v: to("dlq", k, v), item_events=lambda k, v: to("items", k, v),
+                     intents=lambda k, v: to("intents", k, v))
+
+
+def processor(scorer, rec, users=None):
+    return EventProcessor(users if users is not None else {}, {}, {},
+                          ServingModel(scorer, None, FeatureSpec()), rec.sinks(), WorkerMetrics(),
+                          threshold=-1, cooldown_ms=3_600_000, horizon_ms=1_800_000, max_candidates=16)
+
+
+def msg(e: Event | bytes, offset: int = -1, key: bytes | None = None) -> RawMessage:
+    raw = e if isinstance(e, bytes) else encode_event(e)
+    k = key if key is not None else (e.user_id.encode() if isinstance(e, Event) else None)
+    return RawMessage(k, raw, TS, offset)
+
+
+async def test_bad_input_goes_to_dlq_and_counts_balance() -> None:
+    rec = Recorder()
+    p = processor(FixedScorer(), rec)
+    good = [Event(f"e{k}", f"u{k % 3}", f"i{k}", "view", TS + k) for k in range(10)]
+    bad = [b"\xff", b"{}", b"[]", orjson.dumps({"event_id": "x", "user_id": "u", "item_id": "i",
+                                               "type": "zap", "ts": TS})]
+    mismatched = msg(good[0].__class__("k1", "u1", "i1", "view", TS), key=b"someone-else")
+    batch = [msg(e) for e in good] + [msg(b) for b in bad] + [mismatched]
+    r = await p.process_batch(batch)
+    assert r.processed + r.dlq + r.duplicates == len(batch)
+    assert (r.processed, r.dlq) == (10, 5)
+    reasons = [orjson.loads(v)["reason"] for _, v in rec.sent["dlq"]]
+    assert sorted(reasons) == sorted(["invalid_utf8", "missing_field", "not_object", "unknown_type",
+                                      "key_mismatch"])
+    first = orjson.loads(rec.sent["dlq"][0][1])
+    assert first["original"].encode("latin-1") == b"\xff"  # original bytes kept
+    assert len(rec.sent["items"]) == 10
+
+
+async def test_one_model_call_per_batch_and_no_flooding() -> None:
+    rec = Recorder()
+    scorer = FixedScorer(p=0.9)
+    p = processor(scorer, rec)
+    events = [Event(f"e{k}", f"u{k % 4}", f"i{k % 2}", "view", TS + k) for k in range(40)]
+    await p.process_batch([msg(e) for e in events])
+    assert scorer.calls == 1
+    intents = [decode_intent(v) for _, v in rec.sent["intents"]]
+    assert {(i.user_id, i.item_id) for i in intents} == {(f"u{u}", f"i{u % 2}") for u in range(4)}
+    assert all(i.model_version == "fixed" and i.components["resnet"] == pytest.approx(0.9) for i in intents)
+    await p.process_batch([msg(Event("again", "u0", "i0", "view", TS + 100))])
+    assert len(rec.sent["intents"]) == len(intents)  # still above threshold: nothing new
+
+
+async def test_redelivered_batch_changes_nothing() -> None:
+    rec = Recorder()
+    users: dict = {}
+    p = processor(FixedScorer(p=0.1), rec, users)
+    batch = [msg(Event(f"e{k}", "u", f"i{k}", "view", TS + k), offset=k) for k in range(5)]
+    await p.process_batch(batch)
+    before = users["u"].to_dict()
+    r = await p.process_batch(batch)
+    assert r.duplicates == 5 and users["u"].to_dict() == before
+
+
+async def test_failing_model_retries_then_dead_letters_and_keeps_going() -> None:
+    rec = Recorder()
+    scorer = FixedScorer(fail=2)
+    p = processor(scorer, rec)
+    r = await p.process_batch([msg(Event("e1", "u", "i", "view", TS))])
+    assert scorer.calls == 2 and r.intents == []
+    (k, v), = rec.sent["dlq"]
+    assert orjson.loads(v)["reason"] == "scoring_failed"
+    r = await p.process_batch([msg(Event("e2", "u", "i", "addtocart", TS + 1))])
+    assert len(r.intents) == 1  # the model recovered; consumption went on
