@@ -63,16 +63,27 @@ codecs.register("orjson", _JsonCodec())
 
 
 class StrKeyed(MutableMapping[str, Any]):
-    """A Faust table seen through ``str`` keys while it stores the ids' UTF-8 bytes."""
+    """A Faust table seen through ``str`` keys while it stores the ids' UTF-8 bytes.
 
-    def __init__(self, table: Any) -> None:
+    Values restored from the changelog arrive as plain dicts (Faust decodes them as
+    JSON); ``value_cls.from_dict`` turns them back into state objects on first read.
+    """
+
+    def __init__(self, table: Any, value_cls: Any = None) -> None:
         self.table = table
+        self.value_cls = value_cls
+
+    def _value(self, value: Any) -> Any:
+        if self.value_cls is not None and isinstance(value, dict):
+            return self.value_cls.from_dict(value)
+        return value
 
     def __getitem__(self, key: str) -> Any:
-        return self.table[key.encode()]
+        return self._value(self.table[key.encode()])
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self.table.get(key.encode(), default)
+        value = self.table.get(key.encode())
+        return default if value is None else self._value(value)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.table[key.encode()] = value
@@ -142,16 +153,20 @@ def create_app(settings: Settings) -> faust.App:
     item_topic = app.topic(topics.item_events, partitions=settings.partitions, **raw)
     dlq_topic = app.topic(topics.dlq, partitions=settings.partitions, **raw)
     intents_topic = app.topic(topics.intents, partitions=settings.partitions, **raw)
-    def table(factory: Any, name: str, value_serializer: str) -> StrKeyed:
+    def table(factory: Any, name: str, value_serializer: str, value_cls: Any = None) -> StrKeyed:
         # Keys are the raw id bytes and the changelog partition comes from the default
         # (murmur2) partitioner: the same bytes and hash the producers use for the
         # source topics, so a user's changelog partition is its events partition.
         schema = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer=value_serializer)
-        return StrKeyed(factory(name, schema=schema, partitions=settings.partitions,
-                                use_partitioner=True))
+        # key_type=bytes matters: recovery decodes changelog keys by key_type (json
+        # otherwise, which turns "266079" into an int), and values as plain JSON,
+        # which StrKeyed turns back into state objects.
+        t = factory(name, schema=schema, key_type=bytes, partitions=settings.partitions,
+                    use_partitioner=True)
+        return StrKeyed(t, value_cls)
 
-    users = table(app.Table, USERS_TABLE, "user_state")
-    items = table(app.GlobalTable, ITEMS_TABLE, "item_stats")
+    users = table(app.Table, USERS_TABLE, "user_state", UserState)
+    items = table(app.GlobalTable, ITEMS_TABLE, "item_stats", ItemStats)
     gates = table(app.Table, GATES_TABLE, "orjson")
 
     metrics = WorkerMetrics()
@@ -203,6 +218,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.timer(interval=2.0)
     async def report_lag() -> None:
+        metrics.users.set(len(users))
         consumer = app.consumer
         assigned = [tp for tp in consumer.assignment() if tp.topic == topics.events]
         if not assigned:
@@ -217,9 +233,8 @@ def create_app(settings: Settings) -> faust.App:
             metrics.lag.labels(partition=str(tp.partition)).set(max(ends.get(tp, 0) - pos, 0))
 
     @app.task
-    async def mark_ready() -> None:
-        processor()  # load the model before declaring ready
-        metrics.ready.set(1)
+    async def load_model() -> None:
+        processor()  # load the model at start, not on the first event
 
     @app.on_partitions_revoked.connect
     async def _not_ready(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
@@ -227,6 +242,8 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.on_rebalance_complete.connect
     async def _ready(sender: Any, **kwargs: Any) -> None:
+        # tables are recovered once the rebalance completes
         metrics.ready.set(1)
+        metrics.users.set(len(users))
 
     return app

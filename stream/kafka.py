@@ -60,3 +60,61 @@ async def ensure_topics(settings: Settings) -> None:
             ])
     finally:
         await admin.close()
+
+
+async def group_lag(settings: Settings, topic: str, group: str | None = None) -> int:
+    """Messages of ``topic`` not yet committed by the consumer group (all of them if none)."""
+    from aiokafka import TopicPartition
+
+    group = group or settings.app_id
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **settings.kafka_security())
+    cons = consumer(settings)
+    await admin.start()
+    await cons.start()
+    try:
+        parts = cons.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        if not tps:
+            return 0
+        ends = await cons.end_offsets(tps)
+        try:
+            committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        except KafkaError:
+            committed = {}
+        lag = 0
+        for tp in tps:
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            lag += max(ends[tp] - done, 0)
+        return lag
+    finally:
+        await cons.stop()
+        await admin.close()
+
+
+async def read_topic(settings: Settings, topic: str, timeout_s: float = 10.0) -> list[Any]:
+    """Every record of ``topic`` from the beginning to its current end."""
+    from aiokafka import TopicPartition
+
+    cons = consumer(settings)
+    await cons.start()
+    out: list[Any] = []
+    try:
+        parts = cons.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        if not tps:
+            return out
+        cons.assign(tps)
+        await cons.seek_to_beginning(*tps)
+        ends = await cons.end_offsets(tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while remaining and loop.time() < deadline:
+            for tp, records in (await cons.getmany(timeout_ms=300)).items():
+                out.extend(records)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await cons.stop()
+    return out

@@ -1,0 +1,158 @@
+"""The worker end to end on the real embedded broker (Tansu), as separate processes."""
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import orjson
+import pytest
+
+from stream.app import ITEMS_TABLE
+from stream.features import FeatureSpec, pair_features
+from stream.intents import decode_intent
+from stream.kafka import group_lag, producer, read_topic
+from stream.replay import replay_events
+from stream.state_dump import changelog_states, dump_lines, offline_states
+from tests.conftest import settings_for, wait_for
+
+pytestmark = pytest.mark.integration
+
+N = 2500  # real JD.com events: the first minutes of February 2016
+
+
+def drained(settings) -> bool:
+    return asyncio.run(group_lag(settings, settings.topic_events)) == 0
+
+
+def test_replay_to_intents(broker, start_worker, jdata_events) -> None:
+    s = settings_for(broker)
+    worker = start_worker()
+    worker.wait_ready()
+    events = jdata_events[:N]
+    asyncio.run(replay_events(events, s))
+    m = wait_for(lambda: (m := worker.metrics()) and m.get("intent_events_total", 0) >= N and m,
+                 timeout=120, what="worker to process the replay")
+    assert m["intent_events_total"] == N and m.get("intent_dlq_total", 0) == 0
+    wait_for(lambda: drained(s), what="offsets committed")
+    records = asyncio.run(read_topic(s, s.topic_intents))
+    m = worker.metrics()
+    assert 0 < len(records) == m["intent_intents_published_total"]
+    intent = decode_intent(records[0].value)
+    assert records[0].key == intent.user_id.encode()
+    assert 0 <= intent.probability <= 1 and intent.probability >= intent.threshold
+    assert set(intent.components) == {"resnet", "forest"}
+    assert intent.trigger_event_id in {e.event_id for e in events}
+    text = worker.metrics()
+    assert text.get("intent_event_to_intent_latency_seconds_count", 0) > 0
+    assert text.get("intent_users_in_state", 0) == len({e.user_id for e in events})
+
+
+def test_malformed_events_go_to_dlq_and_nothing_is_lost(broker, start_worker, jdata_events) -> None:
+    s = settings_for(broker)
+    worker = start_worker()
+    worker.wait_ready()
+    good = jdata_events[:300]
+    bad = [b"\xff\xfe", b"not json", b"[]", orjson.dumps({"event_id": "x"}),
+           orjson.dumps({"event_id": "y", "user_id": "u", "item_id": "i", "type": "view", "ts": -1}),
+           b"{" + b'"a":1,' * 1000 + b'"b":2}']
+
+    async def publish() -> None:
+        from stream.events import encode_event
+
+        prod = producer(s)
+        await prod.start()
+        try:
+            for k, e in enumerate(good):
+                await prod.send(s.topic_events, encode_event(e), key=e.user_id.encode())
+                if k % 50 == 0:
+                    await prod.send(s.topic_events, bad[(k // 50) % len(bad)], key=b"u")
+            for raw in bad:
+                await prod.send(s.topic_events, raw, key=b"u")
+            await prod.send(s.topic_events, encode_event(good[0]), key=good[0].user_id.encode())  # repeat
+            await prod.flush()
+        finally:
+            await prod.stop()
+
+    from stream.kafka import ensure_topics
+
+    asyncio.run(ensure_topics(s))
+    asyncio.run(publish())
+    n_bad = len(bad) + len(range(0, 300, 50))
+    n_in = len(good) + n_bad + 1
+    m = wait_for(lambda: (m := worker.metrics()) and (m.get("intent_events_total", 0)
+                 + m.get("intent_dlq_total", 0) + m.get("intent_events_duplicate_total", 0)) >= n_in and m,
+                 timeout=90, what="all messages accounted for")
+    assert m["intent_events_total"] == len(good)
+    assert m["intent_dlq_total"] == n_bad
+    assert m["intent_events_duplicate_total"] == 1
+    wait_for(lambda: drained(s), what="offsets committed")
+    dlq = asyncio.run(read_topic(s, s.topic_dlq))
+    assert len(dlq) == n_bad
+    reasons = {orjson.loads(r.value)["reason"] for r in dlq}
+    assert reasons == {"invalid_utf8", "invalid_json", "not_object", "missing_field", "absurd_timestamp",
+                       "oversize"}
+    originals = {orjson.loads(r.value)["original"].encode("latin-1") for r in dlq}
+    assert set(bad) <= originals
+
+
+def assert_same_states(streamed, offline) -> None:
+    """Identical dumps; on failure, say which users differ and how."""
+    if dump_lines(streamed) == dump_lines(offline):
+        return
+    missing = sorted(set(offline) - set(streamed))[:5]
+    extra = sorted(set(streamed) - set(offline))[:5]
+    differ = [u for u in sorted(set(offline) & set(streamed))
+              if streamed[u].feature_dict() != offline[u].feature_dict()]
+    detail = ""
+    if differ:
+        a, b = streamed[differ[0]].feature_dict(), offline[differ[0]].feature_dict()
+        detail = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+    pytest.fail(f"states differ: {len(differ)} users (first {differ[:3]}: {str(detail)[:800]}); "
+                f"missing {missing}; extra {extra}")
+
+
+def _vectors(states, items, users):
+    spec = FeatureSpec()
+    return [pair_features(spec, u, states[u], states[u].candidates(16), items, None) for u in users]
+
+
+def test_killed_worker_restarts_from_changelog(broker, start_worker, jdata_events) -> None:
+    s = settings_for(broker)
+    events = jdata_events[:N]
+    first = start_worker()
+    first.wait_ready()
+    asyncio.run(replay_events(events[: N // 2], s))
+    wait_for(lambda: first.metrics().get("intent_events_total", 0) >= N // 2, timeout=120,
+             what="first half processed")
+    first.kill()  # SIGKILL: no clean shutdown, no final commit
+    second = start_worker()
+    asyncio.run(replay_events(events[N // 2 :], s))
+    second.wait_ready(timeout=90)
+    wait_for(lambda: drained(s), timeout=180, what="second worker to catch up")
+    streamed = asyncio.run(changelog_states(s))
+    offline = offline_states(events)
+    assert_same_states(streamed, offline)  # no event lost, none counted twice
+    # The worker's restored table (not just the changelog) carried the first half:
+    # users seen in both halves would otherwise have been restarted from empty state.
+    both = {e.user_id for e in events[: N // 2]} & {e.user_id for e in events[N // 2 :]}
+    assert both
+    users = sorted(both)[:20]
+    for (U1, I1), (U2, I2) in zip(_vectors(streamed, {}, users), _vectors(offline, {}, users)):
+        np.testing.assert_array_equal(U1, U2)
+        np.testing.assert_array_equal(I1, I2)
+
+
+def test_two_workers_share_the_partitions(broker, start_worker, jdata_events) -> None:
+    s = settings_for(broker)
+    a, b = start_worker(), start_worker()
+    a.wait_ready(timeout=90)
+    b.wait_ready(timeout=90)
+    wait_for(lambda: a.metrics().get("intent_ready") == 1 and b.metrics().get("intent_ready") == 1,
+             timeout=60, what="both workers ready after the rebalance")
+    events = jdata_events[:N]
+    asyncio.run(replay_events(events, s))
+    wait_for(lambda: drained(s), timeout=180, what="both workers to drain the topic")
+    ma, mb = a.metrics(), b.metrics()
+    assert ma.get("intent_events_total", 0) > 0 and mb.get("intent_events_total", 0) > 0
+    assert ma["intent_events_total"] + mb["intent_events_total"] == N
+    assert_same_states(asyncio.run(changelog_states(s)), offline_states(events))
