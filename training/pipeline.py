@@ -208,8 +208,8 @@ def train(
     }
     from training.report import render_report
 
-    extra_files = render_report(report, te.y, test_scores)
     report["timings_s"]["total"] = round(time.time() - t0, 1)
+    extra_files = render_report(report, te.y, test_scores)
     save_artifact(
         Path(out), scorer, catalogue, spec,
         {"training_data": {"files": [f.name for f in files], "fingerprint": fingerprint(files),

@@ -44,7 +44,9 @@ def test_replay_to_intents(broker, start_worker, jdata_events) -> None:
     assert intent.trigger_event_id in {e.event_id for e in events}
     text = worker.metrics()
     assert text.get("intent_event_to_intent_latency_seconds_count", 0) > 0
-    assert text.get("intent_users_in_state", 0) == len({e.user_id for e in events})
+    n_users = len({e.user_id for e in events})
+    wait_for(lambda: worker.metrics().get("intent_users_in_state") == n_users, timeout=15,
+             what=f"users gauge to reach {n_users}")
 
 
 def test_malformed_events_go_to_dlq_and_nothing_is_lost(broker, start_worker, jdata_events) -> None:
