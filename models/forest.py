@@ -121,7 +121,21 @@ class DeepForest:
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
             self.cascade_.fit(Z, y)
+        self.set_inference_jobs(1)
         return self
+
+    def set_inference_jobs(self, n_jobs: int) -> None:
+        """Threads per prediction call. 1 by default: joblib's dispatch costs milliseconds
+        per call (93 ms -> 6 ms for one row, 149 -> 61 us per row at 1024 on 2 cores), and
+        the worker already overlaps scoring with consumption."""
+        for forest in self.scanner.forests_:
+            forest.n_jobs = n_jobs
+        self.cascade_.n_jobs = n_jobs
+        for layer in getattr(self.cascade_, "layers_", {}).values():
+            for wrapper in getattr(layer, "estimators_", {}).values():
+                inner = getattr(wrapper, "estimator_", None)
+                if inner is not None and hasattr(inner, "n_jobs"):
+                    inner.n_jobs = n_jobs
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:

@@ -180,6 +180,20 @@ def cmd_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import orjson
+
+    from stream.bench import BenchConfig, render_table, run_bench
+
+    if args.bootstrap:
+        os.environ["INTENT_BENCH_BOOTSTRAP"] = args.bootstrap
+    settings = _settings(args)
+    log = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    result = run_bench(BenchConfig(quick=args.quick), settings, log=log)
+    print(orjson.dumps(result).decode() if args.json else render_table(result))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from stream.demo import run_demo
 
@@ -242,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("retailrocket", "jdata", "canonical"))
     p.add_argument("--dump", required=True, help="JSON-lines file to write")
     p.set_defaults(func=cmd_state)
+
+    p = sub.add_parser("bench", help="measure throughput, latency, model cost and memory")
+    p.add_argument("--bootstrap", help="use this broker instead of the embedded one")
+    p.add_argument("--model", help="model artifact directory [INTENT_MODEL_DIR]")
+    p.add_argument("--quick", action="store_true", help="a tiny run in seconds (for tests)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="broker + model + worker + replay of the sample, intents printed",
                        epilog=env_help, formatter_class=fmt)

@@ -1,0 +1,357 @@
+"""``intent bench``: throughput, latency, model cost and memory, measured in one run.
+
+Every figure comes from the same broker and the same events: real JD.com clickstream for
+throughput, and for latency a generator fitted to it (fresh users, so every event opens
+new user-item pairs). Each stage gets its own topics and consumer group.
+
+1. I/O limit: a plain aiokafka pass-through (consume, parse, publish one message per event).
+2. Naive: a Faust agent with the same features and model, one model call per event.
+3. Worker: ``intent worker`` as a subprocess; sustained events/s on a preloaded topic, and
+   event-to-intent latency (produce time -> intent arrival at a consumer) at fixed offered
+   loads. The latency worker runs with threshold 0, so every new pair yields an intent.
+4. Model cost: microseconds per scored pair for each branch and the fusion.
+5. Memory: the worker's resident size after N distinct users, and bytes of state per user.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import orjson
+
+from stream.broker import EmbeddedBroker, free_port
+from stream.config import Settings, replace
+from stream.demo import scrape
+from stream.events import Event, encode_event, parse_event
+from stream.generator import ClickstreamGenerator
+from stream.kafka import consumer, ensure_topics, producer
+from stream.readers import read_clickstream
+from stream.state_dump import offline_states
+
+__all__ = ["BenchConfig", "run_bench", "TARGETS"]
+
+TARGETS = {
+    "worker_vs_io_limit": ">= 0.5",
+    "worker_vs_naive": ">= 10",
+    "latency_p99_ms_at_1000": "<= 100",
+    "latency_p99_ms_at_5000": "<= 250",
+    "fused_us_per_pair_at_1024": "<= 50",
+    "state_bytes_per_user": "<= 2048",
+}
+
+
+@dataclass
+class BenchConfig:
+    quick: bool = False
+    io_events: int = 30_000
+    worker_events: int = 30_000
+    naive_seconds: float = 20.0
+    latency_seconds: float = 10.0
+    loads: tuple[int, ...] = (1000, 5000)
+    memory_users: int = 5_000
+
+    def scaled(self) -> "BenchConfig":
+        if self.quick:
+            self.io_events = self.worker_events = 1_000
+            self.naive_seconds, self.latency_seconds = 3.0, 2.0
+            self.loads, self.memory_users = (100, 500), 200
+        return self
+
+
+def _stage_settings(base: Settings, name: str) -> Settings:
+    tag = f"{name}-{uuid.uuid4().hex[:6]}"
+    return replace(base, app_id=f"bench-{tag}", topic_events=f"{tag}-events", topic_dlq=f"{tag}-dlq",
+                   topic_intents=f"{tag}-intents", topic_item_events=f"{tag}-by-item")
+
+
+async def _preload(settings: Settings, events: list[Event]) -> None:
+    await ensure_topics(settings)
+    prod = producer(settings)
+    await prod.start()
+    try:
+        for e in events:
+            await prod.send(settings.topic_events, encode_event(e), key=e.user_id.encode())
+        await prod.flush()
+    finally:
+        await prod.stop()
+
+
+async def io_limit(settings: Settings, events: list[Event]) -> float:
+    """Events/s of consume -> parse -> publish with plain aiokafka."""
+    await _preload(settings, events)
+    cons = consumer(settings, settings.topic_events, group_id=settings.app_id)
+    prod = producer(settings, acks=1)
+    await cons.start()
+    await prod.start()
+    n, started = 0, None
+    try:
+        while n < len(events):
+            batch = await cons.getmany(timeout_ms=500, max_records=5000)
+            if started is None and batch:
+                started = time.perf_counter()
+            for records in batch.values():
+                for rec in records:
+                    e = parse_event(rec.value)
+                    await prod.send(settings.topic_intents, rec.value, key=e.user_id.encode())
+                    n += 1
+        await prod.flush()
+        return n / (time.perf_counter() - (started or time.perf_counter()))
+    finally:
+        await cons.stop()
+        await prod.stop()
+
+
+class _Proc:
+    def __init__(self, args: list[str], settings: Settings, log: Path, **env: str) -> None:
+        self.port = free_port()
+        full = dict(os.environ, INTENT_BOOTSTRAP=settings.bootstrap, INTENT_APP_ID=settings.app_id,
+                    INTENT_TOPIC_EVENTS=settings.topic_events, INTENT_TOPIC_DLQ=settings.topic_dlq,
+                    INTENT_TOPIC_INTENTS=settings.topic_intents,
+                    INTENT_TOPIC_ITEM_EVENTS=settings.topic_item_events,
+                    INTENT_MODEL_DIR=str(settings.model_dir), INTENT_METRICS_PORT=str(self.port),
+                    INTENT_SESSION_TIMEOUT_S="6", INTENT_DATA_DIR=str(log.parent / log.stem), **env)
+        self.proc = subprocess.Popen([sys.executable, "-m", *args], env=full,
+                                     stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}/metrics"
+
+    def metrics(self) -> dict[str, float]:
+        return scrape(self.url)
+
+    def wait(self, pred: Callable[[dict[str, float]], bool], timeout: float) -> dict[str, float]:
+        deadline = time.monotonic() + timeout
+        m: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bench process {self.proc.args} exited {self.proc.returncode}")
+            m = self.metrics()
+            if m and pred(m):
+                return m
+            time.sleep(0.05)
+        return m
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _processed(m: dict[str, float]) -> float:
+    return m.get("intent_events_total", 0.0)
+
+
+def _throughput(proc: _Proc, n: int, timeout: float) -> float:
+    """Events/s from the first processed event to the n-th."""
+    m = proc.wait(lambda m: _processed(m) > 0, timeout)
+    t0, c0 = time.perf_counter(), _processed(m)
+    m = proc.wait(lambda m: _processed(m) >= n, timeout)
+    return (_processed(m) - c0) / max(time.perf_counter() - t0, 1e-6)
+
+
+def naive_eps(settings: Settings, events: list[Event], seconds: float, run_dir: Path) -> float:
+    asyncio.run(_preload(settings, events))
+    proc = _Proc(["stream.naive_agent"], settings, run_dir / "naive.log")
+    try:
+        m = proc.wait(lambda m: _processed(m) > 0, 120)
+        t0, c0 = time.perf_counter(), _processed(m)
+        time.sleep(seconds)
+        return (_processed(proc.metrics()) - c0) / (time.perf_counter() - t0)
+    finally:
+        proc.stop()
+
+
+def worker_eps(settings: Settings, events: list[Event], run_dir: Path) -> tuple[float, float, float]:
+    """(events/s, RSS MB, users) for a worker draining a preloaded topic."""
+    asyncio.run(_preload(settings, events))
+    proc = _Proc(["stream.cli", "worker"], settings, run_dir / "worker.log")
+    try:
+        eps = _throughput(proc, len(events), 600)
+        m = proc.wait(lambda m: m.get("intent_users_in_state", 0) > 0, 10)
+        return eps, proc.rss_mb(), m.get("intent_users_in_state", 0.0)
+    finally:
+        proc.stop()
+
+
+async def _offered_load(settings: Settings, events: list[Event], rate: int) -> list[float]:
+    sent: dict[str, float] = {}
+    lat: list[float] = []
+    cons = consumer(settings, settings.topic_intents, group_id=f"{settings.app_id}-probe",
+                    auto_offset_reset="latest")
+    await cons.start()
+    stop = asyncio.Event()
+
+    async def listen() -> None:
+        while not stop.is_set():
+            for records in (await cons.getmany(timeout_ms=100)).values():
+                now = time.time()
+                for rec in records:
+                    trig = orjson.loads(rec.value)["trigger_event_id"]
+                    if trig in sent:
+                        lat.append((now - sent[trig]) * 1000)
+
+    task = asyncio.create_task(listen())
+    await asyncio.sleep(1.0)  # let the probe join before the load starts
+    prod = producer(settings, acks=1)
+    await prod.start()
+    start = time.perf_counter()
+    try:
+        for k, e in enumerate(events):
+            due = start + k / rate
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            sent[e.event_id] = time.time()
+            await prod.send(settings.topic_events, encode_event(e), key=e.user_id.encode())
+        await prod.flush()
+        await asyncio.sleep(2.0)  # the tail of the intents
+    finally:
+        stop.set()
+        await task
+        await cons.stop()
+        await prod.stop()
+    return lat
+
+
+def latency(settings: Settings, events: list[Event], rate: int, run_dir: Path) -> dict[str, float]:
+    asyncio.run(ensure_topics(settings))
+    proc = _Proc(["stream.cli", "worker"], settings, run_dir / f"latency-{rate}.log",
+                 INTENT_THRESHOLD="0", INTENT_COOLDOWN_S="86400")
+    try:
+        proc.wait(lambda m: m.get("intent_ready") == 1, 120)
+        lat = asyncio.run(_offered_load(settings, events, rate))
+    finally:
+        proc.stop()
+    if not lat:
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "n": 0}
+    p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+    return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1),
+            "n": len(lat)}
+
+
+def model_cost(model_dir: Path, reps_s: float = 0.5) -> dict[str, dict[str, float]]:
+    from models.artifact import load_artifact
+    from models.fusion import resnet_probabilities
+
+    scorer = load_artifact(model_dir).scorer
+    rng = np.random.default_rng(0)
+    out: dict[str, dict[str, float]] = {"resnet": {}, "forest": {}, "fused": {}}
+    for b in (1, 64, 1024):
+        U = rng.random((b, 150), dtype=np.float32)
+        I = rng.random((b, 120), dtype=np.float32)
+        sizes = [16] * (b // 16) + ([b % 16] if b % 16 else [])
+        calls = {
+            "resnet": lambda: resnet_probabilities(scorer.resnet, U, I, sizes),
+            "forest": lambda: scorer.forest.predict_proba(np.hstack([U, I])),
+            "fused": lambda: scorer.score(U, I, sizes),
+        }
+        for name, fn in calls.items():
+            fn()
+            t, k = time.perf_counter(), 0
+            while time.perf_counter() - t < reps_s or k < 2:
+                fn()
+                k += 1
+            out[name][str(b)] = round((time.perf_counter() - t) / k / b * 1e6, 1)
+    return out
+
+
+def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = print) -> dict[str, Any]:
+    from models.artifact import ArtifactError, verify_artifact
+
+    cfg = cfg.scaled()
+    try:
+        verify_artifact(base.model_dir)
+    except ArtifactError:
+        from training.pipeline import TrainConfig, train
+
+        log(f"no model at {base.model_dir}: training a quick one")
+        train([base.sample_data], base.model_dir, cfg=TrainConfig(quick=True, progress=False), log=log)
+    real = read_clickstream([base.sample_data]).events
+    gen = ClickstreamGenerator.fit(real)
+    run_dir = Path(os.environ.get("INTENT_RUN_DIR", f"/tmp/intent-bench-{os.getpid()}"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    broker = None
+    if not os.environ.get("INTENT_BENCH_BOOTSTRAP"):
+        broker = EmbeddedBroker(log_file=run_dir / "broker.log").start()
+        base = replace(base, bootstrap=broker.bootstrap)
+    try:
+        result: dict[str, Any] = {"quick": cfg.quick, "events": "jdata-2016-sample (real) + generator"}
+        io_events = real[: cfg.io_events]
+        log(f"1/5 I/O limit on {len(io_events):,} real events")
+        result["io_limit_eps"] = round(asyncio.run(io_limit(_stage_settings(base, "io"), io_events)), 1)
+        log("2/5 naive Faust agent")
+        result["naive_eps"] = round(naive_eps(_stage_settings(base, "naive"), io_events,
+                                              cfg.naive_seconds, run_dir), 1)
+        log(f"3/5 worker throughput on {cfg.worker_events:,} real events")
+        eps, _, _ = worker_eps(_stage_settings(base, "worker"), real[: cfg.worker_events], run_dir)
+        result["worker_eps"] = round(eps, 1)
+        result["worker_vs_io_limit"] = round(eps / result["io_limit_eps"], 3)
+        result["worker_vs_naive"] = round(eps / max(result["naive_eps"], 1e-9), 1)
+        result["latency_ms"] = {}
+        for rate in cfg.loads:
+            n = int(rate * cfg.latency_seconds)
+            events = gen.generate(n, n_users=max(n // 4, 10), prefix=f"L{rate}-")
+            log(f"   latency at {rate:,} events/s offered ({n:,} generated events)")
+            result["latency_ms"][str(rate)] = latency(_stage_settings(base, f"lat{rate}"), events, rate, run_dir)
+        log("4/5 model cost per scored pair")
+        result["model_us_per_pair"] = model_cost(base.model_dir, 0.2 if cfg.quick else 1.0)
+        log(f"5/5 memory after {cfg.memory_users:,} distinct users")
+        mem_events = gen.generate(cfg.memory_users * 5, n_users=cfg.memory_users, prefix="M-")
+        _, rss, users = worker_eps(_stage_settings(base, "memory"), mem_events, run_dir)
+        states = offline_states(mem_events)
+        result["state_bytes_per_user"] = round(
+            float(np.mean([len(orjson.dumps(s.to_dict())) for s in states.values()])), 1)
+        result["rss_mb"] = round(rss, 1)
+        result["memory_users"] = int(users)
+        result["targets"] = _check_targets(result)
+        return result
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _check_targets(r: dict[str, Any]) -> dict[str, bool]:
+    lat = r["latency_ms"]
+    loads = sorted(lat, key=int)
+    return {
+        "worker_vs_io_limit >= 0.5": r["worker_vs_io_limit"] >= 0.5,
+        "worker_vs_naive >= 10": r["worker_vs_naive"] >= 10,
+        f"p99 <= 100 ms at {loads[0]}/s": lat[loads[0]]["p99"] <= 100,
+        f"p99 <= 250 ms at {loads[-1]}/s": lat[loads[-1]]["p99"] <= 250,
+        "fused <= 50 us/pair at 1024": r["model_us_per_pair"]["fused"]["1024"] <= 50,
+        "state <= 2 KB/user": r["state_bytes_per_user"] <= 2048,
+    }
+
+
+def render_table(r: dict[str, Any]) -> str:
+    lines = [
+        f"I/O limit (aiokafka pass-through): {r['io_limit_eps']:>10,.0f} events/s",
+        f"naive Faust agent:                 {r['naive_eps']:>10,.1f} events/s",
+        f"intent worker:                     {r['worker_eps']:>10,.0f} events/s "
+        f"({r['worker_vs_io_limit']:.0%} of I/O limit, {r['worker_vs_naive']:,.0f}x naive)",
+        "latency (produce -> intent received), ms:",
+    ]
+    for rate, v in r["latency_ms"].items():
+        lines.append(f"  at {int(rate):>5,} ev/s offered: p50 {v['p50']:>8} p95 {v['p95']:>8} p99 {v['p99']:>8} "
+                     f"(n={v['n']:,})")
+    lines.append("model cost, us per scored pair (batch 1 / 64 / 1024):")
+    for name, v in r["model_us_per_pair"].items():
+        lines.append(f"  {name:<7} {v['1']:>10,.1f} {v['64']:>10,.1f} {v['1024']:>10,.1f}")
+    lines.append(f"state: {r['state_bytes_per_user']:.0f} bytes/user; worker RSS {r['rss_mb']:.0f} MB "
+                 f"with {r['memory_users']:,} users")
+    lines.append("targets: " + ", ".join(f"{k}: {'yes' if ok else 'NO'}" for k, ok in r["targets"].items()))
+    return "\n".join(lines)
