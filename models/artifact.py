@@ -166,6 +166,7 @@ def load_artifact(path: Path | str) -> LoadedModel:
         forest = pickle.loads((path / "forest.pkl").read_bytes())
         if not isinstance(forest, DeepForest):
             raise ArtifactError(f"{path}: forest.pkl holds {type(forest).__name__}")
+        forest.set_inference_jobs(1)
         catalogue = Catalogue.from_json((path / "catalogue.json").read_bytes())
     except ArtifactError:
         raise

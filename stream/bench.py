@@ -181,7 +181,8 @@ def worker_eps(settings: Settings, events: list[Event], run_dir: Path) -> tuple[
     proc = _Proc(["stream.cli", "worker"], settings, run_dir / "worker.log")
     try:
         eps = _throughput(proc, len(events), 600)
-        m = proc.wait(lambda m: m.get("intent_users_in_state", 0) > 0, 10)
+        n_users = len({e.user_id for e in events})
+        m = proc.wait(lambda m: m.get("intent_users_in_state", 0) >= n_users, 10)
         return eps, proc.rss_mb(), m.get("intent_users_in_state", 0.0)
     finally:
         proc.stop()

@@ -81,6 +81,10 @@ class Settings:
         default=Path("/tmp/intent-worker"), metadata={"help": "Faust data directory"}
     )
     session_timeout_s: float = field(default=30.0, metadata={"help": "consumer session timeout"})
+    fetch_max_wait_ms: int = field(
+        default=10,
+        metadata={"help": "longest a fetch waits for data (the embedded broker never cuts it short)"},
+    )
     security_protocol: str = field(
         default="PLAINTEXT", metadata={"help": "PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL"}
     )

@@ -26,7 +26,8 @@ def producer(settings: Settings, **kw: Any) -> AIOKafkaProducer:
 
 def consumer(settings: Settings, *topics: str, **kw: Any) -> AIOKafkaConsumer:
     opts = dict(bootstrap_servers=settings.bootstrap, auto_offset_reset="earliest",
-                enable_auto_commit=False, **settings.kafka_security())
+                enable_auto_commit=False, fetch_max_wait_ms=settings.fetch_max_wait_ms,
+                **settings.kafka_security())
     opts.update(kw)
     return AIOKafkaConsumer(*topics, **opts)
 
