@@ -10,7 +10,6 @@ Tables (each backed by a compacted changelog topic, restored on restart):
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket

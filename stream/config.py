@@ -71,7 +71,7 @@ class Settings:
     cooldown_s: float = field(
         default=3600.0, metadata={"help": "re-publish an intent above threshold after this"}
     )
-    batch_size: int = field(default=256, metadata={"help": "max events per scoring micro-batch"})
+    batch_size: int = field(default=1024, metadata={"help": "max events per scoring micro-batch"})
     batch_ms: float = field(default=5.0, metadata={"help": "max wait to fill a micro-batch"})
     max_candidates: int = field(
         default=16, metadata={"help": "items scored per user (the network's catalogue)"}

@@ -7,7 +7,6 @@ import numpy as np
 import orjson
 import pytest
 
-from stream.app import ITEMS_TABLE
 from stream.features import FeatureSpec, pair_features
 from stream.intents import decode_intent
 from stream.kafka import group_lag, producer, read_topic

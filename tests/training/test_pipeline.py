@@ -6,7 +6,6 @@ from pathlib import Path
 import orjson
 
 from stream.cli import main
-from training.pipeline import TrainConfig
 from training.scoring import evaluate_artifact
 
 MODELS = {"logistic_regression", "linear_svm", "random_forest", "xgboost", "lightgbm",
