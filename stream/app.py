@@ -127,13 +127,7 @@ def changelog_topic(settings: Settings, table: str) -> str:
 def _broker_credentials(settings: Settings) -> Any:
     if settings.security_protocol == "PLAINTEXT":
         return None
-    import ssl
-
-    ctx = None
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        ctx = ssl.create_default_context(cafile=settings.ssl_cafile or None)
-        if settings.ssl_certfile:
-            ctx.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile or None)
+    ctx = settings.ssl_context()
     if settings.sasl_mechanism.startswith("SCRAM"):
         return faust.SASLCredentials(
             username=settings.sasl_username, password=settings.sasl_password,
@@ -175,6 +169,7 @@ def create_app(settings: Settings) -> faust.App:
     item_topic = app.topic(topics.item_events, partitions=settings.partitions, **raw)
     dlq_topic = app.topic(topics.dlq, partitions=settings.partitions, **raw)
     intents_topic = app.topic(topics.intents, partitions=settings.partitions, **raw)
+
     def table(factory: Any, name: str, value_serializer: str, value_cls: Any = None) -> StrKeyed:
         # Keys are the raw id bytes and the changelog partition comes from the default
         # (murmur2) partitioner: the same bytes and hash the producers use for the

@@ -145,14 +145,21 @@ class Settings:
                 sasl_plain_username=self.sasl_username,
                 sasl_plain_password=self.sasl_password,
             )
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            import ssl
-
-            ctx = ssl.create_default_context(cafile=self.ssl_cafile or None)
-            if self.ssl_certfile:
-                ctx.load_cert_chain(self.ssl_certfile, self.ssl_keyfile or None)
+        ctx = self.ssl_context()
+        if ctx is not None:
             opts["ssl_context"] = ctx
         return opts
+
+    def ssl_context(self) -> Any:
+        """An ``ssl.SSLContext`` for SSL / SASL_SSL, else None."""
+        if self.security_protocol not in ("SSL", "SASL_SSL"):
+            return None
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=self.ssl_cafile or None)
+        if self.ssl_certfile:
+            ctx.load_cert_chain(self.ssl_certfile, self.ssl_keyfile or None)
+        return ctx
 
     def __repr__(self) -> str:  # never print secrets
         shown = {
