@@ -10,6 +10,7 @@ Tables (each backed by a compacted changelog topic, restored on restart):
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -23,6 +24,7 @@ from models.artifact import load_artifact
 from stream.config import Settings
 from stream.events import parse_event, InvalidEvent
 from stream.metrics import WorkerMetrics
+from stream.model_reloader import ModelReloader
 from stream.processor import EventProcessor, RawMessage, ServingModel, Sinks
 from stream.state import ItemStats, UserState
 from training.examples import DEFAULT_HORIZON_MS
@@ -252,6 +254,21 @@ def create_app(settings: Settings) -> faust.App:
     @app.task
     async def load_model() -> None:
         processor()  # load the model at start, not on the first event
+
+    @app.timer(interval=settings.model_poll_s)
+    async def reload_model() -> None:
+        proc = processor()
+        reloader = holder.setdefault("reloader", ModelReloader(
+            settings.model_dir, proc.model.scorer.model_version))
+        loaded, refused = await asyncio.get_running_loop().run_in_executor(None, reloader.try_load)
+        if refused:
+            metrics.model_reload_failures.inc()
+        if loaded is not None:
+            # one assignment: a batch in flight keeps the model it started with
+            proc.model = ServingModel(loaded.scorer, loaded.catalogue, loaded.spec)
+            metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
+            metrics.model_reloads.inc()
+            log.warning("now serving model %s", loaded.scorer.model_version)
 
     @app.on_partitions_revoked.connect
     async def _not_ready(sender: Any, revoked: Any = None, **kwargs: Any) -> None:

@@ -76,6 +76,9 @@ class Settings:
     max_candidates: int = field(
         default=16, metadata={"help": "items scored per user (the network's catalogue)"}
     )
+    model_poll_s: float = field(
+        default=5.0, metadata={"help": "how often the worker looks for a new model artifact"}
+    )
     store: str = field(default="memory://", metadata={"help": "Faust table store (rocksdb://)"})
     data_dir: Path = field(
         default=Path("/tmp/intent-worker"), metadata={"help": "Faust data directory"}

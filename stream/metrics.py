@@ -52,6 +52,9 @@ class WorkerMetrics:
         self.outcomes = Counter("intent_outcomes_total", "Resolved intents: tp, fp, fn",
                                 ["outcome"], registry=r)
         self.ready = Gauge("intent_ready", "1 when the worker is consuming, else 0", registry=r)
+        self.model_reloads = Counter("intent_model_reloads_total", "Models hot-swapped in", registry=r)
+        self.model_reload_failures = Counter("intent_model_reload_failures_total",
+                                             "New artifacts refused (corrupt or mismatched)", registry=r)
         self.scoring_failures = Counter("intent_scoring_failures_total",
                                         "Model calls that raised or timed out", registry=r)
 
