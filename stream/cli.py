@@ -168,7 +168,10 @@ def cmd_state(args: argparse.Namespace) -> int:
     if args.offline:
         from stream.readers import read_clickstream
 
-        states = offline_states(read_clickstream(args.offline, args.format).events)
+        from stream.privacy import Pseudonymizer
+
+        key = Settings.from_env().pseudonymize_key
+        states = offline_states(read_clickstream(args.offline, args.format).events, Pseudonymizer(key))
     else:
         from stream.kafka import check_reachable
 

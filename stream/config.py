@@ -96,6 +96,11 @@ class Settings:
     sasl_password: str = field(
         default="", metadata={"help": "SASL password (or INTENT_SASL_PASSWORD_FILE)", "secret": 1}
     )
+    pseudonymize_key: str = field(
+        default="",
+        metadata={"help": "key for pseudonymising user ids (or INTENT_PSEUDONYMIZE_KEY_FILE); empty = off",
+                  "secret": 1},
+    )
     ssl_cafile: str = field(default="", metadata={"help": "CA bundle for SSL"})
     ssl_certfile: str = field(default="", metadata={"help": "client certificate for SSL"})
     ssl_keyfile: str = field(default="", metadata={"help": "client key for SSL"})

@@ -28,6 +28,7 @@ from stream.features import FeatureSpec, pair_features
 from stream.gate import IntentGate
 from stream.intents import Intent, encode_intent
 from stream.live_accuracy import LiveAccuracy
+from stream.privacy import Pseudonymizer
 from stream.metrics import WorkerMetrics
 from stream.state import ItemStats, UserState
 
@@ -90,6 +91,7 @@ class EventProcessor:
         horizon_ms: int,
         max_candidates: int,
         score_timeout_s: float = 10.0,
+        pseudonymize: Pseudonymizer | None = None,
     ) -> None:
         self.users, self.items, self.gates = users, items, gates
         self.model = model
@@ -100,6 +102,7 @@ class EventProcessor:
         self.max_candidates = max_candidates
         self.score_timeout_s = score_timeout_s
         self.live = LiveAccuracy()
+        self.pseudonymize = pseudonymize or Pseudonymizer("")
 
     @property
     def threshold(self) -> float:
@@ -129,6 +132,7 @@ class EventProcessor:
                 await self._to_dlq(msg, exc.reason, exc.detail)
                 result.dlq += 1
                 continue
+            event = self.pseudonymize.event(event)  # before anything is stored or sent
             uid = event.user_id
             state = dirty.get(uid) or self.users.get(uid) or UserState()
             if not state.update(event, msg.offset):
@@ -139,7 +143,8 @@ class EventProcessor:
             dirty[uid] = state
             triggers.setdefault(uid, []).append(_Trigger(event, msg.timestamp_ms))
             self.metrics.events.labels(type=event.type).inc()
-            await self.sinks.item_events(event.item_id.encode(), msg.value or b"")
+            await self.sinks.item_events(event.item_id.encode(),
+                                         encode_event(event) if self.pseudonymize.enabled else msg.value or b"")
             gstate = self.gates.get(uid)
             if gstate is not None:
                 for _ in gate.expire(gstate, event.ts):

@@ -15,15 +15,19 @@ import orjson
 from stream.config import Settings
 from stream.events import Event
 from stream.kafka import consumer
+from stream.privacy import Pseudonymizer
 from stream.state import UserState
 
 __all__ = ["offline_states", "changelog_states", "write_dump", "dump_lines"]
 
 
-def offline_states(events: Iterable[Event]) -> dict[str, UserState]:
-    """Replay events through the feature state, without Kafka."""
+def offline_states(events: Iterable[Event], pseudonymize: Pseudonymizer | None = None) -> dict[str, UserState]:
+    """Replay events through the feature state, without Kafka (user ids pseudonymised
+    with the worker's key when one is given, so the two dumps stay comparable)."""
     states: dict[str, UserState] = {}
     for e in events:
+        if pseudonymize is not None:
+            e = pseudonymize.event(e)
         states.setdefault(e.user_id, UserState()).update(e)
     return states
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.scorer import Scores
 from stream.events import Event, encode_event
@@ -110,3 +112,57 @@ async def test_failing_model_retries_then_dead_letters_and_keeps_going() -> None
     assert orjson.loads(v)["reason"] == "scoring_failed"
     r = await p.process_batch([msg(Event("e2", "u", "i", "addtocart", TS + 1))])
     assert len(r.intents) == 1  # the model recovered; consumption went on
+
+
+async def test_slow_model_times_out_into_the_dlq() -> None:
+    import time as _time
+
+    class Slow(FixedScorer):
+        def score(self, U, I, sizes):
+            _time.sleep(0.3)
+            return super().score(U, I, sizes)
+
+    rec = Recorder()
+    p = processor(Slow(), rec)
+    p.score_timeout_s = 0.05
+    r = await p.process_batch([msg(Event("e1", "u", "i", "view", TS))])
+    assert r.processed == 1 and r.intents == []
+    assert [orjson.loads(v)["reason"] for _, v in rec.sent["dlq"]] == ["scoring_failed"]
+
+
+async def test_pseudonymised_ids_never_leave_the_worker() -> None:
+    from stream.privacy import Pseudonymizer
+
+    rec = Recorder()
+    users: dict = {}
+    p = processor(FixedScorer(p=0.9), rec, users)
+    p.pseudonymize = Pseudonymizer("k")
+    await p.process_batch([msg(Event("e1", "alice@example.com", "i", "view", TS))])
+    pseudo = Pseudonymizer("k")("alice@example.com")
+    assert list(users) == [pseudo]
+    everything = b"".join(v + (k or b"") for sent in rec.sent.values() for k, v in sent)
+    assert b"alice" not in everything and pseudo.encode() in everything
+
+
+hostile = st.one_of(
+    st.binary(max_size=200),
+    st.builds(lambda d: orjson.dumps(d), st.dictionaries(st.sampled_from(
+        ["event_id", "user_id", "item_id", "type", "ts", "price", "x"]),
+        st.one_of(st.integers(-10, 2**40), st.text(max_size=5), st.none(), st.sampled_from(
+            ["view", "addtocart", "transaction"]), st.just(TS)), max_size=7)),
+    st.builds(lambda k, u, t: encode_event(Event(f"e{k}", f"u{u}", "i", t, TS + k)),
+              st.integers(0, 30), st.integers(0, 3), st.sampled_from(["view", "addtocart", "transaction"])),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(hostile, max_size=40))
+def test_counts_balance_on_any_input(raws) -> None:
+    import asyncio
+
+    rec = Recorder()
+    p = processor(FixedScorer(), rec)
+    batch = [RawMessage(None, raw, TS) for raw in raws]
+    r = asyncio.run(p.process_batch(batch))
+    assert r.processed + r.dlq + r.duplicates == len(batch)
+    assert len(rec.sent["dlq"]) == r.dlq and len(rec.sent["items"]) == r.processed

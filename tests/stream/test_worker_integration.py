@@ -157,3 +157,37 @@ def test_two_workers_share_the_partitions(broker, start_worker, jdata_events) ->
     assert ma.get("intent_events_total", 0) > 0 and mb.get("intent_events_total", 0) > 0
     assert ma["intent_events_total"] + mb["intent_events_total"] == N
     assert_same_states(asyncio.run(changelog_states(s)), offline_states(events))
+
+
+def test_killed_worker_hands_its_partitions_to_the_survivor(broker, start_worker, jdata_events) -> None:
+    s = settings_for(broker)
+    a, b = start_worker(), start_worker()
+    a.wait_ready(timeout=90)
+    b.wait_ready(timeout=90)
+    wait_for(lambda: a.metrics().get("intent_ready") == 1 and b.metrics().get("intent_ready") == 1,
+             timeout=60, what="both workers ready")
+    events = jdata_events[:N]
+    asyncio.run(replay_events(events[: N // 2], s))
+    wait_for(lambda: a.metrics().get("intent_events_total", 0) + b.metrics().get("intent_events_total", 0)
+             >= N // 2, timeout=120, what="first half processed")
+    assert b.metrics().get("intent_events_total", 0) > 0  # b owned partitions before dying
+    b.kill()
+    asyncio.run(replay_events(events[N // 2 :], s))
+    wait_for(lambda: drained(s), timeout=180, what="the survivor to take over and drain")
+    assert_same_states(asyncio.run(changelog_states(s)), offline_states(events))
+    assert a.metrics()["intent_users_in_state"] == len({e.user_id for e in events})
+
+
+def test_pseudonymised_worker_matches_pseudonymised_offline_dump(broker, start_worker, jdata_events) -> None:
+    from stream.privacy import Pseudonymizer
+
+    s = settings_for(broker)
+    w = start_worker(INTENT_PSEUDONYMIZE_KEY="k3y")
+    w.wait_ready()
+    events = jdata_events[:500]
+    asyncio.run(replay_events(events, s))
+    wait_for(lambda: drained(s) and w.metrics().get("intent_events_total", 0) >= 500, timeout=120,
+             what="replay processed")
+    streamed = asyncio.run(changelog_states(s))
+    assert not set(streamed) & {e.user_id for e in events}  # no raw id in state
+    assert_same_states(streamed, offline_states(events, Pseudonymizer("k3y")))
