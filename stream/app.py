@@ -122,6 +122,19 @@ class StrKeyed(MutableMapping[str, Any]):
         return len(self.table)
 
 
+async def broker_reachable(bootstrap: str, timeout: float = 0.5) -> bool:
+    """True if any bootstrap server accepts a TCP connection."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+        except (OSError, asyncio.TimeoutError, ValueError):
+            continue
+        writer.close()
+        return True
+    return False
+
+
 def changelog_topic(settings: Settings, table: str) -> str:
     """Faust's name for a table's changelog topic."""
     return f"{settings.app_id}-{table}-changelog"
@@ -276,14 +289,28 @@ def create_app(settings: Settings) -> faust.App:
             metrics.model_reloads.inc()
             log.warning("now serving model %s", loaded.scorer.model_version)
 
+    health = {"broker": True, "assigned": False}
+
+    def _update_ready() -> None:
+        metrics.ready.set(1 if health["broker"] and health["assigned"] else 0)
+
+    @app.timer(interval=1.0)
+    async def probe_broker() -> None:
+        # A plain TCP probe of the bootstrap servers: cheap, and independent of the
+        # Kafka clients' own retry loops, which hide an outage for a long time.
+        health["broker"] = await broker_reachable(settings.bootstrap)
+        _update_ready()
+
     @app.on_partitions_revoked.connect
     async def _not_ready(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
-        metrics.ready.set(0)
+        health["assigned"] = False
+        _update_ready()
 
     @app.on_rebalance_complete.connect
     async def _ready(sender: Any, **kwargs: Any) -> None:
         # tables are recovered once the rebalance completes
-        metrics.ready.set(1)
+        health["assigned"] = True
+        _update_ready()
         metrics.users.set(len(users))
 
     return app
