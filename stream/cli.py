@@ -192,6 +192,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         os.environ["INTENT_BENCH_BOOTSTRAP"] = args.bootstrap
     settings = _settings(args)
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    if args.soak:
+        from stream.bench import run_soak
+
+        print(orjson.dumps(run_soak(settings, args.soak, log=log)).decode())
+        return 0
     result = run_bench(BenchConfig(quick=args.quick), settings, log=log)
     print(orjson.dumps(result).decode() if args.json else render_table(result))
     return 0
@@ -265,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model artifact directory [INTENT_MODEL_DIR]")
     p.add_argument("--quick", action="store_true", help="a tiny run in seconds (for tests)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--soak", type=float, metavar="MINUTES",
+                   help="soak instead: real data then generated traffic at full speed for MINUTES")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="broker + model + worker + replay of the sample, intents printed",
