@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from stream.config import Settings, SettingsError, describe_env
+from stream.readers import FORMATS
 
 __all__ = ["main"]
 
@@ -233,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=env_help, formatter_class=fmt)
     p.add_argument("file", help="clickstream file or directory (plain or gzipped)")
     p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT [INTENT_BOOTSTRAP]")
-    p.add_argument("--format", choices=("retailrocket", "jdata", "canonical"),
+    p.add_argument("--format", choices=FORMATS,
                    help="file format (detected from the header if omitted)")
     p.add_argument("--limit", type=_positive_int, help="publish at most N events")
     p.add_argument("--speed", type=_speed, default=None,
@@ -245,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the fused model and the baselines; write an artifact")
     p.add_argument("data", nargs="+", help="clickstream files or directories")
     p.add_argument("--out", required=True, help="artifact directory to write")
-    p.add_argument("--format", choices=("retailrocket", "jdata", "canonical"))
+    p.add_argument("--format", choices=FORMATS)
     p.add_argument("--quick", action="store_true", help="a small model in about a minute")
     p.add_argument("--horizon-min", type=float, help="label horizon H in minutes [30]")
     p.add_argument("--json", action="store_true", help="print the test-split metrics as JSON")
@@ -254,14 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a data set with a trained artifact")
     p.add_argument("data", nargs="+", help="clickstream files or directories")
     p.add_argument("--model", required=True, help="artifact directory")
-    p.add_argument("--format", choices=("retailrocket", "jdata", "canonical"))
+    p.add_argument("--format", choices=FORMATS)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("state", help="dump every user's feature state (changelog or offline)")
     p.add_argument("--bootstrap", help="read the users changelog at HOST:PORT")
     p.add_argument("--offline", nargs="+", metavar="DATA", help="replay clickstream files instead")
-    p.add_argument("--format", choices=("retailrocket", "jdata", "canonical"))
+    p.add_argument("--format", choices=FORMATS)
     p.add_argument("--dump", required=True, help="JSON-lines file to write")
     p.set_defaults(func=cmd_state)
 

@@ -52,9 +52,9 @@ def split_examples(ex: ExampleSet, n_events: int, cfg: TrainConfig) -> tuple[Exa
     """Time split by replay position; train moments whose horizon reaches into
     validation are dropped (an embargo), so no label straddles the boundary."""
     pos = ex.moment_index / max(n_events, 1)
-    train_end = np.searchsorted(np.sort(ex.moment_index), int(cfg.train_frac * n_events))
-    cut_ts = ex.moment_ts[pos < cfg.train_frac].max(initial=0) if train_end else 0
-    train = (pos < cfg.train_frac) & (ex.moment_ts <= cut_ts - cfg.horizon_ms)
+    in_train = pos < cfg.train_frac
+    cut_ts = ex.moment_ts[in_train].max(initial=0)
+    train = in_train & (ex.moment_ts <= cut_ts - cfg.horizon_ms)
     val = (pos >= cfg.train_frac) & (pos < cfg.train_frac + cfg.val_frac)
     test = pos >= cfg.train_frac + cfg.val_frac
     return ex.select_groups(train), ex.select_groups(val), ex.select_groups(test)

@@ -143,13 +143,18 @@ def test_killed_worker_restarts_from_changelog(broker, start_worker, jdata_event
         np.testing.assert_array_equal(I1, I2)
 
 
-def test_two_workers_share_the_partitions(broker, start_worker, jdata_events) -> None:
-    s = settings_for(broker)
+def two_ready_workers(start_worker):
     a, b = start_worker(), start_worker()
     a.wait_ready(timeout=90)
     b.wait_ready(timeout=90)
     wait_for(lambda: a.metrics().get("intent_ready") == 1 and b.metrics().get("intent_ready") == 1,
              timeout=60, what="both workers ready after the rebalance")
+    return a, b
+
+
+def test_two_workers_share_the_partitions(broker, start_worker, jdata_events) -> None:
+    s = settings_for(broker)
+    a, b = two_ready_workers(start_worker)
     events = jdata_events[:N]
     asyncio.run(replay_events(events, s))
     wait_for(lambda: drained(s), timeout=180, what="both workers to drain the topic")
@@ -161,11 +166,7 @@ def test_two_workers_share_the_partitions(broker, start_worker, jdata_events) ->
 
 def test_killed_worker_hands_its_partitions_to_the_survivor(broker, start_worker, jdata_events) -> None:
     s = settings_for(broker)
-    a, b = start_worker(), start_worker()
-    a.wait_ready(timeout=90)
-    b.wait_ready(timeout=90)
-    wait_for(lambda: a.metrics().get("intent_ready") == 1 and b.metrics().get("intent_ready") == 1,
-             timeout=60, what="both workers ready")
+    a, b = two_ready_workers(start_worker)
     events = jdata_events[:N]
     asyncio.run(replay_events(events[: N // 2], s))
     wait_for(lambda: a.metrics().get("intent_events_total", 0) + b.metrics().get("intent_events_total", 0)
