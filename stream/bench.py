@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,14 +25,14 @@ from typing import Any, Callable
 import numpy as np
 import orjson
 
-from stream.broker import EmbeddedBroker, free_port
+from stream.broker import EmbeddedBroker
 from stream.config import Settings, replace
-from stream.demo import scrape
 from stream.events import Event, encode_event, parse_event
 from stream.generator import ClickstreamGenerator
 from stream.kafka import consumer, ensure_topics, producer
 from stream.readers import read_clickstream
 from stream.state_dump import offline_states
+from stream.worker_process import WorkerProcess
 
 __all__ = ["BenchConfig", "run_bench", "TARGETS"]
 
@@ -109,53 +107,16 @@ async def io_limit(settings: Settings, events: list[Event]) -> float:
         await prod.stop()
 
 
-class _Proc:
-    def __init__(self, args: list[str], settings: Settings, log: Path, **env: str) -> None:
-        self.port = free_port()
-        full = dict(os.environ, INTENT_BOOTSTRAP=settings.bootstrap, INTENT_APP_ID=settings.app_id,
-                    INTENT_TOPIC_EVENTS=settings.topic_events, INTENT_TOPIC_DLQ=settings.topic_dlq,
-                    INTENT_TOPIC_INTENTS=settings.topic_intents,
-                    INTENT_TOPIC_ITEM_EVENTS=settings.topic_item_events,
-                    INTENT_MODEL_DIR=str(settings.model_dir), INTENT_METRICS_PORT=str(self.port),
-                    INTENT_SESSION_TIMEOUT_S="6", INTENT_DATA_DIR=str(log.parent / log.stem), **env)
-        self.proc = subprocess.Popen([sys.executable, "-m", *args], env=full,
-                                     stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}/metrics"
-
-    def metrics(self) -> dict[str, float]:
-        return scrape(self.url)
-
-    def wait(self, pred: Callable[[dict[str, float]], bool], timeout: float) -> dict[str, float]:
-        deadline = time.monotonic() + timeout
-        m: dict[str, float] = {}
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"bench process {self.proc.args} exited {self.proc.returncode}")
-            m = self.metrics()
-            if m and pred(m):
-                return m
-            time.sleep(0.05)
-        return m
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+def _worker(settings: Settings, log: Path, **kw: Any) -> WorkerProcess:
+    """A bench process with its own data directory beside its log."""
+    return WorkerProcess(replace(settings, data_dir=log.parent / log.stem), log, **kw)
 
 
 def _processed(m: dict[str, float]) -> float:
     return m.get("intent_events_total", 0.0)
 
 
-def _throughput(proc: _Proc, n: int, timeout: float) -> float:
+def _throughput(proc: WorkerProcess, n: int, timeout: float) -> float:
     """Events/s from the first processed event to the n-th."""
     m = proc.wait(lambda m: _processed(m) > 0, timeout)
     t0, c0 = time.perf_counter(), _processed(m)
@@ -165,7 +126,7 @@ def _throughput(proc: _Proc, n: int, timeout: float) -> float:
 
 def naive_eps(settings: Settings, events: list[Event], seconds: float, run_dir: Path) -> float:
     asyncio.run(_preload(settings, events))
-    proc = _Proc(["stream.naive_agent"], settings, run_dir / "naive.log")
+    proc = _worker(settings, run_dir / "naive.log", module=("stream.naive_agent",))
     try:
         m = proc.wait(lambda m: _processed(m) > 0, 120)
         t0, c0 = time.perf_counter(), _processed(m)
@@ -178,7 +139,7 @@ def naive_eps(settings: Settings, events: list[Event], seconds: float, run_dir: 
 def worker_eps(settings: Settings, events: list[Event], run_dir: Path) -> tuple[float, float, float]:
     """(events/s, RSS MB, users) for a worker draining a preloaded topic."""
     asyncio.run(_preload(settings, events))
-    proc = _Proc(["stream.cli", "worker"], settings, run_dir / "worker.log")
+    proc = _worker(settings, run_dir / "worker.log")
     try:
         eps = _throughput(proc, len(events), 600)
         n_users = len({e.user_id for e in events})
@@ -230,8 +191,8 @@ async def _offered_load(settings: Settings, events: list[Event], rate: int) -> l
 
 def latency(settings: Settings, events: list[Event], rate: int, run_dir: Path) -> dict[str, float]:
     asyncio.run(ensure_topics(settings))
-    proc = _Proc(["stream.cli", "worker"], settings, run_dir / f"latency-{rate}.log",
-                 INTENT_THRESHOLD="0", INTENT_COOLDOWN_S="86400")
+    proc = _worker(settings, run_dir / f"latency-{rate}.log", INTENT_THRESHOLD="0",
+                   INTENT_COOLDOWN_S="86400")
     try:
         proc.wait(lambda m: m.get("intent_ready") == 1, 120)
         lat = asyncio.run(_offered_load(settings, events, rate))
@@ -370,7 +331,7 @@ def run_soak(base: Settings, minutes: float, log: Callable[[str], None] = print)
     broker = EmbeddedBroker(log_file=run_dir / "broker.log").start()
     settings = _stage_settings(replace(base, bootstrap=broker.bootstrap), "soak")
     asyncio.run(ensure_topics(settings))
-    proc = _Proc(["stream.cli", "worker"], settings, run_dir / "soak-worker.log")
+    proc = _worker(settings, run_dir / "soak-worker.log")
     try:
         proc.wait(lambda m: m.get("intent_ready") == 1, 120)
         rss_start = proc.rss_mb()

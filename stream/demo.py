@@ -9,39 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-from stream.broker import EmbeddedBroker, free_port
+from stream.broker import EmbeddedBroker
 from stream.config import Settings, replace
 from stream.intents import decode_intent
 from stream.kafka import consumer
 from stream.readers import read_clickstream
 from stream.replay import replay_events
+from stream.worker_process import WorkerProcess
 
-__all__ = ["run_demo", "scrape", "wait_until_consumed"]
-
-
-def scrape(url: str) -> dict[str, float]:
-    """Sum each Prometheus sample name over its labels (enough for counters)."""
-    try:
-        text = urllib.request.urlopen(url, timeout=2).read().decode()
-    except OSError:
-        return {}
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name_labels, _, value = line.rpartition(" ")
-        name = name_labels.split("{")[0]
-        try:
-            out[name] = out.get(name, 0.0) + float(value)
-        except ValueError:
-            continue
-    return out
+__all__ = ["run_demo", "wait_until_consumed"]
 
 
 def consumed(m: dict[str, float]) -> float:
@@ -50,24 +29,9 @@ def consumed(m: dict[str, float]) -> float:
             + m.get("intent_dlq_total", 0))
 
 
-def wait_until_consumed(url: str, n: int, timeout: float, proc: subprocess.Popen | None = None) -> dict[str, float]:
-    deadline = time.monotonic() + timeout
-    m: dict[str, float] = {}
-    while time.monotonic() < deadline:
-        m = scrape(url)
-        if m and consumed(m) >= n:
-            return m
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"worker exited with status {proc.returncode}")
-        time.sleep(0.5)
-    return m
-
-
-def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen:
-    env = dict(os.environ, INTENT_BOOTSTRAP=settings.bootstrap, INTENT_MODEL_DIR=str(settings.model_dir),
-               INTENT_METRICS_PORT=str(settings.metrics_port), INTENT_SESSION_TIMEOUT_S="6")
-    return subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=env,
-                            stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+def wait_until_consumed(worker: WorkerProcess, n: int, timeout: float) -> dict[str, float]:
+    """Metrics once the worker has taken in ``n`` messages (or at ``timeout``)."""
+    return worker.wait(lambda m: consumed(m) >= n, timeout)
 
 
 async def _print_intents(settings: Settings, stop: asyncio.Event, counter: list[int]) -> None:
@@ -104,39 +68,33 @@ def run_demo(settings: Settings, follow: bool = False, speed: float | None = Non
         train([settings.sample_data], settings.model_dir, cfg=TrainConfig(quick=True, progress=True))
     run_dir = Path(os.environ.get("INTENT_RUN_DIR", "/tmp/intent-demo"))
     run_dir.mkdir(parents=True, exist_ok=True)
-    metrics_port = settings.metrics_port or free_port()
     with EmbeddedBroker(log_file=run_dir / "broker.log") as broker:
-        settings = replace(settings, bootstrap=broker.bootstrap, metrics_port=metrics_port,
-                           data_dir=run_dir / "worker")
+        settings = replace(settings, bootstrap=broker.bootstrap, data_dir=run_dir / "worker")
         print(f"embedded broker on {broker.bootstrap}")
-        worker = start_worker(settings, run_dir / "worker.log")
-        url = f"http://{settings.metrics_host}:{metrics_port}/metrics"
+        (run_dir / "worker.log").unlink(missing_ok=True)
+        worker = WorkerProcess(settings, run_dir / "worker.log", port=settings.metrics_port or None,
+                               new_session=True)
         try:
-            return asyncio.run(_demo(settings, worker, url, follow, speed, limit, run_dir))
+            return asyncio.run(_demo(settings, worker, follow, speed, limit, run_dir))
         finally:
-            worker.terminate()
-            try:
-                worker.wait(10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            worker.stop()
 
 
-async def _demo(settings: Settings, worker: subprocess.Popen, url: str, follow: bool,
+async def _demo(settings: Settings, worker: WorkerProcess, follow: bool,
                 speed: float | None, limit: int | None, run_dir: Path) -> int:
     read = read_clickstream([settings.sample_data])
     events = read.events[:limit] if limit else read.events
+    url = worker.url + "/metrics"
     print(f"worker metrics at {url} (log: {run_dir / 'worker.log'})")
-    for _ in range(120):  # the worker is ready once it serves metrics and reports ready
-        if scrape(url).get("intent_ready") == 1:
-            break
-        if worker.poll() is not None:
-            print(f"worker failed to start; see {run_dir / 'worker.log'}", file=sys.stderr)
-            return 1
-        await asyncio.sleep(0.5)
+    try:
+        await asyncio.to_thread(worker.wait_ready, 120)
+    except (RuntimeError, TimeoutError):
+        print(f"worker failed to start; see {run_dir / 'worker.log'}", file=sys.stderr)
+        return 1
     stop, counter = asyncio.Event(), [0]
     printer = asyncio.create_task(_print_intents(settings, stop, counter))
     stats = await replay_events(events, settings, speed=speed, progress=True)
-    m = await asyncio.to_thread(wait_until_consumed, url, stats.sent, 600, worker)
+    m = await asyncio.to_thread(wait_until_consumed, worker, stats.sent, 600)
     await asyncio.sleep(1.0)  # let the last intents reach the printer
     if follow:
         print("replay done; following (Ctrl-C stops)")
@@ -146,7 +104,7 @@ async def _demo(settings: Settings, worker: subprocess.Popen, url: str, follow: 
             pass
     stop.set()
     await printer
-    m = scrape(url) or m
+    m = worker.metrics() or m
     print(
         f"\nreplayed {stats.sent:,} events in {stats.seconds:.1f}s; worker processed "
         f"{m.get('intent_events_total', 0):,.0f}, duplicates {m.get('intent_events_duplicate_total', 0):,.0f}, "

@@ -1,18 +1,15 @@
 """Shared fixtures: real sample data, a quick trained model, the embedded broker, workers."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from stream.broker import EmbeddedBroker, free_port
+from stream.broker import EmbeddedBroker
 from stream.config import REPO_ROOT, Settings
+from stream.worker_process import WorkerProcess as StreamWorker
 
 JDATA = REPO_ROOT.parent / "shared" / "data" / "jdata-2016-sample"
 
@@ -47,60 +44,18 @@ def broker() -> Iterator[EmbeddedBroker]:
         yield b
 
 
-class WorkerProcess:
-    """``intent worker`` as a real subprocess, with its metrics endpoint."""
-
-    def __init__(self, bootstrap: str, model: Path, data_dir: Path, log: Path, **env: str) -> None:
-        self.port = free_port()
-        self.log = log
-        full_env = dict(
-            os.environ, INTENT_BOOTSTRAP=bootstrap, INTENT_MODEL_DIR=str(model),
-            INTENT_METRICS_PORT=str(self.port), INTENT_SESSION_TIMEOUT_S="6",
-            INTENT_DATA_DIR=str(data_dir), INTENT_PARTITIONS="4", **env,
-        )
-        self.proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=full_env,
-                                     stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def metrics(self) -> dict[str, float]:
-        from stream.demo import scrape
-
-        return scrape(self.url + "/metrics")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if urllib.request.urlopen(self.url + "/healthz", timeout=1).status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"worker not ready: {self.log.read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+def WorkerProcess(bootstrap: str, model: Path, data_dir: Path, log: Path, **env: str) -> StreamWorker:
+    """A real ``intent worker`` subprocess on ``bootstrap`` with 4 partitions."""
+    settings = Settings.from_env({}, bootstrap=bootstrap, model_dir=str(model), data_dir=str(data_dir),
+                                 partitions=4)
+    return StreamWorker(settings, log, **env)
 
 
 @pytest.fixture
 def start_worker(broker: EmbeddedBroker, quick_model: tuple[Path, dict], tmp_path: Path):
-    workers: list[WorkerProcess] = []
+    workers: list[StreamWorker] = []
 
-    def start(**env: str) -> WorkerProcess:
+    def start(**env: str) -> StreamWorker:
         w = WorkerProcess(broker.bootstrap, quick_model[0], tmp_path / f"w{len(workers)}",
                           tmp_path / f"worker{len(workers)}.log", **env)
         workers.append(w)

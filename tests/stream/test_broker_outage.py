@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,15 +14,6 @@ from stream.replay import replay_events
 from tests.conftest import WorkerProcess, settings_for, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def health(w: WorkerProcess) -> int:
-    try:
-        return urllib.request.urlopen(w.url + "/healthz", timeout=1).status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:
-        return -1
 
 
 def cpu_seconds(pid: int) -> float:
@@ -42,16 +31,16 @@ def test_worker_survives_a_broker_outage(quick_model, jdata_events, tmp_path: Pa
         asyncio.run(replay_events(jdata_events[:200], s))
         wait_for(lambda: w.metrics().get("intent_events_total", 0) >= 200, what="first events")
         broker.stop()
-        wait_for(lambda: health(w) == 503, timeout=15, what="not-ready while the broker is down")
+        wait_for(lambda: w.health() == 503, timeout=15, what="not-ready while the broker is down")
         before, t0 = cpu_seconds(w.proc.pid), time.monotonic()
         time.sleep(8)
         busy = (cpu_seconds(w.proc.pid) - before) / (time.monotonic() - t0)
         assert w.proc.poll() is None, "worker crashed"
         assert busy < 0.5, f"worker spins while the broker is down ({busy:.0%} of a core)"
-        assert health(w) == 503
+        assert w.health() == 503
         broker = EmbeddedBroker(port=port).start()
         asyncio.run(ensure_topics(s))
-        wait_for(lambda: health(w) == 200, timeout=120, what="ready again after the broker returned")
+        wait_for(lambda: w.health() == 200, timeout=120, what="ready again after the broker returned")
         # The restarted in-memory broker lost every offset, so the worker's old positions
         # may lie past the new topics' ends; it takes in events once the logs pass them.
         asyncio.run(replay_events(jdata_events[200:1400], s))
