@@ -26,13 +26,17 @@ def fuse(p_resnet: np.ndarray, p_forest: np.ndarray, w_r: float) -> np.ndarray:
 
 def group_tensors(
     U: np.ndarray, I: np.ndarray, sizes: Sequence[int], n_items: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
-    """Pad grouped rows into (g, user_dim), (g, n_items, item_dim), mask, and row index."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
+    """Pad grouped rows into (g, user_dim), (g, n_items, item_dim) and a mask; ``flat[k]``
+    is the padded slot (g * n_items + j) of input row ``rows[k]``. Rows past a group's
+    catalogue width are not placed."""
     g = len(sizes)
     users = np.zeros((g, U.shape[1]), dtype=np.float32)
     items = np.zeros((g, n_items, I.shape[1]), dtype=np.float32)
     mask = np.zeros((g, n_items), dtype=bool)
-    flat = np.empty(int(sum(min(s, n_items) for s in sizes)), dtype=np.int64)
+    n_placed = int(sum(min(s, n_items) for s in sizes))
+    flat = np.empty(n_placed, dtype=np.int64)
+    rows = np.empty(n_placed, dtype=np.int64)
     row, k = 0, 0
     for j, size in enumerate(sizes):
         if size:
@@ -41,9 +45,10 @@ def group_tensors(
         items[j, :m] = I[row : row + m]
         mask[j, :m] = True
         flat[k : k + m] = j * n_items + np.arange(m)
+        rows[k : k + m] = row + np.arange(m)
         row += size
         k += m
-    return torch.from_numpy(users), torch.from_numpy(items), torch.from_numpy(mask), flat
+    return torch.from_numpy(users), torch.from_numpy(items), torch.from_numpy(mask), flat, rows
 
 
 def resnet_probabilities(
@@ -51,14 +56,11 @@ def resnet_probabilities(
 ) -> np.ndarray:
     """P_r per row. Rows beyond the catalogue width of their group score 0."""
     n_items = net.config["n_items"]
-    users, items, mask, flat = group_tensors(U, I, sizes, n_items)
+    users, items, mask, flat, rows = group_tensors(U, I, sizes, n_items)
     with torch.inference_mode():
         probs = torch.sigmoid(net(users, items, mask)).numpy().reshape(-1)
     out = np.zeros(len(U), dtype=np.float32)
-    placed = np.concatenate(
-        [np.arange(s)[: n_items] + start for s, start in zip(sizes, np.cumsum([0, *sizes[:-1]]))]
-    ) if len(sizes) else np.zeros(0, dtype=np.int64)
-    out[placed.astype(np.int64)] = probs[flat]
+    out[rows] = probs[flat]
     return out
 
 

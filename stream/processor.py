@@ -151,7 +151,7 @@ class EventProcessor:
                     self._outcome("fp")
                     gates_dirty.add(uid)
             if event.type == "transaction":
-                gstate = self.gates.get(uid) or {}
+                gstate = {} if gstate is None else gstate
                 self._outcome(gate.resolve_purchase(gstate, event.item_id, event.ts))
                 if gstate:
                     self.gates[uid] = gstate

@@ -20,9 +20,9 @@ def fit_resnet(
     torch.manual_seed(seed)
     net = PurchaseResNet(ex.U.shape[1], ex.I.shape[1], n_items, **net_kwargs)
     net.fit_normalisation(torch.from_numpy(ex.U), torch.from_numpy(ex.I))
-    users, items, mask, flat = group_tensors(ex.U, ex.I, ex.sizes, n_items)
+    users, items, mask, flat, rows = group_tensors(ex.U, ex.I, ex.sizes, n_items)
     labels = torch.zeros(len(ex.sizes) * n_items)
-    labels[torch.from_numpy(flat)] = torch.from_numpy(ex.y[: len(flat)].astype(np.float32))
+    labels[torch.from_numpy(flat)] = torch.from_numpy(ex.y[rows].astype(np.float32))
     labels = labels.view(len(ex.sizes), n_items)
     pos = max(float(ex.y.sum()), 1.0)
     # sqrt of the class ratio: enough weight on rare buyers without wrecking calibration
