@@ -31,6 +31,7 @@ from stream.events import Event, encode_event, parse_event
 from stream.generator import ClickstreamGenerator
 from stream.kafka import consumer, ensure_topics, producer
 from stream.readers import read_clickstream
+from stream.replay import replay_events
 from stream.state_dump import offline_states
 from stream.worker_process import WorkerProcess
 
@@ -70,21 +71,9 @@ def _stage_settings(base: Settings, name: str) -> Settings:
                    topic_intents=f"{tag}-intents", topic_item_events=f"{tag}-by-item")
 
 
-async def _preload(settings: Settings, events: list[Event]) -> None:
-    await ensure_topics(settings)
-    prod = producer(settings)
-    await prod.start()
-    try:
-        for e in events:
-            await prod.send(settings.topic_events, encode_event(e), key=e.user_id.encode())
-        await prod.flush()
-    finally:
-        await prod.stop()
-
-
 async def io_limit(settings: Settings, events: list[Event]) -> float:
     """Events/s of consume -> parse -> publish with plain aiokafka."""
-    await _preload(settings, events)
+    await replay_events(events, settings)
     cons = consumer(settings, settings.topic_events, group_id=settings.app_id)
     prod = producer(settings, acks=1)
     await cons.start()
@@ -125,7 +114,7 @@ def _throughput(proc: WorkerProcess, n: int, timeout: float) -> float:
 
 
 def naive_eps(settings: Settings, events: list[Event], seconds: float, run_dir: Path) -> float:
-    asyncio.run(_preload(settings, events))
+    asyncio.run(replay_events(events, settings))
     proc = _worker(settings, run_dir / "naive.log", module=("stream.naive_agent",))
     try:
         m = proc.wait(lambda m: _processed(m) > 0, 120)
@@ -138,7 +127,7 @@ def naive_eps(settings: Settings, events: list[Event], seconds: float, run_dir: 
 
 def worker_eps(settings: Settings, events: list[Event], run_dir: Path) -> tuple[float, float, float]:
     """(events/s, RSS MB, users) for a worker draining a preloaded topic."""
-    asyncio.run(_preload(settings, events))
+    asyncio.run(replay_events(events, settings))
     proc = _worker(settings, run_dir / "worker.log")
     try:
         eps = _throughput(proc, len(events), 600)
@@ -338,11 +327,11 @@ def run_soak(base: Settings, minutes: float, log: Callable[[str], None] = print)
         deadline = time.monotonic() + minutes * 60
         sent, chunk = 0, 0
         log(f"soak: {len(real):,} real events, then generated traffic for {minutes} min")
-        asyncio.run(_preload(settings, real))
+        asyncio.run(replay_events(real, settings))
         sent += len(real)
         while time.monotonic() < deadline:
             events = gen.generate(50_000, n_users=20_000, prefix=f"S{chunk}-")
-            asyncio.run(_preload(settings, events))
+            asyncio.run(replay_events(events, settings))
             sent += len(events)
             chunk += 1
             log(f"  {sent:,} events in; worker processed {_processed(proc.metrics()):,.0f}")

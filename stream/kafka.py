@@ -93,16 +93,20 @@ async def group_lag(settings: Settings, topic: str, group: str | None = None) ->
         await admin.close()
 
 
-async def read_topic(settings: Settings, topic: str, timeout_s: float = 10.0) -> list[Any]:
-    """Every record of ``topic`` from the beginning to its current end."""
+async def read_topic(settings: Settings, topic: str, timeout_s: float = 30.0) -> list[Any]:
+    """Every record of ``topic`` from the beginning to its current end, partition by
+    partition in offset order; :class:`TimeoutError` if the end is not reached in time."""
     from aiokafka import TopicPartition
 
     cons = consumer(settings)
     await cons.start()
     out: list[Any] = []
     try:
-        parts = cons.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in parts]
+        parts = cons.partitions_for_topic(topic)
+        if not parts:
+            await cons.topics()  # a consumer without subscriptions may not know the topic yet
+            parts = cons.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
         if not tps:
             return out
         cons.assign(tps)
@@ -116,6 +120,8 @@ async def read_topic(settings: Settings, topic: str, timeout_s: float = 10.0) ->
                 out.extend(records)
                 if records and records[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
+        if remaining:
+            raise TimeoutError(f"{topic} not read to its end within {timeout_s}s")
     finally:
         await cons.stop()
     return out

@@ -6,7 +6,6 @@ these, and an operator uses the same command to look at one user.
 """
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Iterable
 
@@ -14,7 +13,7 @@ import orjson
 
 from stream.config import Settings
 from stream.events import Event
-from stream.kafka import consumer
+from stream.kafka import read_topic
 from stream.privacy import Pseudonymizer
 from stream.state import UserState
 
@@ -34,45 +33,16 @@ def offline_states(events: Iterable[Event], pseudonymize: Pseudonymizer | None =
 
 async def changelog_states(settings: Settings, timeout_s: float = 30.0) -> dict[str, UserState]:
     """The latest state of every user, read back from the ``users`` changelog topic."""
-    from aiokafka import TopicPartition
-
     from stream.app import USERS_TABLE, changelog_topic
 
-    topic = changelog_topic(settings, USERS_TABLE)
-    cons = consumer(settings)
-    await cons.start()
     states: dict[str, UserState] = {}
-    try:
-        parts = cons.partitions_for_topic(topic)
-        if not parts:
-            await cons.stop()
-            cons = consumer(settings)
-            await cons.start()
-            parts = cons.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        if not tps:
-            return states
-        cons.assign(tps)
-        await cons.seek_to_beginning(*tps)
-        ends = await cons.end_offsets(tps)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining and loop.time() < deadline:
-            batch = await cons.getmany(timeout_ms=500)
-            for tp, records in batch.items():
-                for rec in records:
-                    key = rec.key.decode()
-                    if rec.value is None:
-                        states.pop(key, None)
-                    else:
-                        states[key] = UserState.from_dict(orjson.loads(rec.value))
-                if records and records[-1].offset + 1 >= ends[tp]:
-                    remaining.discard(tp)
-        if remaining:
-            raise TimeoutError(f"changelog not read to its end within {timeout_s}s")
-    finally:
-        await cons.stop()
+    # a user's records all sit in one partition, in order: the last one wins
+    for rec in await read_topic(settings, changelog_topic(settings, USERS_TABLE), timeout_s):
+        key = rec.key.decode()
+        if rec.value is None:
+            states.pop(key, None)
+        else:
+            states[key] = UserState.from_dict(orjson.loads(rec.value))
     return states
 
 
