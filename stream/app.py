@@ -5,7 +5,8 @@ Tables (each backed by a compacted changelog topic, restored on restart):
 * ``users``  user_id -> :class:`~stream.state.UserState` (partitioned like ``events``)
 * ``items``  item_id -> :class:`~stream.state.ItemStats`, a *global* table: every worker
   holds all items, so scoring a user on any partition can read any item's popularity.
-  It is fed by an agent on ``events-by-item`` (valid events re-keyed by item).
+  It is fed by an agent on ``events-by-item`` (each micro-batch's item activity, one
+  record per partition; see :mod:`stream.item_events`).
 * ``gates``  user_id -> intent gate state (see :mod:`stream.gate`).
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from faust.serializers import codecs
 
 from models.artifact import load_artifact
 from stream.config import Settings
-from stream.events import parse_event, InvalidEvent
+from stream.item_events import decode_item_activity
 from stream.metrics import WorkerMetrics
 from stream.model_reloader import ModelReloader
 from stream.privacy import Pseudonymizer
@@ -210,12 +211,12 @@ def create_app(settings: Settings) -> faust.App:
     metrics = WorkerMetrics()
     app.intent_metrics = metrics  # type: ignore[attr-defined]
 
-    async def send(topic: Any, key: bytes | None, value: bytes) -> None:
-        await topic.send(key=key, value=value)
+    async def send(topic: Any, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+        await topic.send(key=key, value=value, partition=partition)
 
     sinks = Sinks(
         dlq=lambda k, v: send(dlq_topic, k, v),
-        item_events=lambda k, v: send(item_topic, k, v),
+        item_events=lambda part, v: send(item_topic, None, v, part),
         intents=lambda k, v: send(intents_topic, k, v),
     )
     holder: dict[str, EventProcessor] = {}
@@ -228,7 +229,8 @@ def create_app(settings: Settings) -> faust.App:
             holder["p"] = EventProcessor(
                 users, items, gates, ServingModel(loaded.scorer, loaded.catalogue, loaded.spec),
                 sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), horizon,
-                settings.max_candidates, pseudonymize=Pseudonymizer(settings.pseudonymize_key))
+                settings.max_candidates, pseudonymize=Pseudonymizer(settings.pseudonymize_key),
+                partitions=settings.partitions)
         return holder["p"]
 
     @app.agent(events_topic)
@@ -245,12 +247,15 @@ def create_app(settings: Settings) -> faust.App:
             touched: dict[str, ItemStats] = {}
             for value in batch:
                 try:
-                    event = parse_event(value)
-                except InvalidEvent:  # validated upstream; unreachable but never fatal
+                    activity = decode_item_activity(value)
+                except ValueError:  # written by our own workers; never fatal
+                    log.warning("unreadable events-by-item record skipped")
                     continue
-                stats = touched.get(event.item_id) or items.get(event.item_id) or ItemStats()
-                stats.update(event)
-                touched[event.item_id] = stats
+                for item_id, rows in activity.items():
+                    stats = touched.get(item_id) or items.get(item_id) or ItemStats()
+                    for ts, t, price in rows:
+                        stats.add(ts, t, price)
+                    touched[item_id] = stats
             for item_id, stats in touched.items():
                 items[item_id] = stats
 

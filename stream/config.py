@@ -76,6 +76,9 @@ class Settings:
     max_candidates: int = field(
         default=16, metadata={"help": "items scored per user (the network's catalogue)"}
     )
+    model_threads: int = field(
+        default=1, metadata={"help": "threads the model may use per scoring call"}
+    )
     model_poll_s: float = field(
         default=5.0, metadata={"help": "how often the worker looks for a new model artifact"}
     )

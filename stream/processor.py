@@ -1,8 +1,9 @@
 """The worker's processing of one micro-batch, free of Kafka so it can be tested alone.
 
 For each message: validate (bad -> DLQ with reason), drop repeats of a recent
-``event_id``, fold the event into the user's state, forward it to the per-item topic,
-and resolve earlier intents on purchases. Then, once per batch, every user whose state
+``event_id``, fold the event into the user's state, collect its item activity (sent
+once per partition per batch, see :mod:`stream.item_events`), and resolve earlier
+intents on purchases. Then, once per batch, every user whose state
 changed is scored on their candidate items in ONE model call, and the intent gate
 decides what to publish. State is written back once per user per batch, so the
 changelog gets one record per user per batch rather than one per event.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, MutableMapping, Mapping, Sequence
 
@@ -27,6 +29,7 @@ from stream.events import Event, InvalidEvent, dlq_record, encode_event, parse_e
 from stream.features import FeatureSpec, pair_features
 from stream.gate import IntentGate
 from stream.intents import Intent, encode_intent
+from stream.item_events import ItemActivity
 from stream.live_accuracy import LiveAccuracy
 from stream.privacy import Pseudonymizer
 from stream.metrics import WorkerMetrics
@@ -37,6 +40,7 @@ __all__ = ["RawMessage", "Sinks", "ServingModel", "EventProcessor", "BatchResult
 log = logging.getLogger(__name__)
 
 Send = Callable[[bytes | None, bytes], Awaitable[None]]
+SendToPartition = Callable[[int, bytes], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class RawMessage:
 @dataclass
 class Sinks:
     dlq: Send
-    item_events: Send
+    item_events: SendToPartition  # (partition, value): see stream.item_events
     intents: Send
 
 
@@ -92,6 +96,7 @@ class EventProcessor:
         max_candidates: int,
         score_timeout_s: float = 10.0,
         pseudonymize: Pseudonymizer | None = None,
+        partitions: int = 4,
     ) -> None:
         self.users, self.items, self.gates = users, items, gates
         self.model = model
@@ -103,6 +108,7 @@ class EventProcessor:
         self.score_timeout_s = score_timeout_s
         self.live = LiveAccuracy()
         self.pseudonymize = pseudonymize or Pseudonymizer("")
+        self.partitions = partitions
 
     @property
     def threshold(self) -> float:
@@ -123,6 +129,8 @@ class EventProcessor:
         dirty: dict[str, UserState] = {}
         triggers: dict[str, list[_Trigger]] = {}
         gates_dirty: set[str] = set()
+        item_activity = ItemActivity(self.partitions)
+        by_type: Counter[str] = Counter()
         for msg in messages:
             try:
                 event = parse_event(msg.value)
@@ -142,9 +150,8 @@ class EventProcessor:
             result.processed += 1
             dirty[uid] = state
             triggers.setdefault(uid, []).append(_Trigger(event, msg.timestamp_ms))
-            self.metrics.events.labels(type=event.type).inc()
-            await self.sinks.item_events(event.item_id.encode(),
-                                         encode_event(event) if self.pseudonymize.enabled else msg.value or b"")
+            by_type[event.type] += 1
+            item_activity.add(event)
             gstate = self.gates.get(uid)
             if gstate is not None:
                 for _ in gate.expire(gstate, event.ts):
@@ -155,8 +162,12 @@ class EventProcessor:
                 self._outcome(gate.resolve_purchase(gstate, event.item_id, event.ts))
                 if gstate:
                     self.gates[uid] = gstate
+        for etype, n in by_type.items():  # counted per batch: labels() is costly per event
+            self.metrics.events.labels(type=etype).inc(n)
         for uid, state in dirty.items():
             self.users[uid] = state  # one changelog write per user per batch
+        for partition, value in item_activity.messages():  # one record per partition per batch
+            await self.sinks.item_events(partition, value)
         if dirty:
             result.intents = await self._score(dirty, triggers, gate, gates_dirty)
         self.metrics.users.set(len(self.users))

@@ -215,7 +215,10 @@ class ItemStats:
     price: float | None = None
 
     def update(self, event: Event) -> None:
-        ts, t = event.ts, TYPE_INDEX[event.type]
+        self.add(event.ts, TYPE_INDEX[event.type], event.price)
+
+    def add(self, ts: int, t: int, price: float | None = None) -> None:
+        """Fold in one event of type index ``t`` at ``ts`` (what ``events-by-item`` carries)."""
         if sum(self.totals) == 0:
             self.ref_ts = ts
         if ts > self.ref_ts:
@@ -223,8 +226,8 @@ class ItemStats:
             self.ref_ts = ts
         _add_decayed(self.counts, t, self.ref_ts, ts, ITEM_HALF_LIVES_MS)
         self.totals[t] += 1
-        if event.price is not None:
-            self.price = event.price
+        if price is not None:
+            self.price = price
 
     def counts_at(self, now: int) -> list[float]:
         """Decayed counts as of ``now`` (no change to the state)."""

@@ -33,7 +33,7 @@ class TrainConfig:
     val_frac: float = 0.17
     neg_ratio: int = 10  # sampled negatives per positive for the tabular models
     window: int = 100
-    stride: int = 10
+    stride: int = 20
     max_depth: int = 40
     depth_sweep: tuple[int, ...] = (4, 10, 20, 40)
     stride_sweep: tuple[int, ...] = (1, 5, 10, 20, 50)
