@@ -31,7 +31,7 @@ from stream.processor import EventProcessor, RawMessage, ServingModel, Sinks
 from stream.state import ItemStats, UserState
 from training.examples import DEFAULT_HORIZON_MS
 
-__all__ = ["create_app", "USERS_TABLE", "ITEMS_TABLE", "GATES_TABLE"]
+__all__ = ["create_app", "faust_worker", "USERS_TABLE", "ITEMS_TABLE", "GATES_TABLE"]
 
 log = logging.getLogger(__name__)
 
@@ -319,3 +319,18 @@ def create_app(settings: Settings) -> faust.App:
         metrics.users.set(len(users))
 
     return app
+
+
+def faust_worker(app: faust.App, settings: Settings) -> faust.Worker:
+    """A quiet Faust worker for ``app``, tuned for a small box (the worker and the bench's
+    naive agent both run this way, so they are compared on equal terms)."""
+    import torch
+
+    # One intra-op thread: the event loop needs the other core (and the broker shares
+    # the box); two torch threads on two cores only fight the loop for the CPU.
+    torch.set_num_threads(settings.model_threads)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    # Faust's terminal spinner lowers the root logger to DEBUG so that every log call
+    # spins it: each Kafka send then builds a debug LogRecord (about 10% of the loop).
+    worker.spinner = None
+    return worker

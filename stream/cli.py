@@ -96,26 +96,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def run_worker(settings: Settings) -> None:
-    import faust
-
-    from stream.app import create_app
+    from stream.app import create_app, faust_worker
     from stream.metrics import MetricsServer
 
-    import torch
-
-    # One intra-op thread: the event loop needs the other core (and the broker shares
-    # the box); two torch threads on two cores only fight the loop for the CPU.
-    torch.set_num_threads(settings.model_threads)
     app = create_app(settings)
     if settings.metrics_port:
         server = MetricsServer(app.intent_metrics, settings.metrics_host, settings.metrics_port).start()
         print(f"metrics on http://{settings.metrics_host}:{server.port}/metrics "
               f"(health: /healthz)", flush=True)
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
-    # Faust's terminal spinner lowers the root logger to DEBUG so that every log call
-    # spins it: each Kafka send then builds a debug LogRecord (about 10% of the loop).
-    worker.spinner = None
-    worker.execute_from_commandline()
+    faust_worker(app, settings).execute_from_commandline()
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -211,6 +200,41 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_coupons(args: argparse.Namespace) -> int:
+    from stream.coupons import CouponPolicy, run_coupons
+    from stream.kafka import check_reachable
+
+    settings = _settings(args, coupon_min_p=args.min_p, coupon_max_p=args.max_p,
+                         coupon_cooldown_s=args.cooldown_s, coupon_daily_budget=args.daily_budget)
+    asyncio.run(check_reachable(settings))
+    counts = asyncio.run(run_coupons(settings, CouponPolicy.from_settings(settings), Path(args.csv),
+                                     idle_exit_s=args.until_idle))
+    granted = counts.get("granted", 0)
+    print(f"coupons: {sum(counts.values()):,} intents read, {granted:,} coupons granted; by reason "
+          f"{dict(sorted(counts.items()))}; decisions in {settings.topic_coupons} and {args.csv}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import math
+
+    from stream.run_report import render_run_report
+
+    try:
+        summary = render_run_report(args.prometheus, Path(args.out), args.minutes)
+    except OSError as exc:
+        raise CommandError(f"cannot query Prometheus at {args.prometheus}: {exc}") from None
+    print(f"wrote {args.out}: the dashboard's {len(summary)} panels over the last {args.minutes:g} min")
+    for title, series in summary.items():
+        def fmt(v: Any) -> str:
+            if isinstance(v, float):
+                return "nan" if math.isnan(v) else f"{v:.4g}"
+            return str(v)
+        shown = "; ".join(f"{name}: {fmt(v)}" for name, v in series.items()) or "no data"
+        print(f"  {title}: {shown}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from stream.demo import run_demo
 
@@ -282,6 +306,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soak", type=float, metavar="MINUTES",
                    help="soak instead: real data then generated traffic at full speed for MINUTES")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("coupons", help="marketing consumer: intents -> coupon decisions (topic + CSV)",
+                       epilog=env_help, formatter_class=fmt)
+    p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT [INTENT_BOOTSTRAP]")
+    p.add_argument("--csv", default="coupons.csv", help="CSV file of decisions [coupons.csv]")
+    p.add_argument("--min-p", type=float, help="lowest probability that earns a coupon [INTENT_COUPON_MIN_P]")
+    p.add_argument("--max-p", type=float, help="highest probability that earns one [INTENT_COUPON_MAX_P]")
+    p.add_argument("--cooldown-s", type=float, help="one coupon per user per this [INTENT_COUPON_COOLDOWN_S]")
+    p.add_argument("--daily-budget", type=_positive_int, help="coupons per UTC day [INTENT_COUPON_DAILY_BUDGET]")
+    p.add_argument("--until-idle", type=float, metavar="SECONDS",
+                   help="exit after this long without a new intent (default: run until stopped)")
+    p.set_defaults(func=cmd_coupons)
+
+    p = sub.add_parser("report", help="render the Grafana dashboard's panels to a PNG from Prometheus")
+    p.add_argument("--prometheus", default="http://127.0.0.1:9090", help="Prometheus URL [http://127.0.0.1:9090]")
+    p.add_argument("--out", default="intent-report.png", help="PNG to write [intent-report.png]")
+    p.add_argument("--minutes", type=float, default=15.0, help="time range, minutes back from now [15]")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="broker + model + worker + replay of the sample, intents printed",
                        epilog=env_help, formatter_class=fmt)

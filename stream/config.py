@@ -40,6 +40,7 @@ class Topics:
     dlq: str = "events-dlq"
     intents: str = "purchase-intent"
     item_events: str = "events-by-item"
+    coupons: str = "coupons"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,15 @@ class Settings:
     topic_item_events: str = field(
         default="events-by-item", metadata={"help": "valid events re-keyed by item"}
     )
+    topic_coupons: str = field(default="coupons", metadata={"help": "coupon decisions (intent coupons)"})
+    coupon_min_p: float = field(default=0.0, metadata={"help": "coupons: lowest intent probability"})
+    coupon_max_p: float = field(
+        default=1.0, metadata={"help": "coupons: highest intent probability (above: buys anyway)"}
+    )
+    coupon_cooldown_s: float = field(
+        default=86400.0, metadata={"help": "coupons: at most one per user per this (event time)"}
+    )
+    coupon_daily_budget: int = field(default=1000, metadata={"help": "coupons: most per UTC day"})
     model_dir: Path = field(
         default=REPO_ROOT / "artifacts" / "model", metadata={"help": "trained model artifact"}
     )
@@ -116,6 +126,7 @@ class Settings:
             dlq=self.topic_dlq,
             intents=self.topic_intents,
             item_events=self.topic_item_events,
+            coupons=self.topic_coupons,
         )
 
     @classmethod
@@ -144,6 +155,9 @@ class Settings:
             raise SettingsError(f"INTENT_BATCH_SIZE: must be >= 1, got {self.batch_size}")
         if not 0 <= self.metrics_port <= 65535:
             raise SettingsError(f"INTENT_METRICS_PORT: not a port: {self.metrics_port}")
+        if not 0 <= self.coupon_min_p <= self.coupon_max_p <= 1:
+            raise SettingsError("INTENT_COUPON_MIN_P/MAX_P: need 0 <= min <= max <= 1, got "
+                                f"{self.coupon_min_p}, {self.coupon_max_p}")
         if self.threshold > 1:
             raise SettingsError(f"INTENT_THRESHOLD: must be <= 1, got {self.threshold}")
 

@@ -54,7 +54,7 @@ async def ensure_topics(settings: Settings) -> None:
     try:
         existing = set(await admin.list_topics())
         t = settings.topics
-        wanted = [name for name in (t.events, t.dlq, t.intents, t.item_events) if name not in existing]
+        wanted = [name for name in (t.events, t.dlq, t.intents, t.item_events, t.coupons) if name not in existing]
         if wanted:
             await admin.create_topics([
                 NewTopic(name, settings.partitions, settings.replication) for name in wanted

@@ -58,8 +58,10 @@ def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
 
 
 if __name__ == "__main__":
+    from stream.app import faust_worker
+
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app, metrics = create_naive_app(settings)
     MetricsServer(metrics, settings.metrics_host, settings.metrics_port).start()
-    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    faust_worker(app, settings).execute_from_commandline()

@@ -51,6 +51,7 @@ class WorkerProcess:
             os.environ, INTENT_BOOTSTRAP=settings.bootstrap, INTENT_APP_ID=settings.app_id,
             INTENT_TOPIC_EVENTS=settings.topic_events, INTENT_TOPIC_DLQ=settings.topic_dlq,
             INTENT_TOPIC_INTENTS=settings.topic_intents, INTENT_TOPIC_ITEM_EVENTS=settings.topic_item_events,
+            INTENT_TOPIC_COUPONS=settings.topic_coupons,
             INTENT_MODEL_DIR=str(settings.model_dir), INTENT_METRICS_PORT=str(self.port),
             INTENT_DATA_DIR=str(settings.data_dir), INTENT_PARTITIONS=str(settings.partitions),
             # a short session, so a killed peer's partitions move on within seconds

@@ -1,0 +1,41 @@
+"""The compiled forests give scikit-learn's probabilities, and the scanner uses them."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+
+from models.compiled_forest import CompiledForest
+from models.forest import MultiGrainedScanner
+
+
+def data(n: int = 600, d: int = 30, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    X[:, 3] = np.round(X[:, 3], 1)  # ties on thresholds: the float32 comparison must be exact
+    y = ((X[:, 0] > 0) ^ (X[:, 3] > 0.2)).astype(int)
+    return X, y
+
+
+def test_matches_scikit_learn_for_both_forest_kinds() -> None:
+    X, y = data()
+    for forest in (RandomForestClassifier(n_estimators=15, max_depth=40, random_state=0),
+                   ExtraTreesClassifier(n_estimators=15, max_features=1, random_state=0)):
+        forest.fit(X, y)
+        Xt, _ = data(seed=2)
+        np.testing.assert_allclose(CompiledForest(forest).predict_proba1(Xt),
+                                   forest.predict_proba(Xt)[:, 1], rtol=0, atol=1e-12)
+
+
+def test_scanner_transform_equals_the_scikit_learn_path_and_survives_pickling() -> None:
+    X, y = data()
+    scanner = MultiGrainedScanner(window=10, stride=5, n_trees=8, max_depth=12, n_jobs=1).fit(X, y)
+    fast = scanner.transform(X[:50])
+    inst = scanner._instances(X[:50])  # noqa: SLF001
+    slow = np.hstack([f.predict_proba(inst)[:, 1].reshape(-1, len(scanner.starts_))
+                      for f in scanner.forests_]).astype(np.float32)
+    np.testing.assert_array_equal(fast, slow)
+    restored = pickle.loads(pickle.dumps(scanner))
+    assert "_compiled" not in restored.__dict__
+    np.testing.assert_array_equal(restored.transform(X[:50]), fast)
