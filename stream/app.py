@@ -27,6 +27,7 @@ from stream.item_events import decode_item_activity
 from stream.metrics import WorkerMetrics
 from stream.model_reloader import ModelReloader
 from stream.privacy import Pseudonymizer
+from stream.quality import QualityConfig
 from stream.processor import EventProcessor, RawMessage, ServingModel, Sinks
 from stream.state import ItemStats, UserState
 from training.examples import DEFAULT_HORIZON_MS
@@ -230,7 +231,7 @@ def create_app(settings: Settings) -> faust.App:
                 users, items, gates, ServingModel(loaded.scorer, loaded.catalogue, loaded.spec),
                 sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), horizon,
                 settings.max_candidates, pseudonymize=Pseudonymizer(settings.pseudonymize_key),
-                partitions=settings.partitions)
+                partitions=settings.partitions, quality=QualityConfig.from_settings(settings))
         return holder["p"]
 
     @app.agent(events_topic)

@@ -66,6 +66,17 @@ class Settings:
         default=86400.0, metadata={"help": "coupons: at most one per user per this (event time)"}
     )
     coupon_daily_budget: int = field(default=1000, metadata={"help": "coupons: most per UTC day"})
+    quality_expected_fields: str = field(
+        default="category_id,price", metadata={"help": "fields an event should carry (completeness)"}
+    )
+    late_grace_s: float = field(default=300.0, metadata={"help": "events later than this are late"})
+    outlier_sigmas: float = field(default=3.0, metadata={"help": "outlier bound in rolling sigmas"})
+    bot_min_per_minute: int = field(
+        default=30, metadata={"help": "events per user per minute before a user can be marked a bot"}
+    )
+    exclude_outliers: int = field(
+        default=0, metadata={"help": "1: keep price/gap outlier events out of the features"}
+    )
     model_dir: Path = field(
         default=REPO_ROOT / "artifacts" / "model", metadata={"help": "trained model artifact"}
     )

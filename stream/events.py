@@ -13,6 +13,7 @@ ts             int       event time, epoch milliseconds
 category_id    str?      item category
 price          float?    item price (finite, >= 0)
 session_id     str?      shop's session id
+source         str?      which shop or feed sent it (data-quality metrics per source)
 =============  ========  ==========================================================
 
 Unknown fields are dropped (so personal data such as e-mail never reaches state).
@@ -92,6 +93,7 @@ class Event:
     category_id: str | None = None
     price: float | None = None
     session_id: str | None = None
+    source: str | None = None
 
     @property
     def type_index(self) -> int:
@@ -150,6 +152,7 @@ def validate_event(obj: Any, now_ms: int | None = None) -> Event:
         category_id=_id(obj, "category_id", required=False),
         price=price,
         session_id=_id(obj, "session_id", required=False),
+        source=_id(obj, "source", required=False),
     )
 
 
@@ -185,6 +188,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         out["price"] = event.price
     if event.session_id is not None:
         out["session_id"] = event.session_id
+    if event.source is not None:
+        out["source"] = event.source
     return out
 
 

@@ -12,7 +12,23 @@ from __future__ import annotations
 
 from river import metrics, utils
 
-__all__ = ["LiveAccuracy"]
+__all__ = ["LiveAccuracy", "activity_bucket", "ACTIVITY_BUCKETS"]
+
+#: (name, fewest events): cold start is fewer than 5 events, as in the related study
+ACTIVITY_BUCKETS = (("cold", 0), ("warm", 5), ("heavy", 50))
+
+
+def activity_bucket(n_events: int) -> str:
+    """The activity bucket of a user with ``n_events`` events so far.
+
+    >>> [activity_bucket(n) for n in (0, 4, 5, 49, 50)]
+    ['cold', 'cold', 'warm', 'warm', 'heavy']
+    """
+    name = ACTIVITY_BUCKETS[0][0]
+    for bucket, lowest in ACTIVITY_BUCKETS:
+        if n_events >= lowest:
+            name = bucket
+    return name
 
 _TRUTH = {"tp": (True, True), "fp": (False, True), "fn": (True, False)}
 

@@ -19,6 +19,7 @@ from prometheus_client import (
 
 __all__ = ["WorkerMetrics", "MetricsServer"]
 
+LATENESS_BUCKETS = (0.1, 1, 5, 30, 60, 300, 900, 3600, 21600, 86400, 604800, 2592000, 31536000)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
@@ -57,6 +58,36 @@ class WorkerMetrics:
                                              "New artifacts refused (corrupt or mismatched)", registry=r)
         self.scoring_failures = Counter("intent_scoring_failures_total",
                                         "Model calls that raised or timed out", registry=r)
+        # data quality (stream/quality.py), flushed once per batch
+        self.quality_events = Counter("intent_quality_events_total", "Events checked for quality",
+                                      ["type", "source"], registry=r)
+        self.quality_complete = Counter("intent_quality_complete_total",
+                                        "Events carrying every field the features use", ["type", "source"],
+                                        registry=r)
+        self.quality_missing = Counter("intent_quality_missing_total", "Events missing an expected field",
+                                       ["field", "source"], registry=r)
+        self.lateness = Histogram("intent_event_lateness_seconds", "Ingest (Kafka) time minus event time",
+                                  ["source"], buckets=LATENESS_BUCKETS, registry=r)
+        self.late_events = Counter("intent_late_events_total", "Events later than the allowed grace",
+                                   ["type", "source"], registry=r)
+        self.future_events = Counter("intent_future_events_total", "Events whose time is ahead of ingest",
+                                     ["type", "source"], registry=r)
+        self.outliers = Counter("intent_outliers_total", "Events outside rolling mean +- 3 sigma, by field",
+                                ["field"], registry=r)
+        self.excluded = Counter("intent_quality_excluded_total",
+                                "Outlier events kept out of the features (INTENT_EXCLUDE_OUTLIERS)", registry=r)
+        self.bot_users = Counter("intent_bot_users_total", "Users marked bot-like (events per minute)",
+                                 registry=r)
+        self.suppressed = Counter("intent_intents_suppressed_total", "Intents not published, by reason",
+                                  ["reason"], registry=r)
+        # model health
+        self.drift = Counter("intent_drift_total", "Drift detected (ADWIN), by detector", ["detector"],
+                             registry=r)
+        self.drift_raised = Gauge("intent_drift_raised_timestamp_seconds",
+                                  "Unix time the detector last raised a drift", ["detector"], registry=r)
+        self.live_by_activity = Gauge("intent_live_metric_by_activity",
+                                      "Live precision/recall/F1 by user activity bucket (cold < 5 events)",
+                                      ["metric", "bucket"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

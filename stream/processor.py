@@ -30,7 +30,9 @@ from stream.features import FeatureSpec, pair_features
 from stream.gate import IntentGate
 from stream.intents import Intent, encode_intent
 from stream.item_events import ItemActivity
-from stream.live_accuracy import LiveAccuracy
+from stream.drift import DriftMonitor
+from stream.live_accuracy import LiveAccuracy, activity_bucket
+from stream.quality import QualityConfig, QualityMonitor
 from stream.privacy import Pseudonymizer
 from stream.metrics import WorkerMetrics
 from stream.state import ItemStats, UserState
@@ -97,6 +99,7 @@ class EventProcessor:
         score_timeout_s: float = 10.0,
         pseudonymize: Pseudonymizer | None = None,
         partitions: int = 4,
+        quality: QualityConfig | None = None,
     ) -> None:
         self.users, self.items, self.gates = users, items, gates
         self.model = model
@@ -107,6 +110,9 @@ class EventProcessor:
         self.max_candidates = max_candidates
         self.score_timeout_s = score_timeout_s
         self.live = LiveAccuracy()
+        self.live_by_activity: dict[str, LiveAccuracy] = {}
+        self.quality = QualityMonitor(quality or QualityConfig())
+        self.drift = DriftMonitor()
         self.pseudonymize = pseudonymize or Pseudonymizer("")
         self.partitions = partitions
 
@@ -143,10 +149,15 @@ class EventProcessor:
             event = self.pseudonymize.event(event)  # before anything is stored or sent
             uid = event.user_id
             state = dirty.get(uid) or self.users.get(uid) or UserState()
-            if not state.update(event, msg.offset):
+            if state.seen(event, msg.offset):
                 self.metrics.duplicates.inc()
                 result.duplicates += 1
                 continue
+            verdict = self.quality.observe(event, msg.timestamp_ms,
+                                           state.session_last() if state.n_events else None)
+            if verdict.exclude:
+                self.metrics.excluded.inc()
+            state.update(event, msg.offset, fold=not verdict.exclude)
             result.processed += 1
             dirty[uid] = state
             triggers.setdefault(uid, []).append(_Trigger(event, msg.timestamp_ms))
@@ -155,15 +166,16 @@ class EventProcessor:
             gstate = self.gates.get(uid)
             if gstate is not None:
                 for _ in gate.expire(gstate, event.ts):
-                    self._outcome("fp")
+                    self._outcome("fp", state.n_events)
                     gates_dirty.add(uid)
             if event.type == "transaction":
                 gstate = {} if gstate is None else gstate
-                self._outcome(gate.resolve_purchase(gstate, event.item_id, event.ts))
+                self._outcome(gate.resolve_purchase(gstate, event.item_id, event.ts), state.n_events)
                 if gstate:
                     self.gates[uid] = gstate
         for etype, n in by_type.items():  # counted per batch: labels() is costly per event
             self.metrics.events.labels(type=etype).inc(n)
+        self._flush_quality()
         for uid, state in dirty.items():
             self.users[uid] = state  # one changelog write per user per batch
         for partition, value in item_activity.messages():  # one record per partition per batch
@@ -173,11 +185,44 @@ class EventProcessor:
         self.metrics.users.set(len(self.users))
         return result
 
-    def _outcome(self, outcome: str) -> None:
+    def _outcome(self, outcome: str, n_events: int) -> None:
         self.live.update(outcome)
         self.metrics.outcomes.labels(outcome=outcome).inc()
         for name, value in self.live.get().items():
             self.metrics.live.labels(metric=name).set(value)
+        bucket = activity_bucket(n_events)
+        by_bucket = self.live_by_activity.setdefault(bucket, LiveAccuracy())
+        by_bucket.update(outcome)
+        for name, value in by_bucket.get().items():
+            self.metrics.live_by_activity.labels(metric=name, bucket=bucket).set(value)
+        for detector in self.drift.update_error(outcome != "tp"):
+            self._drift_raised(detector)
+
+    def _drift_raised(self, detector: str) -> None:
+        self.metrics.drift.labels(detector=detector).inc()
+        self.metrics.drift_raised.labels(detector=detector).set(self.drift.raised_at[detector])
+
+    def _flush_quality(self) -> None:
+        """The batch's data-quality counts to Prometheus (see stream.quality)."""
+        pending, lateness = self.quality.take_pending()
+        m = self.metrics
+        for (kind, label, source), n in pending.items():
+            if kind == "events":
+                m.quality_events.labels(type=label, source=source).inc(n)
+            elif kind == "complete":
+                m.quality_complete.labels(type=label, source=source).inc(n)
+            elif kind == "missing":
+                m.quality_missing.labels(field=label, source=source).inc(n)
+            elif kind == "late":
+                m.late_events.labels(type=label, source=source).inc(n)
+            elif kind == "future":
+                m.future_events.labels(type=label, source=source).inc(n)
+            elif kind == "outlier":
+                m.outliers.labels(field=label).inc(n)
+            elif kind == "bot_users":
+                m.bot_users.inc(n)
+        for source, seconds in lateness:
+            m.lateness.labels(source=source).observe(seconds)
 
     async def _score(
         self,
@@ -206,6 +251,8 @@ class EventProcessor:
                         encode_event(trig.event), "scoring_failed", "model call failed twice", key))
                     self.metrics.dlq.labels(reason="scoring_failed").inc()
             return []
+        for detector in self.drift.update_scores(scores.probability):
+            self._drift_raised(detector)
         published: list[Intent] = []
         row = 0
         now_ms = time.time() * 1000
@@ -213,9 +260,13 @@ class EventProcessor:
             trig = triggers[uid][-1]
             gstate = self.gates.get(uid) or {}
             before = {k: list(v) for k, v in gstate.items()}
+            bot = self.quality.is_bot(uid)
             for j, item in enumerate(cands):
                 p = float(scores.probability[row + j])
                 if gate.should_publish(gstate, item, p, trig.event.ts):
+                    if bot:  # crawlers and bots are not sent to marketing
+                        self.metrics.suppressed.labels(reason="bot").inc()
+                        continue
                     intent = Intent(
                         user_id=uid, item_id=item, probability=round(p, 6),
                         threshold=gate.threshold, model_version=model.scorer.model_version,

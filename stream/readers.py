@@ -13,7 +13,7 @@ A directory stands for the action files inside it (``JData_Action_*`` for jdata,
 ``*.csv``/``*.csv.gz`` otherwise), read in name order. Each file is stably sorted by
 event time, so a replay and an offline pass see every user's events in the same order.
 Event ids are deterministic (``<file stem>:<row>``): a replay of the same file twice is
-deduplicated downstream.
+deduplicated downstream. The file stem is also the event's ``source``.
 
 >>> import io
 >>> rows = read_text(io.StringIO("timestamp,user_id,item_id,event_type\\n1454284800000,u1,i1,view\\n"), "x")
@@ -114,7 +114,7 @@ def read_text(handle: TextIO, stem: str, fmt: str | None = None) -> ReadResult:
         raise ClickstreamError(f"{stem}: header does not match format {fmt!r}")
     for row_no, row in enumerate(reader, start=1):
         try:
-            event = _row_event(fmt, row, f"{stem}:{row_no}")
+            event = _row_event(fmt, row, f"{stem}:{row_no}", stem)
         except (ValueError, IndexError):
             result.skipped["malformed_row"] += 1
             continue
@@ -126,23 +126,24 @@ def read_text(handle: TextIO, stem: str, fmt: str | None = None) -> ReadResult:
     return result
 
 
-def _row_event(fmt: str, row: list[str], event_id: str) -> Event | str:
+def _row_event(fmt: str, row: list[str], event_id: str, source: str) -> Event | str:
     if fmt == "jdata":
         etype = JDATA_TYPES.get(row[4].strip())
         if etype is None:
             return JDATA_DROPPED.get(row[4].strip(), "unknown_type")
         cate = row[5].strip() if len(row) > 5 and row[5].strip() else None
-        return Event(event_id, _clean_id(row[0]), _clean_id(row[1]), etype, _jdata_ms(row[2]), cate)
+        return Event(event_id, _clean_id(row[0]), _clean_id(row[1]), etype, _jdata_ms(row[2]), cate,
+                     source=source)
     if fmt == "retailrocket":
         etype = row[2].strip()
         if etype not in EVENT_TYPES:
             return "unknown_type"
-        return Event(event_id, row[1].strip(), row[3].strip(), etype, _epoch_ms(row[0]))
+        return Event(event_id, row[1].strip(), row[3].strip(), etype, _epoch_ms(row[0]), source=source)
     etype = row[3].strip()
     if etype not in EVENT_TYPES:
         return "unknown_type"
     cate = row[4].strip() if len(row) > 4 and row[4].strip() else None
-    return Event(event_id, row[1].strip(), row[2].strip(), etype, _epoch_ms(row[0]), cate)
+    return Event(event_id, row[1].strip(), row[2].strip(), etype, _epoch_ms(row[0]), cate, source=source)
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:

@@ -103,19 +103,25 @@ class UserState:
     # so a batch redelivered after a crash is skipped however long it is.
     source_offset: int = -1
 
-    def update(self, event: Event, offset: int = -1) -> bool:
-        """Fold one event in; False (and no change) if it was seen before: its id is among
-        the recent ones, or its source ``offset`` is not past the last one folded in."""
-        if offset >= 0:
-            if offset <= self.source_offset:
-                return False
-            self.source_offset = offset
-        fp = event_fingerprint(event.event_id)
-        if fp in self.recent_ids:
+    def seen(self, event: Event, offset: int = -1) -> bool:
+        """True if ``event`` was folded in before: its id is among the recent ones, or its
+        source ``offset`` is not past the last one folded in."""
+        if 0 <= offset <= self.source_offset:
+            return True
+        return event_fingerprint(event.event_id) in self.recent_ids
+
+    def update(self, event: Event, offset: int = -1, fold: bool = True) -> bool:
+        """Fold one event in; False (and no change) if it was :meth:`seen` before. With
+        ``fold=False`` the event is only remembered as seen (an excluded outlier)."""
+        if self.seen(event, offset):
             return False
-        self.recent_ids.append(fp)
+        if offset >= 0:
+            self.source_offset = offset
+        self.recent_ids.append(event_fingerprint(event.event_id))
         if len(self.recent_ids) > DEDUPE_IDS:
             del self.recent_ids[0]
+        if not fold:
+            return True
         ts, t = event.ts, TYPE_INDEX[event.type]
         if self.n_events == 0:
             self.first_ts = self.ref_ts = ts

@@ -1,0 +1,209 @@
+"""Data quality of the clickstream, measured event by event (pure; no Kafka).
+
+:class:`QualityMonitor` looks at every valid, non-repeated event and counts, per event
+type and source:
+
+* completeness: the event carries every field the features use (``expected_fields``,
+  by default the optional ``category_id`` and ``price``);
+* lateness: ingest time (the Kafka timestamp) minus event time; later than
+  ``late_grace_ms`` is *late*, and event time ahead of ingest time by more than
+  ``future_tolerance_ms`` is *future* (clock skew). Without an ingest time (a file) the
+  stream's own clock is used: the latest event time seen so far;
+* outliers: price and the user's inter-event gap against a rolling mean and
+  ``sigmas`` standard deviations (River's rolling statistics), and events per user per
+  minute, which catches crawlers: a user whose count in the current minute passes both
+  ``bot_min_per_minute`` and the rolling 3-sigma bound is marked as a bot.
+
+Counts go to :attr:`QualityMonitor.totals` (what ``intent quality`` prints) and to
+:attr:`QualityMonitor.pending`, which the worker flushes to Prometheus once per batch
+(labelled counters are too costly to touch per event).
+
+>>> from stream.events import Event
+>>> q = QualityMonitor(QualityConfig(late_grace_ms=60_000))
+>>> q.observe(Event("e1", "u", "i", "view", 1_000_000, "c1", 9.9), ingest_ms=1_030_000).flags
+set()
+>>> sorted(q.observe(Event("e2", "u", "i", "view", 1_000_000, "c1"), ingest_ms=1_200_000).flags)
+['incomplete', 'late']
+>>> q.totals[("missing", "price", "unknown")], q.totals[("late", "view", "unknown")]
+(1, 1)
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from river import stats, utils
+
+from stream.events import Event
+
+__all__ = ["QualityConfig", "QualityMonitor", "Verdict", "RollingOutlier"]
+
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    expected_fields: tuple[str, ...] = ("category_id", "price")
+    late_grace_ms: int = 300_000  # the freshness target: 5 minutes
+    future_tolerance_ms: int = 1_000
+    sigmas: float = 3.0
+    window: int = 1_000  # rolling window of the outlier statistics
+    min_samples: int = 30  # no verdict before this many values
+    bot_min_per_minute: int = 30
+    exclude_outliers: bool = False  # flagged events do not reach the feature state
+
+    @classmethod
+    def from_settings(cls, s: object) -> "QualityConfig":
+        return cls(
+            expected_fields=tuple(f for f in getattr(s, "quality_expected_fields").split(",") if f),
+            late_grace_ms=int(getattr(s, "late_grace_s") * 1000),
+            sigmas=float(getattr(s, "outlier_sigmas")),
+            bot_min_per_minute=int(getattr(s, "bot_min_per_minute")),
+            exclude_outliers=bool(getattr(s, "exclude_outliers")),
+        )
+
+
+class RollingOutlier:
+    """``|x - mean| > sigmas * std`` over the last ``window`` values, then ``x`` is added.
+
+    >>> r = RollingOutlier(window=100, sigmas=3, min_samples=10)
+    >>> [r.check(v) for v in [10, 11, 9, 10, 11, 9, 10, 11, 9, 10]][-1], r.check(50), r.check(10)
+    (False, True, False)
+    """
+
+    def __init__(self, window: int, sigmas: float, min_samples: int) -> None:
+        self.mean = utils.Rolling(stats.Mean, window_size=window)
+        self.var = utils.Rolling(stats.Var, window_size=window)
+        self.sigmas, self.min_samples, self.n = sigmas, min_samples, 0
+
+    def check(self, x: float) -> bool:
+        flagged = False
+        if self.n >= self.min_samples:
+            std = math.sqrt(max(self.var.get(), 0.0))
+            flagged = abs(x - self.mean.get()) > self.sigmas * std and std > 0
+        self.mean.update(x)
+        self.var.update(x)
+        self.n += 1
+        return flagged
+
+
+@dataclass
+class Verdict:
+    """What the monitor found in one event; ``exclude`` tells the worker to keep it out
+    of the feature state (only with ``exclude_outliers``)."""
+
+    flags: set[str] = field(default_factory=set)
+    exclude: bool = False
+
+
+class QualityMonitor:
+    """See the module docstring; one per worker (state is per process, not changelogged)."""
+
+    def __init__(self, config: QualityConfig = QualityConfig()) -> None:
+        self.config = config
+        self.totals: Counter[tuple[str, str, str]] = Counter()
+        self.pending: Counter[tuple[str, str, str]] = Counter()
+        self.lateness_s: list[tuple[str, float]] = []  # (source, seconds), flushed per batch
+        c = config
+        self.outliers = {name: RollingOutlier(c.window, c.sigmas, c.min_samples)
+                         for name in ("price", "gap", "events_per_user_minute")}
+        self.user_minute: dict[str, list[int]] = {}  # user -> [minute, events in it]
+        self.bots: dict[str, int] = {}  # user -> event time it was marked
+        self.clock = 0  # latest event time seen (a file's own clock)
+
+    def _count(self, kind: str, label: str, source: str, n: int = 1) -> None:
+        key = (kind, label, source)
+        self.totals[key] += n
+        self.pending[key] += n
+
+    def observe(self, event: Event, ingest_ms: float | None = None, prev_ts: int | None = None) -> Verdict:
+        """Check one accepted event; ``prev_ts`` is the user's previous event time."""
+        c, v = self.config, Verdict()
+        src = event.source or "unknown"
+        self._count("events", event.type, src)
+        missing = [f for f in c.expected_fields if getattr(event, f, None) is None]
+        for f in missing:
+            self._count("missing", f, src)
+        if missing:
+            v.flags.add("incomplete")
+        else:
+            self._count("complete", event.type, src)
+        reference = self.clock if ingest_ms is None else ingest_ms
+        self.clock = max(self.clock, event.ts)
+        lateness = reference - event.ts
+        if ingest_ms is not None or reference:
+            self.lateness_s.append((src, max(lateness, 0) / 1000))
+        if lateness > c.late_grace_ms:
+            v.flags.add("late")
+            self._count("late", event.type, src)
+        elif ingest_ms is not None and -lateness > c.future_tolerance_ms:
+            v.flags.add("future")
+            self._count("future", event.type, src)
+        if event.price is not None and self.outliers["price"].check(event.price):
+            v.flags.add("outlier_price")
+        if prev_ts is not None and self.outliers["gap"].check(max(event.ts - prev_ts, 0) / 1000):
+            v.flags.add("outlier_gap")
+        self._bot_check(event, v)
+        for flag in v.flags:
+            if flag.startswith("outlier_"):
+                self._count("outlier", flag[len("outlier_"):], src)
+        v.exclude = c.exclude_outliers and any(f in v.flags for f in ("outlier_price", "outlier_gap"))
+        return v
+
+    def _bot_check(self, event: Event, v: Verdict) -> None:
+        minute = event.ts // MINUTE_MS
+        rec = self.user_minute.get(event.user_id)
+        if rec is None or rec[0] != minute:
+            if rec is not None:  # the user's previous minute is complete: a sample
+                self.outliers["events_per_user_minute"].check(rec[1])
+            rec = self.user_minute[event.user_id] = [minute, 0]
+            if len(self.user_minute) > 200_000:  # bounded: forget users idle for an hour
+                for uid in [u for u, r in self.user_minute.items() if r[0] < minute - 60]:
+                    del self.user_minute[uid]
+        rec[1] += 1
+        stat = self.outliers["events_per_user_minute"]
+        bound = stat.mean.get() + self.config.sigmas * math.sqrt(max(stat.var.get(), 0.0))
+        if rec[1] >= self.config.bot_min_per_minute and (stat.n < stat.min_samples or rec[1] > bound):
+            v.flags.add("outlier_events_per_user_minute")
+            if event.user_id not in self.bots:
+                self.bots[event.user_id] = event.ts
+                self._count("bot_users", "", event.source or "unknown")
+
+    def is_bot(self, user_id: str) -> bool:
+        return user_id in self.bots
+
+    def take_pending(self) -> tuple[Counter[tuple[str, str, str]], list[tuple[str, float]]]:
+        """The counts and lateness samples since the last call (the worker's flush)."""
+        pending, lateness = self.pending, self.lateness_s
+        self.pending, self.lateness_s = Counter(), []
+        return pending, lateness
+
+    def summary(self, duplicates: int = 0, invalid: int = 0) -> dict[str, object]:
+        """Shares over everything observed: completeness, validity, duplicates, lateness."""
+        t = self.totals
+        n = sum(v for (k, _, _), v in t.items() if k == "events")
+
+        def share(kind: str) -> float:
+            return round(sum(v for (k, _, _), v in t.items() if k == kind) / n, 4) if n else 0.0
+
+        return {
+            "events": n,
+            "completeness": share("complete"),
+            "missing_share": {f: round(sum(v for (k, lbl, _), v in t.items() if k == "missing" and lbl == f)
+                                       / n, 4) if n else 0.0 for f in self.config.expected_fields},
+            "validity": round(n / (n + invalid), 4) if n + invalid else 0.0,
+            "duplicate_share": round(duplicates / (n + duplicates), 4) if n + duplicates else 0.0,
+            "late_share": share("late"),
+            "future_share": share("future"),
+            "outliers": _by_label(t, "outlier"),
+            "bot_users": len(self.bots),
+        }
+
+
+def _by_label(totals: Counter[tuple[str, str, str]], kind: str) -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for (k, label, _), v in totals.items():
+        if k == kind:
+            out[label] += v
+    return dict(sorted(out.items()))
