@@ -235,6 +235,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    import orjson
+
+    from stream.quality import QualityConfig, assess_events
+    from stream.readers import read_clickstream
+
+    read = read_clickstream(args.data, args.format, sort=False)  # lateness in the files' own order
+    invalid = read.skipped.get("malformed_row", 0) + read.skipped.get("unknown_type", 0)
+    report = assess_events(read.events, invalid, QualityConfig.from_settings(Settings.from_env()))
+    report["skipped_rows"] = dict(read.skipped)
+    if args.json:
+        print(orjson.dumps(report).decode())
+        return 0
+    print(f"{report['events']:,} events from {len(read.files)} file(s); skipped rows {dict(read.skipped)}")
+    for key in ("completeness", "missing_share", "validity", "duplicate_share", "late_share", "future_share",
+                "lateness_s", "outliers", "bot_users", "by_source", "targets"):
+        print(f"  {key}: {report[key]}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from stream.demo import run_demo
 
@@ -324,6 +344,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="intent-report.png", help="PNG to write [intent-report.png]")
     p.add_argument("--minutes", type=float, default=15.0, help="time range, minutes back from now [15]")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("quality", help="data-quality figures of a clickstream file (before replay or training)",
+                       epilog=env_help, formatter_class=fmt)
+    p.add_argument("data", nargs="+", help="clickstream files or directories")
+    p.add_argument("--format", choices=FORMATS)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_quality)
 
     p = sub.add_parser("demo", help="broker + model + worker + replay of the sample, intents printed",
                        epilog=env_help, formatter_class=fmt)

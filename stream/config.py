@@ -72,10 +72,10 @@ class Settings:
     late_grace_s: float = field(default=300.0, metadata={"help": "events later than this are late"})
     outlier_sigmas: float = field(default=3.0, metadata={"help": "outlier bound in rolling sigmas"})
     bot_min_per_minute: int = field(
-        default=30, metadata={"help": "events per user per minute before a user can be marked a bot"}
+        default=60, metadata={"help": "events per user per minute before a user can be marked a bot"}
     )
     exclude_outliers: int = field(
-        default=0, metadata={"help": "1: keep price/gap outlier events out of the features"}
+        default=0, metadata={"help": "1: keep price-outlier events out of the features"}
     )
     model_dir: Path = field(
         default=REPO_ROOT / "artifacts" / "model", metadata={"help": "trained model artifact"}

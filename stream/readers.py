@@ -99,8 +99,9 @@ def _clean_id(text: str) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def read_text(handle: TextIO, stem: str, fmt: str | None = None) -> ReadResult:
-    """Read one opened clickstream; ``stem`` prefixes the event ids."""
+def read_text(handle: TextIO, stem: str, fmt: str | None = None, sort: bool = True) -> ReadResult:
+    """Read one opened clickstream; ``stem`` prefixes the event ids. ``sort=False`` keeps
+    the file's own order (``intent quality`` measures how late rows arrive in it)."""
     reader = csv.reader(handle)
     result = ReadResult()
     try:
@@ -122,7 +123,8 @@ def read_text(handle: TextIO, stem: str, fmt: str | None = None) -> ReadResult:
             result.skipped[event] += 1
         else:
             result.events.append(event)
-    result.events.sort(key=lambda e: e.ts)  # stable: ties keep file order
+    if sort:
+        result.events.sort(key=lambda e: e.ts)  # stable: ties keep file order
     return result
 
 
@@ -164,13 +166,14 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def read_clickstream(paths: Iterable[str | Path], fmt: str | None = None) -> ReadResult:
-    """Read every file of a data set, in replay order."""
+def read_clickstream(paths: Iterable[str | Path], fmt: str | None = None, sort: bool = True) -> ReadResult:
+    """Read every file of a data set, in replay order (each file in its own order with
+    ``sort=False``)."""
     result = ReadResult()
     for path in expand_paths(paths):
         stem = path.name.split(".")[0]
         with _open(path) as handle:
-            part = read_text(handle, stem, fmt)
+            part = read_text(handle, stem, fmt, sort)
         part.files.append(path)
         result.extend(part)
     return result

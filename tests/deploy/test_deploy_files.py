@@ -75,10 +75,12 @@ def test_promtool_accepts_the_config_and_the_rules() -> None:
 
 
 def test_alert_rules_cover_the_budgets_and_use_real_metrics() -> None:
-    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"][0]["rules"]
+    groups = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"]
+    rules = [r for g in groups for r in g["rules"]]
     names = {r["alert"] for r in rules}
     assert {"IntentLatencyP99OverBudget", "IntentConsumerLagGrowing", "IntentDlqSpike",
-            "IntentPrecisionCollapse"} <= names
+            "IntentPrecisionCollapse", "IntentCompletenessBelowTarget", "IntentValidityBelowTarget",
+            "IntentFreshnessOverTarget", "IntentDriftDetected"} <= names
     known = exported_metric_names()
     for r in rules:
         assert metrics_in(r["expr"]) and metrics_in(r["expr"]) <= known, r["alert"]

@@ -72,3 +72,23 @@ def test_replay_then_offline_state_dump(broker, jdata_dir, tmp_path) -> None:
     assert main(["state", "--offline", str(jdata_dir / "JData_Action_201602.csv.gz"),
                  "--dump", str(tmp_path / "off.jsonl")]) == 0
     assert (tmp_path / "off.jsonl").read_text().count("\n") > 1000
+
+
+def test_quality_reports_the_defects_of_a_file(tmp_path, capsys) -> None:
+    import orjson
+
+    rows = ["timestamp,user_id,item_id,event_type,category_id",
+            "1454284800000,u1,i1,view,c1",
+            "1454284860000,u1,i2,view,",  # no category
+            "1454284920000,u2,i1,addtocart,c1",
+            "1454284000000,u3,i3,view,c2",  # 15 minutes behind the file's clock: late
+            "garbage,u4,i4,view,c1",  # malformed row
+            ]
+    data = tmp_path / "clicks.csv"
+    data.write_text("\n".join(rows) + "\n")
+    assert main(["quality", str(data), "--json"]) == 0
+    r = orjson.loads(capsys.readouterr().out)
+    assert r["events"] == 4 and r["missing_share"]["category_id"] == 0.25
+    assert r["validity"] == 0.8 and r["late_share"] == 0.25 and r["completeness"] == 0.0  # no prices
+    assert r["by_source"]["clicks"]["events"] == 4
+    assert r["targets"]["completeness >= 0.95"] is False
