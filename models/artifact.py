@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 import torch
 
+from models.cold_start import ColdStartPrior
 from models.forest import DeepForest
 from models.fusion import FusedScorer
 from models.resnet import PurchaseResNet
@@ -98,6 +99,7 @@ def save_artifact(
             "n_candidates": scorer.n_items,
         },
         "fusion": {"w_r": scorer.w_r, "w_f": 1.0 - scorer.w_r, "threshold": scorer.threshold},
+        "cold_start": scorer.cold_start.to_dict() if scorer.cold_start is not None else None,
         "resnet": scorer.resnet.config,
         "forest": scorer.forest.params,
         **extra_manifest,
@@ -173,6 +175,7 @@ def load_artifact(path: Path | str) -> LoadedModel:
     except Exception as exc:  # a verified but unloadable artifact is still refused
         raise ArtifactError(f"{path}: cannot load: {exc}") from exc
     fusion = manifest["fusion"]
+    cold = manifest.get("cold_start")
     scorer = FusedScorer(resnet, forest, float(fusion["w_r"]), float(fusion["threshold"]),
-                         manifest["model_version"])
+                         manifest["model_version"], ColdStartPrior.from_dict(cold) if cold else None)
     return LoadedModel(scorer, catalogue, spec, manifest, path)

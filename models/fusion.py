@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from models.cold_start import ColdStartPrior
 from models.forest import DeepForest
 from models.resnet import PurchaseResNet
 from models.scorer import Scores
@@ -65,7 +66,8 @@ def resnet_probabilities(
 
 
 class FusedScorer:
-    """The ResNet and Deep Forest branches fused with weight ``w_r``; implements Scorer."""
+    """The ResNet and Deep Forest branches fused with weight ``w_r``, and for cold-start
+    users blended with the :class:`~models.cold_start.ColdStartPrior`; implements Scorer."""
 
     def __init__(
         self,
@@ -74,8 +76,10 @@ class FusedScorer:
         w_r: float,
         threshold: float,
         model_version: str = "unversioned",
+        cold_start: ColdStartPrior | None = None,
     ) -> None:
         self.resnet = resnet.eval()
+        self.cold_start = cold_start
         self.forest = forest
         self.w_r = w_r
         self.threshold = threshold
@@ -91,4 +95,9 @@ class FusedScorer:
             return Scores(empty, empty, empty)
         p_r = resnet_probabilities(self.resnet, U, I, sizes)
         p_f = self.forest.predict_proba(np.hstack([U, I]))
-        return Scores(fuse(p_r, p_f, self.w_r), p_r, p_f)
+        return Scores(self.combine(p_r, p_f, U, I), p_r, p_f)
+
+    def combine(self, p_r: np.ndarray, p_f: np.ndarray, U: np.ndarray, I: np.ndarray) -> np.ndarray:
+        """The served probability from the two branches' (what evaluation uses too)."""
+        p = fuse(p_r, p_f, self.w_r)
+        return self.cold_start.apply(p, U, I) if self.cold_start is not None else p

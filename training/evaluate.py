@@ -10,10 +10,15 @@
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-__all__ = ["classification_metrics", "best_threshold", "f1_at"]
+if TYPE_CHECKING:
+    from training.examples import ExampleSet
+
+__all__ = ["classification_metrics", "best_threshold", "f1_at", "activity_table"]
 
 
 def f1_at(y: np.ndarray, p: np.ndarray, threshold: float) -> float:
@@ -58,3 +63,25 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> di
         "pr_auc": round(float(average_precision_score(y, p)), 4) if both else float("nan"),
         "threshold": round(float(threshold), 6),
     }
+
+
+def activity_table(ex: "ExampleSet", scores: dict[str, np.ndarray], thresholds: dict[str, float],
+                   models: tuple[str, ...] = ("fused", "fused_no_prior", "deep_forest", "resnet",
+                                              "random_forest", "xgboost", "lightgbm")) -> list[dict]:
+    """Metrics per user-activity bucket (cold < 5 events, warm, heavy; as the worker's live
+    accuracy) for each model, at the model's own threshold."""
+    from models.cold_start import N_EVENTS_COLUMN
+    from stream.live_accuracy import ACTIVITY_BUCKETS, activity_bucket
+
+    n_events = np.rint(np.expm1(ex.U[:, N_EVENTS_COLUMN])).astype(int)
+    buckets = np.array([activity_bucket(int(n)) for n in n_events])
+    rows = []
+    for bucket, _ in ACTIVITY_BUCKETS:
+        mask = buckets == bucket
+        for name in models:
+            if name not in scores or not mask.any():
+                continue
+            m = classification_metrics(ex.y[mask], scores[name][mask], thresholds[name])
+            rows.append({"bucket": bucket, "model": name, "rows": int(mask.sum()),
+                         "positives": int(ex.y[mask].sum()), **m})
+    return rows

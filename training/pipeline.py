@@ -10,13 +10,14 @@ from typing import Any, Callable
 import numpy as np
 
 from models.artifact import save_artifact, sha256_file
+from models.cold_start import fit_cold_start
 from models.forest import DeepForest
 from models.fusion import FusedScorer, fuse, resnet_probabilities
 from stream.features import FeatureSpec
 from stream.readers import read_clickstream
 from training.attributes import load_catalogue
 from training.baselines import BASELINES, fit_baseline
-from training.evaluate import best_threshold, classification_metrics, f1_at
+from training.evaluate import activity_table, best_threshold, classification_metrics, f1_at
 from training.examples import DEFAULT_HORIZON_MS, ExampleSet, build_examples
 from training.fit_resnet import fit_resnet
 from training.sequence_model import fit_sequence_model, score_sequence_model
@@ -181,9 +182,14 @@ def train(
         weight_curve.append({"w_r": float(w_r), "val_f1": round(f1, 4), "threshold": round(thr, 6)})
         if f1 > best[0]:
             best = (f1, float(w_r), thr)
-    _, w_r, t_p = best
-    val_scores["fused"] = fuse(val_scores["resnet"], val_scores["deep_forest"], w_r)
-    test_scores["fused"] = fuse(test_scores["resnet"], test_scores["deep_forest"], w_r)
+    _, w_r, _ = best
+    val_scores["fused_no_prior"] = fuse(val_scores["resnet"], val_scores["deep_forest"], w_r)
+    test_scores["fused_no_prior"] = fuse(test_scores["resnet"], test_scores["deep_forest"], w_r)
+    cold_prior, cold_curve = fit_cold_start(tr.U, tr.I, tr.y, va.U, va.I, va.y, val_scores["fused_no_prior"])
+    val_scores["fused"] = cold_prior.apply(val_scores["fused_no_prior"], va.U, va.I)
+    test_scores["fused"] = cold_prior.apply(test_scores["fused_no_prior"], te.U, te.I)
+    t_p = best_threshold(va.y, val_scores["fused"])
+    t = step("fit cold-start prior", t)
     thresholds = {name: (t_p if name == "fused" else best_threshold(va.y, p))
                   for name, p in val_scores.items()}
     summary = evaluation_summary(te, test_scores, thresholds)
@@ -191,7 +197,7 @@ def train(
 
     files = read.files
     version = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + fingerprint(files)[:8]
-    scorer = FusedScorer(resnet, forest, w_r, t_p, version)
+    scorer = FusedScorer(resnet, forest, w_r, t_p, version, cold_prior)
     report = {
         **summary,
         "model_version": version,
@@ -200,10 +206,13 @@ def train(
         "split": {"train": tr.n, "val": va.n, "test": te.n,
                   "train_pos": int(tr.y.sum()), "val_pos": int(va.y.sum()), "test_pos": int(te.y.sum()),
                   "train_sampled": int(len(sub))},
-        "fusion": {"w_r": w_r, "w_f": round(1 - w_r, 4), "threshold": t_p},
+        "fusion": {"w_r": w_r, "w_f": round(1 - w_r, 4), "threshold": t_p,
+                   "cold_start_weight": cold_prior.weight},
+        "by_activity": activity_table(te, test_scores, thresholds),
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg).items()},
         "curves": {"resnet_loss": losses, "forest_depth": depth_curve,
-                   "forest_stride": stride_curve, "fusion_weight": weight_curve},
+                   "forest_stride": stride_curve, "fusion_weight": weight_curve,
+                   "cold_start_weight": cold_curve},
         "timings_s": timings,
     }
     from training.report import render_report

@@ -10,7 +10,7 @@ import orjson
 __all__ = ["render_report", "metrics_table"]
 
 PAPER_ORDER = ("linear_svm", "random_forest", "xgboost", "lightgbm", "logistic_regression",
-               "lstm_attention", "resnet", "deep_forest", "fused")
+               "lstm_attention", "resnet", "deep_forest", "fused_no_prior", "fused")
 
 
 def metrics_table(models: dict[str, dict[str, float]]) -> str:
@@ -79,7 +79,7 @@ def render_report(report: dict[str, Any], y_test: np.ndarray, scores: dict[str, 
 
     models = report["models"]
     fused = models["fused"]
-    rivals = {n: m for n, m in models.items() if n != "fused"}
+    rivals = {n: m for n, m in models.items() if n not in ("fused", "fused_no_prior")}
     beaten = [n for n, m in rivals.items() if fused["f1"] > m["f1"]]
     not_beaten = [n for n in rivals if n not in beaten]
     verdict = (
@@ -118,6 +118,17 @@ def render_report(report: dict[str, Any], y_test: np.ndarray, scores: dict[str, 
         "|---|---|---|---|---|---|",
         *[f"| {r['stride']} | {r['windows']} | {r['fit_s']} | {r['us_per_pair']} | {r['val_f1']} | "
           f"{r['val_pr_auc']} |" for r in s],
+        "",
+        "## By user activity (test split; cold start = fewer than 5 events)",
+        "",
+        f"Cold start: the fusion blends a prior from item and session signals into cold users' "
+        f"probability with weight {report['fusion'].get('cold_start_weight', 0.0)} (chosen on the "
+        f"validation split's cold users; `models/cold_start.py`). `fused_no_prior` is the fusion without it.",
+        "",
+        "| bucket | model | rows | positives | precision | recall | F1 | PR-AUC |",
+        "|---|---|---|---|---|---|---|---|",
+        *[f"| {r['bucket']} | {r['model']} | {r['rows']:,} | {r['positives']} | {r['precision']:.4f} | "
+          f"{r['recall']:.4f} | {r['f1']:.4f} | {r['pr_auc']:.4f} |" for r in report.get("by_activity", [])],
         "",
         "## Deep forest: max depth (validation F1)",
         "",

@@ -25,7 +25,7 @@ def evaluate_artifact(model_dir: Path, data: list[str | Path], fmt: str | None =
     ex = build_examples(read.events, loaded.catalogue, loaded.spec, scorer.n_items, horizon, progress)
     p_r = resnet_probabilities(scorer.resnet, ex.U, ex.I, ex.sizes)
     p_f = scorer.forest.predict_proba(np.hstack([ex.U, ex.I]))
-    p = scorer.w_r * p_r + (1 - scorer.w_r) * p_f
+    p = scorer.combine(p_r, p_f, ex.U, ex.I)
     trained = loaded.manifest.get("metrics", {})
     thresholds = {
         "resnet": trained.get("resnet", {}).get("threshold", 0.5),

@@ -9,7 +9,7 @@ from stream.cli import main
 from training.scoring import evaluate_artifact
 
 MODELS = {"logistic_regression", "linear_svm", "random_forest", "xgboost", "lightgbm",
-          "lstm_attention", "resnet", "deep_forest", "fused"}
+          "lstm_attention", "resnet", "deep_forest", "fused_no_prior", "fused"}
 KEYS = {"precision", "recall", "f1", "roc_auc", "pr_auc"}
 
 
@@ -23,6 +23,29 @@ def test_quick_train_writes_artifact_and_report(quick_model) -> None:
         assert (out / name).stat().st_size > 0, name
     assert "| fused |" in (out / "report.md").read_text()
     assert report["split"]["train_pos"] > 0 and report["split"]["test_pos"] > 0
+    # the per-activity table: every test row in exactly one bucket, cold start included
+    fused = [r for r in report["by_activity"] if r["model"] == "fused"]
+    assert [r["bucket"] for r in fused] == ["cold", "warm", "heavy"]
+    assert sum(r["rows"] for r in fused) == report["split"]["test"]
+    assert "| cold | fused |" in (out / "report.md").read_text()
+
+
+def test_artifact_serves_the_cold_start_blend_it_was_trained_with(quick_model) -> None:
+    import numpy as np
+
+    from models.artifact import load_artifact
+    from models.cold_start import N_EVENTS_COLUMN
+
+    out, report = quick_model
+    scorer = load_artifact(out).scorer
+    assert scorer.cold_start is not None
+    assert scorer.cold_start.weight == report["fusion"]["cold_start_weight"]
+    U = np.zeros((2, 150), dtype=np.float32)
+    U[1, N_EVENTS_COLUMN] = np.log1p(50)  # a heavy user: the prior never touches it
+    I = np.zeros((2, 120), dtype=np.float32)
+    s = scorer.score(U, I, [2])
+    expected = scorer.cold_start.apply(scorer.w_r * s.resnet + (1 - scorer.w_r) * s.forest, U, I)
+    np.testing.assert_allclose(s.probability, expected, rtol=1e-6)
 
 
 def test_evaluate_json(quick_model, jdata_dir: Path, capsys) -> None:
