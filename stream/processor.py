@@ -209,6 +209,8 @@ class EventProcessor:
         for (kind, label, source), n in pending.items():
             if kind == "events":
                 m.quality_events.labels(type=label, source=source).inc(n)
+                # the series exists at 0 too, so completeness reads 0% rather than "no data"
+                m.quality_complete.labels(type=label, source=source)
             elif kind == "complete":
                 m.quality_complete.labels(type=label, source=source).inc(n)
             elif kind == "missing":
