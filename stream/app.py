@@ -21,13 +21,14 @@ import faust
 import orjson
 from faust.serializers import codecs
 
-from models.artifact import load_artifact
+from models.artifact import LoadedModel, load_artifact
 from stream.config import Settings
 from stream.item_events import decode_item_activity
 from stream.metrics import WorkerMetrics
 from stream.model_reloader import ModelReloader
 from stream.privacy import Pseudonymizer
 from stream.quality import QualityConfig
+from stream.scoring_process import ScoringProcess, ScoringProcessError
 from stream.processor import EventProcessor, RawMessage, ServingModel, Sinks
 from stream.state import ItemStats, UserState
 from training.examples import DEFAULT_HORIZON_MS
@@ -220,23 +221,41 @@ def create_app(settings: Settings) -> faust.App:
         item_events=lambda part, v: send(item_topic, None, v, part),
         intents=lambda k, v: send(intents_topic, k, v),
     )
-    holder: dict[str, EventProcessor] = {}
+    holder: dict[str, Any] = {}
+    building = asyncio.Lock()
+    score_timeout_s = 10.0
 
-    def processor() -> EventProcessor:
-        if "p" not in holder:
-            loaded = load_artifact(settings.model_dir)
-            metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
-            horizon = int(loaded.manifest.get("training_data", {}).get("horizon_ms", DEFAULT_HORIZON_MS))
-            holder["p"] = EventProcessor(
-                users, items, gates, ServingModel(loaded.scorer, loaded.catalogue, loaded.spec),
-                sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), horizon,
-                settings.max_candidates, pseudonymize=Pseudonymizer(settings.pseudonymize_key),
-                partitions=settings.partitions, quality=QualityConfig.from_settings(settings))
+    def serving_model(loaded: LoadedModel) -> ServingModel:
+        """The loaded artifact as served: by default its model runs in a child process
+        (``INTENT_SCORING=process``, see stream.scoring_process). Starting one takes
+        seconds, so callers run this in an executor."""
+        scorer: Any = loaded.scorer
+        if settings.scoring == "process":
+            scorer = ScoringProcess(loaded.path, loaded.scorer.model_version, settings.model_threads,
+                                    timeout_s=0.9 * score_timeout_s)
+        return ServingModel(scorer, loaded.catalogue, loaded.spec)
+
+    def build() -> tuple[LoadedModel, ServingModel]:
+        loaded = load_artifact(settings.model_dir)
+        return loaded, serving_model(loaded)
+
+    async def processor() -> EventProcessor:
+        async with building:  # the agent and the start-up task both ask; build once
+            if "p" not in holder:
+                loaded, model = await asyncio.get_running_loop().run_in_executor(None, build)
+                metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
+                horizon = int(loaded.manifest.get("training_data", {}).get("horizon_ms", DEFAULT_HORIZON_MS))
+                holder["p"] = EventProcessor(
+                    users, items, gates, model,
+                    sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), horizon,
+                    settings.max_candidates, score_timeout_s=score_timeout_s,
+                    pseudonymize=Pseudonymizer(settings.pseudonymize_key),
+                    partitions=settings.partitions, quality=QualityConfig.from_settings(settings))
         return holder["p"]
 
     @app.agent(events_topic)
     async def score_events(stream: Any) -> None:
-        proc = processor()
+        proc = await processor()
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_ms / 1000):
             msgs = [RawMessage(e.key, e.value, e.message.timestamp * 1000, e.message.offset)
                     for e in batch]
@@ -278,22 +297,35 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.task
     async def load_model() -> None:
-        processor()  # load the model at start, not on the first event
+        await processor()  # load the model at start, not on the first event
 
     @app.timer(interval=settings.model_poll_s)
     async def reload_model() -> None:
-        proc = processor()
+        proc = await processor()
         reloader = holder.setdefault("reloader", ModelReloader(
             settings.model_dir, proc.model.scorer.model_version))
-        loaded, refused = await asyncio.get_running_loop().run_in_executor(None, reloader.try_load)
+        loop = asyncio.get_running_loop()
+        loaded, refused = await loop.run_in_executor(None, reloader.try_load)
+        model = None
+        if loaded is not None:
+            try:
+                model = await loop.run_in_executor(None, serving_model, loaded)
+            except ScoringProcessError as exc:  # refused like a corrupt artifact, once
+                refused = str(exc)
+                log.error("refused model %s: %s", loaded.scorer.model_version, exc)
+                reloader.refused.add(loaded.scorer.model_version)
+                reloader.current_version = proc.model.scorer.model_version
         if refused:
             metrics.model_reload_failures.inc()
-        if loaded is not None:
+        if model is not None:
+            old = proc.model.scorer
             # one assignment: a batch in flight keeps the model it started with
-            proc.model = ServingModel(loaded.scorer, loaded.catalogue, loaded.spec)
+            proc.model = model
             metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
             metrics.model_reloads.inc()
             log.warning("now serving model %s", loaded.scorer.model_version)
+            if isinstance(old, ScoringProcess):  # after the batch in flight (and its retry)
+                loop.call_later(2 * score_timeout_s, lambda: loop.run_in_executor(None, old.close))
 
     health = {"broker": True, "assigned": False}
 

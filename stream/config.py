@@ -97,6 +97,11 @@ class Settings:
     max_candidates: int = field(
         default=16, metadata={"help": "items scored per user (the network's catalogue)"}
     )
+    scoring: str = field(
+        default="process",
+        metadata={"help": "process: the model runs in a child process (no GIL shared with the "
+                          "event loop) | thread"},
+    )
     model_threads: int = field(
         default=1, metadata={"help": "threads the model may use per scoring call"}
     )
@@ -169,6 +174,8 @@ class Settings:
         if not 0 <= self.coupon_min_p <= self.coupon_max_p <= 1:
             raise SettingsError("INTENT_COUPON_MIN_P/MAX_P: need 0 <= min <= max <= 1, got "
                                 f"{self.coupon_min_p}, {self.coupon_max_p}")
+        if self.scoring not in ("process", "thread"):
+            raise SettingsError(f"INTENT_SCORING: process or thread, got {self.scoring!r}")
         if self.threshold > 1:
             raise SettingsError(f"INTENT_THRESHOLD: must be <= 1, got {self.threshold}")
 

@@ -1,0 +1,39 @@
+"""The model in a child process: the same scores as in-process, refusals, a dead child."""
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from models.artifact import load_artifact
+from stream.scoring_process import ScoringProcess, ScoringProcessError
+
+
+def batch(n: int = 40, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, 150), dtype=np.float32), rng.random((n, 120), dtype=np.float32), [16, 16, n - 32])
+
+
+def test_scores_equal_the_in_process_model_and_survive_a_killed_child(quick_model) -> None:
+    path = quick_model[0]
+    local = load_artifact(path).scorer
+    remote = ScoringProcess(path, local.model_version, timeout_s=30)
+    try:
+        assert (remote.model_version, remote.threshold) == (local.model_version, local.threshold)
+        U, I, sizes = batch()
+        a, b = remote.score(U, I, sizes), local.score(U, I, sizes)
+        for field in ("probability", "resnet", "forest"):
+            np.testing.assert_allclose(getattr(a, field), getattr(b, field), rtol=1e-6, atol=1e-7)
+        os.kill(remote.pid, signal.SIGKILL)  # the child dies: the call fails, a new child answers
+        with pytest.raises(ScoringProcessError):
+            remote.score(U, I, sizes)
+        np.testing.assert_allclose(remote.score(U, I, sizes).probability, b.probability, rtol=1e-6, atol=1e-7)
+    finally:
+        remote.close()
+
+
+def test_a_model_other_than_the_verified_one_is_refused(quick_model) -> None:
+    with pytest.raises(ScoringProcessError, match="expected someone-else"):
+        ScoringProcess(quick_model[0], "someone-else")
