@@ -102,10 +102,19 @@ class WorkerProcess:
         raise TimeoutError(f"worker not ready: {self.log.read_text()[-2000:]}")
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """Resident size of the worker and its children (the scoring process)."""
+        total, pending = 0.0, [self.proc.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:  # gone meanwhile
+                continue
+            total += next((int(line.split()[1]) / 1024 for line in status.splitlines()
+                           if line.startswith("VmRSS:")), 0.0)
+            pending.extend(int(c) for c in children)
+        return total if total else float("nan")
 
     def kill(self) -> None:
         self.proc.kill()
