@@ -40,10 +40,12 @@ def _serve(model_dir: str, expected_version: str, threads: int, conn: Any) -> No
         from models.artifact import load_artifact
 
         torch.set_num_threads(threads)
-        scorer = load_artifact(model_dir).scorer
+        loaded = load_artifact(model_dir)
+        scorer, spec = loaded.scorer, loaded.spec
         if scorer.model_version != expected_version:
             raise ScoringProcessError(f"found model {scorer.model_version}, expected {expected_version}")
-        scorer.score(np.zeros((1, 150), np.float32), np.zeros((1, 120), np.float32), [1])  # warm up
+        # warm up (numba's and torch's first calls are slow) before saying ready
+        scorer.score(np.zeros((1, spec.user_dim), np.float32), np.zeros((1, spec.item_dim), np.float32), [1])
         conn.send(("ready", (scorer.model_version, float(scorer.threshold))))
     except Exception as exc:  # reported to the parent, which refuses the model
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
