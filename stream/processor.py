@@ -115,6 +115,9 @@ class EventProcessor:
         self.drift = DriftMonitor()
         self.pseudonymize = pseudonymize or Pseudonymizer("")
         self.partitions = partitions
+        self.watermark = 0  # latest event time processed
+        self.sweep_interval_s = 30.0
+        self._last_sweep = time.monotonic()
 
     @property
     def threshold(self) -> float:
@@ -132,6 +135,8 @@ class EventProcessor:
         result = BatchResult()
         self.metrics.batch_events.observe(len(messages))
         gate = self.gate()
+        if time.monotonic() - self._last_sweep >= self.sweep_interval_s:
+            self.sweep_expired(gate)
         dirty: dict[str, UserState] = {}
         triggers: dict[str, list[_Trigger]] = {}
         gates_dirty: set[str] = set()
@@ -163,6 +168,7 @@ class EventProcessor:
             triggers.setdefault(uid, []).append(_Trigger(event, msg.timestamp_ms))
             by_type[event.type] += 1
             item_activity.add(event)
+            self.watermark = max(self.watermark, event.ts)
             gstate = self.gates.get(uid)
             if gstate is not None:
                 for _ in gate.expire(gstate, event.ts):
@@ -184,6 +190,30 @@ class EventProcessor:
             result.intents = await self._score(dirty, triggers, gate, gates_dirty)
         self.metrics.users.set(len(self.users))
         return result
+
+    def sweep_expired(self, gate: IntentGate | None = None) -> int:
+        """Close the intents of users who have not come back within the horizon, each a
+        false positive (a returning user's are closed at their next event). Runs between
+        batches, so it never races a batch's gate updates; "now" is the latest event time
+        processed less the late-arrival grace, so a lagging partition is not cut short."""
+        self._last_sweep = time.monotonic()
+        gate = gate or self.gate()
+        now = self.watermark - self.quality.config.late_grace_ms
+        closed = 0
+        for uid in list(self.gates):
+            gstate = self.gates.get(uid)
+            if not gstate:
+                continue
+            before = len(gstate)
+            expired = list(gate.expire(gstate, now))
+            if not expired and len(gstate) == before:
+                continue
+            state = self.users.get(uid)
+            for _ in expired:
+                self._outcome("fp", state.n_events if state is not None else 0)
+            closed += len(expired)
+            self.gates[uid] = gstate
+        return closed
 
     def _outcome(self, outcome: str, n_events: int) -> None:
         self.live.update(outcome)

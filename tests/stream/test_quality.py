@@ -126,3 +126,22 @@ def test_live_accuracy_is_split_by_activity_bucket() -> None:
     cold = [Event("a1", "new", "i", "addtocart", ts), Event("a2", "new", "i", "transaction", ts + 60_000)]
     p, _ = run([(e, e.ts) for e in cold], batch_size=1)  # scored, then bought
     assert metric(p, "intent_live_metric_by_activity", metric="precision", bucket="cold") == 1.0
+
+
+def test_an_intent_of_a_user_who_never_returns_becomes_a_false_positive() -> None:
+    ts = 1_454_284_800_000
+    rec = Recorder()
+    p = EventProcessor({}, {}, {}, ServingModel(FixedScorer(p=0.9), None, FeatureSpec()), rec.sinks(),
+                       WorkerMetrics(), threshold=-1, cooldown_ms=3_600_000, horizon_ms=1_800_000,
+                       max_candidates=16)
+    p.sweep_interval_s = 0.0
+    asyncio.run(p.process_batch([msg(Event("g1", "gone", "i", "addtocart", ts))]))
+    assert len(rec.sent["intents"]) == 1
+    # others' events move event time past the horizon plus the grace; "gone" never returns
+    later = ts + 1_800_000 + 300_000 + 60_000
+    asyncio.run(p.process_batch([msg(Event("o1", "other", "j", "view", later))]))
+    asyncio.run(p.process_batch([msg(Event("o2", "other", "j", "view", later + 1))]))
+    assert metric(p, "intent_outcomes_total", outcome="fp") == 1
+    assert metric(p, "intent_live_metric_by_activity", metric="precision", bucket="cold") == 0.0
+    asyncio.run(p.process_batch([msg(Event("o3", "other", "j", "view", later + 2))]))
+    assert metric(p, "intent_outcomes_total", outcome="fp") == 1  # counted once
