@@ -224,12 +224,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         summary = render_run_report(args.prometheus, Path(args.out), args.minutes)
     except OSError as exc:
         raise CommandError(f"cannot query Prometheus at {args.prometheus}: {exc}") from None
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return "nan" if math.isnan(v) else f"{v:.4g}"
+        return str(v)
+
     print(f"wrote {args.out}: the dashboard's {len(summary)} panels over the last {args.minutes:g} min")
     for title, series in summary.items():
-        def fmt(v: Any) -> str:
-            if isinstance(v, float):
-                return "nan" if math.isnan(v) else f"{v:.4g}"
-            return str(v)
         shown = "; ".join(f"{name}: {fmt(v)}" for name, v in series.items()) or "no data"
         print(f"  {title}: {shown}")
     return 0

@@ -34,8 +34,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import numpy as np
 from river import stats, utils
 
+from stream.config import Settings
 from stream.events import Event
 
 __all__ = ["QualityConfig", "QualityMonitor", "Verdict", "RollingOutlier", "assess_events"]
@@ -55,13 +57,13 @@ class QualityConfig:
     exclude_outliers: bool = False  # price outliers do not reach the feature state
 
     @classmethod
-    def from_settings(cls, s: object) -> "QualityConfig":
+    def from_settings(cls, s: Settings) -> "QualityConfig":
         return cls(
-            expected_fields=tuple(f for f in getattr(s, "quality_expected_fields").split(",") if f),
-            late_grace_ms=int(getattr(s, "late_grace_s") * 1000),
-            sigmas=float(getattr(s, "outlier_sigmas")),
-            bot_min_per_minute=int(getattr(s, "bot_min_per_minute")),
-            exclude_outliers=bool(getattr(s, "exclude_outliers")),
+            expected_fields=tuple(f.strip() for f in s.quality_expected_fields.split(",") if f.strip()),
+            late_grace_ms=int(s.late_grace_s * 1000),
+            sigmas=s.outlier_sigmas,
+            bot_min_per_minute=s.bot_min_per_minute,
+            exclude_outliers=bool(s.exclude_outliers),
         )
 
 
@@ -226,8 +228,6 @@ def assess_events(events: Iterable[Event], invalid: int = 0,
     >>> r["events"], r["duplicate_share"], r["completeness"], r["late_share"], r["validity"]
     (2, 0.3333, 0.5, 0.0, 0.6667)
     """
-    import numpy as np
-
     monitor = QualityMonitor(config)
     seen: set[str] = set()
     last: dict[str, int] = {}
