@@ -38,13 +38,14 @@ class TrainConfig:
     max_depth: int = 40
     depth_sweep: tuple[int, ...] = (4, 10, 20, 40)
     stride_sweep: tuple[int, ...] = (1, 5, 10, 20, 50)
+    tree_sweep: tuple[int, ...] = (10, 30, 60)  # trees per scanner and cascade forest
     resnet_epochs: int = 8
     seed: int = 0
     progress: bool = True
 
     def scaled(self) -> "TrainConfig":
         if self.quick:
-            self.depth_sweep, self.stride_sweep = (4, 20), (10, 50)
+            self.depth_sweep, self.stride_sweep, self.tree_sweep = (4, 20), (10, 50), (5, 10)
             self.resnet_epochs = 3
         return self
 
@@ -144,28 +145,26 @@ def train(
     t = step("fit resnet", t)
 
     trees = (10, 20) if cfg.quick else (30, 50)
-    depth_curve = []
-    for depth in cfg.depth_sweep:
-        f = DeepForest(cfg.window, max(cfg.stride, 10), trees[0] // 2, trees[1] // 2, depth,
-                       max_layers=2, random_state=cfg.seed).fit(Xtr[sub], tr.y[sub])
-        pv = f.predict_proba(Xva)
-        depth_curve.append({"max_depth": depth, "val_f1": round(f1_at(va.y, pv, best_threshold(va.y, pv)), 4)})
-    t = step("forest depth sweep", t)
-    stride_curve = []
-    for stride in cfg.stride_sweep:
+
+    def forest_point(stride: int, n_trees: int, cascade_trees: int, depth: int) -> dict[str, Any]:
+        """Fit a small deep forest; its cost per scored pair and validation accuracy."""
         tf = time.time()
-        f = DeepForest(cfg.window, stride, trees[0] // 2, trees[1] // 2, cfg.max_depth,
-                       max_layers=2, random_state=cfg.seed).fit(Xtr[sub], tr.y[sub])
-        fit_s = time.time() - tf
-        ts = time.time()
+        f = DeepForest(cfg.window, stride, n_trees, cascade_trees, depth, max_layers=2,
+                       random_state=cfg.seed).fit(Xtr[sub], tr.y[sub])
+        fit_s, ts = time.time() - tf, time.time()
         pv = f.predict_proba(Xva)
-        us = (time.time() - ts) / max(len(Xva), 1) * 1e6
-        stride_curve.append({
-            "stride": stride, "windows": len(f.scanner.starts_), "fit_s": round(fit_s, 2),
-            "us_per_pair": round(us, 1), "val_f1": round(f1_at(va.y, pv, best_threshold(va.y, pv)), 4),
-            "val_pr_auc": classification_metrics(va.y, pv, 0.5)["pr_auc"],
-        })
+        return {"windows": len(f.scanner.starts_), "fit_s": round(fit_s, 2),
+                "us_per_pair": round((time.time() - ts) / max(len(Xva), 1) * 1e6, 1),
+                "val_f1": round(f1_at(va.y, pv, best_threshold(va.y, pv)), 4),
+                "val_pr_auc": classification_metrics(va.y, pv, 0.5)["pr_auc"]}
+
+    half = (trees[0] // 2, trees[1] // 2)
+    depth_curve = [{"max_depth": d, **forest_point(max(cfg.stride, 10), *half, d)} for d in cfg.depth_sweep]
+    t = step("forest depth sweep", t)
+    stride_curve = [{"stride": st, **forest_point(st, *half, cfg.max_depth)} for st in cfg.stride_sweep]
     t = step("forest stride sweep", t)
+    tree_curve = [{"n_trees": n, **forest_point(cfg.stride, n, n, cfg.max_depth)} for n in cfg.tree_sweep]
+    t = step("forest tree-count sweep", t)
 
     forest = DeepForest(cfg.window, cfg.stride, *trees, cfg.max_depth, random_state=cfg.seed)
     forest.fit(Xtr[sub], tr.y[sub])
@@ -211,7 +210,7 @@ def train(
         "by_activity": activity_table(te, test_scores, thresholds),
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg).items()},
         "curves": {"resnet_loss": losses, "forest_depth": depth_curve,
-                   "forest_stride": stride_curve, "fusion_weight": weight_curve,
+                   "forest_stride": stride_curve, "forest_trees": tree_curve, "fusion_weight": weight_curve,
                    "cold_start_weight": cold_curve},
         "timings_s": timings,
     }

@@ -77,6 +77,15 @@ def render_report(report: dict[str, Any], y_test: np.ndarray, scores: dict[str, 
            title="Scanning cost vs accuracy")
     files["forest_stride.png"] = _png(fig)
 
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    nt = curves.get("forest_trees", [])
+    ax.plot([r["us_per_pair"] for r in nt], [r["val_pr_auc"] for r in nt], marker="o")
+    for r in nt:
+        ax.annotate(f"{r['n_trees']} trees", (r["us_per_pair"], r["val_pr_auc"]), fontsize=7)
+    ax.set(xlabel="µs per scored pair (batch)", ylabel="validation PR-AUC",
+           title="Trees per forest: cost vs accuracy")
+    files["forest_trees.png"] = _png(fig)
+
     models = report["models"]
     fused = models["fused"]
     rivals = {n: m for n, m in models.items() if n not in ("fused", "fused_no_prior")}
@@ -130,11 +139,19 @@ def render_report(report: dict[str, Any], y_test: np.ndarray, scores: dict[str, 
         *[f"| {r['bucket']} | {r['model']} | {r['rows']:,} | {r['positives']} | {r['precision']:.4f} | "
           f"{r['recall']:.4f} | {r['f1']:.4f} | {r['pr_auc']:.4f} |" for r in report.get("by_activity", [])],
         "",
+        "## Deep forest: trees per forest vs cost (validation; served stride)",
+        "",
+        "| trees | fit s | µs/pair | F1 | PR-AUC |",
+        "|---|---|---|---|---|",
+        *[f"| {r['n_trees']} | {r['fit_s']} | {r['us_per_pair']} | {r['val_f1']} | {r['val_pr_auc']} |"
+          for r in curves.get("forest_trees", [])],
+        "",
         "## Deep forest: max depth (validation F1)",
         "",
         " ".join(f"depth {r['max_depth']}: {r['val_f1']};" for r in d),
         "",
-        "Plots: pr_curves.png, resnet_loss.png, forest_depth.png, fusion_weight.png, forest_stride.png.",
+        "Plots: pr_curves.png, resnet_loss.png, forest_depth.png, fusion_weight.png, forest_stride.png, "
+        "forest_trees.png.",
         "",
         f"Timings (s): {report['timings_s']}",
     ]

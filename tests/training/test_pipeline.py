@@ -19,7 +19,7 @@ def test_quick_train_writes_artifact_and_report(quick_model) -> None:
     assert all(KEYS <= set(m) for m in report["models"].values())
     assert 0 < report["positive_rate"] < 0.1 and 0.5 < report["candidate_recall"] <= 1
     for name in ("report.md", "metrics.json", "pr_curves.png", "resnet_loss.png", "forest_depth.png",
-                 "fusion_weight.png", "forest_stride.png", "manifest.json"):
+                 "fusion_weight.png", "forest_stride.png", "forest_trees.png", "manifest.json"):
         assert (out / name).stat().st_size > 0, name
     assert "| fused |" in (out / "report.md").read_text()
     assert report["split"]["train_pos"] > 0 and report["split"]["test_pos"] > 0
