@@ -125,6 +125,37 @@ class StrKeyed(MutableMapping[str, Any]):
         return len(self.table)
 
 
+class ChangelogAcks:
+    """Every changelog record a batch wrote, awaited before the batch is acknowledged.
+
+    Faust sends table changes with ``send_soon`` (a buffer drained by a background task)
+    and, before committing offsets, flushes that buffer, but its flush gives up after
+    100 ms without progress. Under load that let offsets be committed ahead of their
+    changelog records: a SIGKILLed worker then lost the state of events it had committed
+    (seen in CI). The agents therefore await each record's delivery before the batch's
+    events are acknowledged, which is what makes the tables at-least-once.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[Any] = []
+
+    def track(self, table: Any) -> None:
+        send = table.send_changelog
+
+        def send_changelog(*args: Any, **kwargs: Any) -> Any:
+            fut = send(*args, **kwargs)
+            self.pending.append(fut)
+            return fut
+
+        table.send_changelog = send_changelog
+
+    async def wait(self) -> None:
+        """Until every record sent so far is acknowledged by the broker."""
+        while self.pending:
+            pending, self.pending = self.pending, []
+            await asyncio.gather(*pending)
+
+
 async def broker_reachable(bootstrap: str, timeout: float = 0.5) -> bool:
     """True if any bootstrap server accepts a TCP connection."""
     for server in bootstrap.split(","):
@@ -194,6 +225,8 @@ def create_app(settings: Settings) -> faust.App:
     dlq_topic = app.topic(topics.dlq, partitions=settings.partitions, **raw)
     intents_topic = app.topic(topics.intents, partitions=settings.partitions, **raw)
 
+    changelog_acks = ChangelogAcks()
+
     def table(factory: Any, name: str, value_serializer: str, value_cls: Any = None) -> StrKeyed:
         # Keys are the raw id bytes and the changelog partition comes from the default
         # (murmur2) partitioner: the same bytes and hash the producers use for the
@@ -204,6 +237,7 @@ def create_app(settings: Settings) -> faust.App:
         # which StrKeyed turns back into state objects.
         t = factory(name, schema=schema, key_type=bytes, partitions=settings.partitions,
                     use_partitioner=True)
+        changelog_acks.track(t)
         return StrKeyed(t, value_cls)
 
     users = table(app.Table, USERS_TABLE, "user_state", UserState)
@@ -260,6 +294,7 @@ def create_app(settings: Settings) -> faust.App:
             msgs = [RawMessage(e.key, e.value, e.message.timestamp * 1000, e.message.offset)
                     for e in batch]
             await proc.process_batch(msgs)
+            await changelog_acks.wait()  # the batch's table writes are durable before its ack
 
     @app.agent(item_topic)
     async def count_items(stream: Any) -> None:
@@ -278,6 +313,7 @@ def create_app(settings: Settings) -> faust.App:
                     touched[item_id] = stats
             for item_id, stats in touched.items():
                 items[item_id] = stats
+            await changelog_acks.wait()
 
     @app.timer(interval=2.0)
     async def report_lag() -> None:
