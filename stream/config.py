@@ -42,6 +42,10 @@ class Topics:
     item_events: str = "events-by-item"
     coupons: str = "coupons"
 
+    def names(self) -> tuple[str, ...]:
+        """Every topic we create (tables' changelogs are Faust's own)."""
+        return dataclasses.astuple(self)
+
 
 @dataclass(frozen=True)
 class Settings:

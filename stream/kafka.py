@@ -53,8 +53,7 @@ async def ensure_topics(settings: Settings) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        t = settings.topics
-        wanted = [name for name in (t.events, t.dlq, t.intents, t.item_events, t.coupons) if name not in existing]
+        wanted = [name for name in settings.topics.names() if name not in existing]
         if wanted:
             await admin.create_topics([
                 NewTopic(name, settings.partitions, settings.replication) for name in wanted

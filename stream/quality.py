@@ -147,7 +147,7 @@ class QualityMonitor:
             v.flags.add("outlier_price")
         if prev_ts is not None and self.outliers["gap"].check(max(event.ts - prev_ts, 0) / 1000):
             v.flags.add("outlier_gap")
-        self._bot_check(event, v)
+        self._bot_check(event, src, v)
         for flag in v.flags:
             if flag.startswith("outlier_"):
                 self._count("outlier", flag[len("outlier_"):], src)
@@ -156,7 +156,7 @@ class QualityMonitor:
         v.exclude = c.exclude_outliers and "outlier_price" in v.flags
         return v
 
-    def _bot_check(self, event: Event, v: Verdict) -> None:
+    def _bot_check(self, event: Event, src: str, v: Verdict) -> None:
         minute = event.ts // MINUTE_MS
         rec = self.user_minute.get(event.user_id)
         if rec is None or rec[0] != minute:
@@ -167,13 +167,15 @@ class QualityMonitor:
                 for uid in [u for u, r in self.user_minute.items() if r[0] < minute - 60]:
                     del self.user_minute[uid]
         rec[1] += 1
+        if rec[1] < self.config.bot_min_per_minute:  # the common case: no statistics needed
+            return
         stat = self.outliers["events_per_user_minute"]
         bound = stat.mean.get() + self.config.sigmas * math.sqrt(max(stat.var.get(), 0.0))
-        if rec[1] >= self.config.bot_min_per_minute and (stat.n < stat.min_samples or rec[1] > bound):
+        if stat.n < stat.min_samples or rec[1] > bound:
             v.flags.add("outlier_events_per_user_minute")
             if event.user_id not in self.bots:
                 self.bots[event.user_id] = event.ts
-                self._count("bot_users", "", event.source or "unknown")
+                self._count("bot_users", "", src)
 
     def is_bot(self, user_id: str) -> bool:
         return user_id in self.bots
@@ -187,20 +189,20 @@ class QualityMonitor:
     def summary(self, duplicates: int = 0, invalid: int = 0) -> dict[str, object]:
         """Shares over everything observed: completeness, validity, duplicates, lateness."""
         t = self.totals
-        n = sum(v for (k, _, _), v in t.items() if k == "events")
+        n = sum(_by_label(t, "events").values())
 
-        def share(kind: str) -> float:
-            return round(sum(v for (k, _, _), v in t.items() if k == kind) / n, 4) if n else 0.0
+        def share(count: int) -> float:
+            return round(count / n, 4) if n else 0.0
 
+        missing = _by_label(t, "missing")
         return {
             "events": n,
-            "completeness": share("complete"),
-            "missing_share": {f: round(sum(v for (k, lbl, _), v in t.items() if k == "missing" and lbl == f)
-                                       / n, 4) if n else 0.0 for f in self.config.expected_fields},
+            "completeness": share(sum(_by_label(t, "complete").values())),
+            "missing_share": {f: share(missing.get(f, 0)) for f in self.config.expected_fields},
             "validity": round(n / (n + invalid), 4) if n + invalid else 0.0,
             "duplicate_share": round(duplicates / (n + duplicates), 4) if n + duplicates else 0.0,
-            "late_share": share("late"),
-            "future_share": share("future"),
+            "late_share": share(sum(_by_label(t, "late").values())),
+            "future_share": share(sum(_by_label(t, "future").values())),
             "outliers": _by_label(t, "outlier"),
             "bot_users": len(self.bots),
         }

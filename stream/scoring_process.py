@@ -95,21 +95,22 @@ class ScoringProcess:
         self._proc.join(5)
         self._conn.close()
 
+    def _restart(self, why: str) -> None:
+        """Replace the child, then fail the call in hand (the worker retries it)."""
+        log.warning("scoring process %s: restarting it", why)
+        self._kill()
+        self._start()
+        raise ScoringProcessError(f"scoring process {why} (restarted)")
+
     def score(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> Scores:
         with self._lock:
             try:
                 self._conn.send((U, I, list(sizes)))
                 if not self._conn.poll(self.timeout_s):
-                    log.warning("scoring process hung for %.1fs: restarting it", self.timeout_s)
-                    self._kill()
-                    self._start()
-                    raise ScoringProcessError("scoring process timed out (restarted)")
+                    self._restart(f"hung for {self.timeout_s:.1f}s")
                 kind, payload = self._conn.recv()
-            except (EOFError, OSError, BrokenPipeError) as exc:
-                log.warning("scoring process died (%r): restarting it", exc)
-                self._kill()
-                self._start()
-                raise ScoringProcessError("scoring process died (restarted)") from None
+            except (EOFError, OSError) as exc:
+                self._restart(f"died ({exc!r})")
         if kind != "ok":
             raise ScoringProcessError(payload)
         return Scores(*payload)

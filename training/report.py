@@ -33,6 +33,20 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def _cost_accuracy_png(rows: list[dict[str, Any]], knob: str, title: str, log_cost: bool = False) -> bytes:
+    """One point per setting of ``knob``: its cost per scored pair against validation PR-AUC."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot([r["us_per_pair"] for r in rows], [r["val_pr_auc"] for r in rows], marker="o")
+    for r in rows:
+        ax.annotate(f"{knob} {r[knob]}", (r["us_per_pair"], r["val_pr_auc"]), fontsize=7)
+    ax.set(xlabel="µs per scored pair (batch)", ylabel="validation PR-AUC", title=title)
+    if log_cost:
+        ax.set_xscale("log")
+    return _png(fig)
+
+
 def render_report(report: dict[str, Any], y_test: np.ndarray, scores: dict[str, np.ndarray]) -> dict[str, bytes]:
     import matplotlib
 
@@ -68,23 +82,10 @@ def render_report(report: dict[str, Any], y_test: np.ndarray, scores: dict[str, 
     ax.set(xlabel="w_r (ResNet weight)", ylabel="validation F1", title="Fusion weight sweep")
     files["fusion_weight.png"] = _png(fig)
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
     s = curves["forest_stride"]
-    ax.plot([r["us_per_pair"] for r in s], [r["val_pr_auc"] for r in s], marker="o")
-    for r in s:
-        ax.annotate(f"stride {r['stride']}", (r["us_per_pair"], r["val_pr_auc"]), fontsize=7)
-    ax.set(xscale="log", xlabel="µs per scored pair (batch)", ylabel="validation PR-AUC",
-           title="Scanning cost vs accuracy")
-    files["forest_stride.png"] = _png(fig)
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    nt = curves.get("forest_trees", [])
-    ax.plot([r["us_per_pair"] for r in nt], [r["val_pr_auc"] for r in nt], marker="o")
-    for r in nt:
-        ax.annotate(f"{r['n_trees']} trees", (r["us_per_pair"], r["val_pr_auc"]), fontsize=7)
-    ax.set(xlabel="µs per scored pair (batch)", ylabel="validation PR-AUC",
-           title="Trees per forest: cost vs accuracy")
-    files["forest_trees.png"] = _png(fig)
+    files["forest_stride.png"] = _cost_accuracy_png(s, "stride", "Scanning cost vs accuracy", log_cost=True)
+    files["forest_trees.png"] = _cost_accuracy_png(curves.get("forest_trees", []), "n_trees",
+                                                   "Trees per forest: cost vs accuracy")
 
     models = report["models"]
     fused = models["fused"]
