@@ -37,7 +37,7 @@ from stream.privacy import Pseudonymizer
 from stream.metrics import WorkerMetrics
 from stream.state import ItemStats, UserState
 
-__all__ = ["RawMessage", "Sinks", "ServingModel", "EventProcessor", "BatchResult"]
+__all__ = ["RawMessage", "Sinks", "ServingModel", "EventProcessor", "BatchResult", "StagedBatch"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,41 @@ class BatchResult:
 class _Trigger:
     event: Event
     ingest_ms: float
+
+
+@dataclass
+class StagedBatch:
+    """A batch folded into state, with its users' (user, item) pairs built but not scored.
+
+    Everything the finish step needs is captured here at stage time, the model
+    included, so a model swapped in meanwhile never sees half a batch.
+    """
+
+    result: BatchResult
+    gate: IntentGate
+    triggers: dict[str, list[_Trigger]]
+    model: ServingModel
+    owners: list[tuple[str, list[str]]] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    U: np.ndarray | None = None
+    I: np.ndarray | None = None
+
+    @property
+    def n_pairs(self) -> int:
+        return 0 if self.U is None else len(self.U)
+
+    def build_pairs(self, dirty: Mapping[str, UserState], max_candidates: int,
+                    items: Mapping[str, ItemStats]) -> None:
+        """Every changed user's candidate pairs, for ONE model call."""
+        U_parts, I_parts = [], []
+        for uid, state in dirty.items():
+            cands = state.candidates(max_candidates)
+            U, I = pair_features(self.model.spec, uid, state, cands, items, self.model.catalogue)
+            U_parts.append(U)
+            I_parts.append(I)
+            self.sizes.append(len(cands))
+            self.owners.append((uid, cands))
+        self.U, self.I = np.concatenate(U_parts), np.concatenate(I_parts)
 
 
 class EventProcessor:
@@ -132,6 +167,17 @@ class EventProcessor:
         await self.sinks.dlq(msg.key, dlq_record(msg.value, reason, detail, msg.key))
 
     async def process_batch(self, messages: Sequence[RawMessage]) -> BatchResult:
+        """Stage and finish one batch (the worker pipelines the two, see :meth:`stage`)."""
+        return await self.finish(await self.stage(messages))
+
+    async def stage(self, messages: Sequence[RawMessage]) -> "StagedBatch":
+        """Fold a batch into state and build its users' pairs, without scoring them.
+
+        The worker stages batch k+1 while batch k is being scored in the model process,
+        then finishes them in order. Everything here that the finish step of an earlier
+        batch could also touch (the gates) is written back before the first ``await``
+        that follows it, so the two steps never see each other half-done.
+        """
         result = BatchResult()
         self.metrics.batch_events.observe(len(messages))
         gate = self.gate()
@@ -139,7 +185,6 @@ class EventProcessor:
             self.sweep_expired(gate)
         dirty: dict[str, UserState] = {}
         triggers: dict[str, list[_Trigger]] = {}
-        gates_dirty: set[str] = set()
         item_activity = ItemActivity(self.partitions)
         by_type: Counter[str] = Counter()
         for msg in messages:
@@ -170,26 +215,39 @@ class EventProcessor:
             item_activity.add(event)
             self.watermark = max(self.watermark, event.ts)
             gstate = self.gates.get(uid)
+            changed = False
             if gstate is not None:
+                n_items = len(gstate)
                 for _ in gate.expire(gstate, event.ts):
                     self._outcome("fp", state.n_events)
-                    gates_dirty.add(uid)
+                    changed = True
+                changed = changed or len(gstate) != n_items
             if event.type == "transaction":
                 gstate = {} if gstate is None else gstate
-                self._outcome(gate.resolve_purchase(gstate, event.item_id, event.ts), state.n_events)
-                if gstate:
-                    self.gates[uid] = gstate
+                outcome = gate.resolve_purchase(gstate, event.item_id, event.ts)
+                self._outcome(outcome, state.n_events)
+                changed = changed or outcome == "tp"
+            if changed:
+                self.gates[uid] = gstate
         for etype, n in by_type.items():  # counted per batch: labels() is costly per event
             self.metrics.events.labels(type=etype).inc(n)
         self._flush_quality()
         for uid, state in dirty.items():
             self.users[uid] = state  # one changelog write per user per batch
+        staged = StagedBatch(result, gate, triggers, self.model)
+        if dirty:
+            staged.build_pairs(dirty, self.max_candidates, self.items)
+            self.metrics.batch_pairs.observe(staged.n_pairs)
+        self.metrics.users.set(len(self.users))
         for partition, value in item_activity.messages():  # one record per partition per batch
             await self.sinks.item_events(partition, value)
-        if dirty:
-            result.intents = await self._score(dirty, triggers, gate, gates_dirty)
-        self.metrics.users.set(len(self.users))
-        return result
+        return staged
+
+    async def finish(self, staged: "StagedBatch") -> BatchResult:
+        """Score a staged batch and publish the intents its gate lets through."""
+        if staged.n_pairs:
+            staged.result.intents = await self._score(staged)
+        return staged.result
 
     def sweep_expired(self, gate: IntentGate | None = None) -> int:
         """Close the intents of users who have not come back within the horizon, each a
@@ -256,27 +314,11 @@ class EventProcessor:
         for source, seconds in lateness:
             m.lateness.labels(source=source).observe(seconds)
 
-    async def _score(
-        self,
-        dirty: dict[str, UserState],
-        triggers: dict[str, list[_Trigger]],
-        gate: IntentGate,
-        gates_dirty: set[str],
-    ) -> list[Intent]:
-        model = self.model  # one consistent model for the whole batch, even during a swap
-        U_parts, I_parts, sizes, owners = [], [], [], []
-        for uid, state in dirty.items():
-            cands = state.candidates(self.max_candidates)
-            U, I = pair_features(model.spec, uid, state, cands, self.items, model.catalogue)
-            U_parts.append(U)
-            I_parts.append(I)
-            sizes.append(len(cands))
-            owners.append((uid, cands))
-        U_all, I_all = np.concatenate(U_parts), np.concatenate(I_parts)
-        self.metrics.batch_pairs.observe(len(U_all))
-        scores = await self._call_model(model.scorer, U_all, I_all, sizes)
+    async def _score(self, staged: "StagedBatch") -> list[Intent]:
+        model, gate, triggers = staged.model, staged.gate, staged.triggers
+        scores = await self._call_model(model.scorer, staged.U, staged.I, staged.sizes)
         if scores is None:
-            for uid in dirty:
+            for uid, _ in staged.owners:
                 for trig in triggers[uid]:
                     key = trig.event.user_id.encode()
                     await self.sinks.dlq(key, dlq_record(
@@ -285,10 +327,12 @@ class EventProcessor:
             return []
         for detector in self.drift.update_scores(scores.probability):
             self._drift_raised(detector)
+        # Gate decisions and their writes first, with no await between them (a staged
+        # batch may touch the same gates as soon as this yields); the sends after.
         published: list[Intent] = []
         row = 0
         now_ms = time.time() * 1000
-        for (uid, cands), size in zip(owners, sizes):
+        for (uid, cands), size in zip(staged.owners, staged.sizes):
             trig = triggers[uid][-1]
             gstate = self.gates.get(uid) or {}
             before = {k: list(v) for k, v in gstate.items()}
@@ -299,22 +343,23 @@ class EventProcessor:
                     if bot:  # crawlers and bots are not sent to marketing
                         self.metrics.suppressed.labels(reason="bot").inc()
                         continue
-                    intent = Intent(
+                    published.append(Intent(
                         user_id=uid, item_id=item, probability=round(p, 6),
                         threshold=gate.threshold, model_version=model.scorer.model_version,
                         components={"resnet": round(float(scores.resnet[row + j]), 6),
                                     "forest": round(float(scores.forest[row + j]), 6)},
                         trigger_event_id=trig.event.event_id, event_ts=trig.event.ts,
                         scored_at=int(now_ms), latency_ms=round(now_ms - trig.ingest_ms, 3),
-                    )
-                    await self.sinks.intents(uid.encode(), encode_intent(intent))
-                    published.append(intent)
-                    self.metrics.intents.inc()
-                    self.metrics.latency.labels(basis="ingest").observe(max(now_ms - trig.ingest_ms, 0) / 1000)
-                    self.metrics.latency.labels(basis="event_time").observe(max(now_ms - trig.event.ts, 0) / 1000)
+                    ))
             row += size
-            if gstate != before or uid in gates_dirty:
+            if gstate != before:
                 self.gates[uid] = gstate
+        latency = self.metrics.latency
+        for intent in published:
+            await self.sinks.intents(intent.user_id.encode(), encode_intent(intent))
+            latency.labels(basis="ingest").observe(max(intent.latency_ms, 0) / 1000)
+            latency.labels(basis="event_time").observe(max(now_ms - intent.event_ts, 0) / 1000)
+        self.metrics.intents.inc(len(published))
         return published
 
     async def _call_model(self, scorer: Scorer, U: np.ndarray, I: np.ndarray, sizes: list[int]) -> Scores | None:
@@ -322,8 +367,10 @@ class EventProcessor:
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
-                scores = await asyncio.wait_for(
-                    loop.run_in_executor(None, scorer.score, U, I, sizes), self.score_timeout_s)
+                score_async = getattr(scorer, "score_async", None)  # the model process's
+                call = (score_async(U, I, sizes) if score_async is not None
+                        else loop.run_in_executor(None, scorer.score, U, I, sizes))
+                scores = await asyncio.wait_for(call, self.score_timeout_s)
                 self.metrics.scoring.observe(time.perf_counter() - started)
                 return scores
             except Exception as exc:  # a failing model must not stop consumption

@@ -39,3 +39,20 @@ def test_scanner_transform_equals_the_scikit_learn_path_and_survives_pickling() 
     restored = pickle.loads(pickle.dumps(scanner))
     assert "_compiled" not in restored.__dict__
     np.testing.assert_array_equal(restored.transform(X[:50]), fast)
+
+
+def test_cascade_walked_tree_by_tree_matches_joblib_and_survives_pickling() -> None:
+    from models.forest import DeepForest, TreeByTree
+
+    X, y = data(n=400)
+    forest = DeepForest(window=10, stride=10, n_trees=8, cascade_trees=8, max_depth=6).fit(X, y)
+    wrapped = [w.estimator_ for layer in forest.cascade_.layers_.values() for w in layer.estimators_.values()]
+    assert wrapped and all(isinstance(e, TreeByTree) for e in wrapped)
+    Xt, _ = data(n=200, seed=3)
+    fast = forest.predict_proba(Xt)
+    forest.set_inference_jobs(2)  # deepforest's own joblib path
+    assert not any(isinstance(w.estimator_, TreeByTree)
+                   for layer in forest.cascade_.layers_.values() for w in layer.estimators_.values())
+    np.testing.assert_array_equal(forest.predict_proba(Xt), fast)
+    forest.set_inference_jobs(1)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(forest)).predict_proba(Xt), fast)

@@ -37,3 +37,31 @@ def test_scores_equal_the_in_process_model_and_survive_a_killed_child(quick_mode
 def test_a_model_other_than_the_verified_one_is_refused(quick_model) -> None:
     with pytest.raises(ScoringProcessError, match="expected someone-else"):
         ScoringProcess(quick_model[0], "someone-else")
+
+
+async def test_async_scores_match_and_an_abandoned_call_never_answers_the_next(quick_model) -> None:
+    import asyncio
+
+    path = quick_model[0]
+    local = load_artifact(path).scorer
+    remote = ScoringProcess(path, local.model_version, timeout_s=30)
+    try:
+        U, I, sizes = batch()
+        expected = local.score(U, I, sizes).probability
+        np.testing.assert_allclose((await remote.score_async(U, I, sizes)).probability, expected,
+                                   rtol=1e-6, atol=1e-7)
+        # abandoned while the child works on a large batch: its answer must not be taken
+        # for the next call's (the child is replaced first)
+        big = batch(4096, seed=1)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(remote.score_async(*big), 0.001)
+        other = batch(seed=2)
+        np.testing.assert_allclose((await remote.score_async(*other)).probability,
+                                   local.score(*other).probability, rtol=1e-6, atol=1e-7)
+        os.kill(remote.pid, signal.SIGKILL)
+        with pytest.raises(ScoringProcessError):
+            await remote.score_async(U, I, sizes)
+        np.testing.assert_allclose((await remote.score_async(U, I, sizes)).probability, expected,
+                                   rtol=1e-6, atol=1e-7)
+    finally:
+        remote.close()
