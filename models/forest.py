@@ -33,37 +33,9 @@ import warnings
 import numpy as np
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
-from models.compiled_forest import CompiledForest
+from models.compiled_forest import CompiledBinnedForest, CompiledForest
 
 __all__ = ["MultiGrainedScanner", "DeepForest"]
-
-
-class TreeByTree:
-    """A fitted ``deepforest`` forest predicted tree by tree in one plain loop.
-
-    ``deepforest`` dispatches every tree through joblib, even with one job: about 8 us a
-    tree, and the cascade has 200, which made it the largest fixed cost of a small
-    batch (1.7 ms of 2.8 for one pair). The trees are summed in the same order, so
-    the probabilities are identical.
-    """
-
-    def __init__(self, forest: object) -> None:
-        self.forest = forest
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        from deepforest import _forest as trees  # the package's compiled tree walker
-
-        f = self.forest
-        out = np.zeros((X.shape[0], f.n_classes_), dtype=np.float64)
-        for feature, threshold, children, value in zip(f.features, f.thresholds, f.childrens, f.values):
-            out += trees.predict(X, feature, threshold, children, value)
-        out /= len(f.features)
-        return out
-
-    def __getattr__(self, name: str) -> object:
-        if name == "forest":  # not set yet (unpickling): no delegation loop
-            raise AttributeError(name)
-        return getattr(self.forest, name)
 
 
 class MultiGrainedScanner:
@@ -172,19 +144,19 @@ class DeepForest:
         """Threads per prediction call. 1 by default: joblib's dispatch costs milliseconds
         per call (93 ms -> 6 ms for one row, 149 -> 61 us per row at 1024 on 2 cores), and
         the worker already overlaps scoring with consumption. With one, the cascade's
-        forests are walked by :class:`TreeByTree`, without joblib at all."""
+        forests are compiled (:class:`~models.compiled_forest.CompiledBinnedForest`)."""
         for forest in self.scanner.forests_:
             forest.n_jobs = n_jobs
         self.cascade_.n_jobs = n_jobs
         for layer in getattr(self.cascade_, "layers_", {}).values():
             for wrapper in getattr(layer, "estimators_", {}).values():
                 inner = getattr(wrapper, "estimator_", None)
-                if isinstance(inner, TreeByTree):
+                if isinstance(inner, CompiledBinnedForest):
                     inner = wrapper.estimator_ = inner.forest
                 if inner is not None and hasattr(inner, "n_jobs"):
                     inner.n_jobs = n_jobs
                 if n_jobs == 1 and hasattr(inner, "childrens"):
-                    wrapper.estimator_ = TreeByTree(inner)
+                    wrapper.estimator_ = CompiledBinnedForest(inner)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:

@@ -12,6 +12,7 @@ Tables (each backed by a compacted changelog topic, restored on restart):
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -144,7 +145,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         table_standby_replicas=0,
         stream_wait_empty=False,
-        producer_linger=0.005,
+        producer_linger=0.001,
         # The check guards a persistent (RocksDB) store against a truncated changelog. With
         # the memory store the "persisted" offset is this process's own latest write, which
         # can run ahead of the broker's reported end offset for a moment during a
@@ -243,21 +244,30 @@ def create_app(settings: Settings) -> faust.App:
                     partitions=settings.partitions, quality=QualityConfig.from_settings(settings))
         return holder["p"]
 
-    async def finish(proc: EventProcessor, staged: StagedBatch, batch: list[Any]) -> None:
-        await proc.finish(staged)
+    async def acknowledge(batch: list[Any], previous: asyncio.Future | None) -> None:
         await flush_tables()
-        await deliveries.wait()  # the batch's table writes and intents are durable ...
+        await deliveries.wait()  # the batch's table writes and outputs are durable ...
+        if previous is not None:
+            await previous  # ... and the batches before it acknowledged ...
         for event in batch:
             event.ack()  # ... before its offsets may be committed
 
     @app.agent(events_topic)
     async def score_events(stream: Any) -> None:
-        """Stage batch k+1 (parse, state, features) while batch k is scored in the model
-        process, then finish the batches in order. ``take_events`` acknowledges a batch
-        as soon as the next is asked for, so each event is held (one more reference)
-        until its batch is finished and its records delivered."""
+        """Three steps overlap: batch k+1 is staged (parse, state, features) while batch k
+        is scored in the model process, and batch k's records are awaited while batch k+1
+        is scored. Scoring and acknowledging each keep batch order. ``take_events``
+        acknowledges a batch as soon as the next is asked for, so each event is held
+        (one more reference) until its own acknowledgement step."""
         proc = await processor()
-        inflight: asyncio.Future | None = None
+        scoring: asyncio.Future | None = None
+        acking: asyncio.Future | None = None
+
+        async def finish(staged: StagedBatch, batch: list[Any]) -> None:
+            nonlocal acking
+            await proc.finish(staged)
+            acking = asyncio.ensure_future(acknowledge(batch, acking))
+
         try:
             async for batch in stream.take_events(settings.batch_size, within=settings.batch_ms / 1000):
                 for event in batch:
@@ -266,12 +276,14 @@ def create_app(settings: Settings) -> faust.App:
                         for e in batch]
                 staged = await proc.stage(msgs)
                 await flush_tables()
-                if inflight is not None:
-                    await inflight
-                inflight = asyncio.ensure_future(finish(proc, staged, list(batch)))
+                if scoring is not None:
+                    await scoring  # at most one batch waits for the model
+                scoring = asyncio.ensure_future(finish(staged, list(batch)))
         finally:
-            if inflight is not None:
-                await inflight
+            if scoring is not None:
+                await scoring
+            if acking is not None:
+                await acking
 
     @app.agent(item_topic)
     async def count_items(stream: Any) -> None:
@@ -312,6 +324,20 @@ def create_app(settings: Settings) -> faust.App:
     @app.task
     async def load_model() -> None:
         await processor()  # load the model at start, not on the first event
+        # The producer learns a topic's partitions on its first send to it (a metadata
+        # round trip that the first events' latency would pay): learn them now.
+        aiokafka_producer = app.producer._ensure_producer()  # noqa: SLF001
+        for topic in (topics.intents, topics.dlq, topics.item_events,
+                      *(topic for topic, _ in batched)):
+            try:
+                await aiokafka_producer.partitions_for(topic)
+            except Exception:  # only a warm-up; the first send retries it
+                log.debug("no metadata yet for %s", topic)
+        # Everything built so far (modules, Faust, the catalogue) lives as long as the
+        # worker: out of the collector's sight, so a full collection walks only state
+        # (full collections took 100-220 ms, the worker's latency spikes).
+        gc.collect()
+        gc.freeze()
 
     @app.timer(interval=settings.model_poll_s)
     async def reload_model() -> None:
@@ -376,6 +402,9 @@ def faust_worker(app: faust.App, settings: Settings) -> faust.Worker:
     # One intra-op thread: the event loop needs the other core (and the broker shares
     # the box); two torch threads on two cores only fight the loop for the CPU.
     torch.set_num_threads(settings.model_threads)
+    # Young collections every 700 net allocations ran several times per batch; full
+    # ones follow from these and walk every table object (see load_model).
+    gc.set_threshold(50_000, 20, 10)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     # Faust's terminal spinner lowers the root logger to DEBUG so that every log call
     # spins it: each Kafka send then builds a debug LogRecord (about 10% of the loop).

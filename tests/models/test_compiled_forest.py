@@ -41,17 +41,18 @@ def test_scanner_transform_equals_the_scikit_learn_path_and_survives_pickling() 
     np.testing.assert_array_equal(restored.transform(X[:50]), fast)
 
 
-def test_cascade_walked_tree_by_tree_matches_joblib_and_survives_pickling() -> None:
-    from models.forest import DeepForest, TreeByTree
+def test_compiled_cascade_forests_match_deepforest_and_survive_pickling() -> None:
+    from models.compiled_forest import CompiledBinnedForest
+    from models.forest import DeepForest
 
     X, y = data(n=400)
     forest = DeepForest(window=10, stride=10, n_trees=8, cascade_trees=8, max_depth=6).fit(X, y)
     wrapped = [w.estimator_ for layer in forest.cascade_.layers_.values() for w in layer.estimators_.values()]
-    assert wrapped and all(isinstance(e, TreeByTree) for e in wrapped)
+    assert wrapped and all(isinstance(e, CompiledBinnedForest) for e in wrapped)
     Xt, _ = data(n=200, seed=3)
     fast = forest.predict_proba(Xt)
     forest.set_inference_jobs(2)  # deepforest's own joblib path
-    assert not any(isinstance(w.estimator_, TreeByTree)
+    assert not any(isinstance(w.estimator_, CompiledBinnedForest)
                    for layer in forest.cascade_.layers_.values() for w in layer.estimators_.values())
     np.testing.assert_array_equal(forest.predict_proba(Xt), fast)
     forest.set_inference_jobs(1)

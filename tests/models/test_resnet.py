@@ -20,3 +20,20 @@ def test_padded_slots_are_masked_and_do_not_leak() -> None:
     items2 = items.clone()
     items2[0, 2:] = 99.0  # garbage in the padding changes nothing
     assert torch.allclose(net(u, items2, mask)[0, :2], out[0, :2])
+
+
+def test_scoring_uses_a_traced_resnet_with_the_eager_probabilities(quick_model) -> None:
+    import pickle
+
+    import numpy as np
+
+    from models.artifact import load_artifact
+    from models.fusion import resnet_probabilities
+
+    scorer = load_artifact(quick_model[0]).scorer
+    rng = np.random.default_rng(4)
+    for n, sizes in ((1, [1]), (40, [16, 16, 8]), (700, [16] * 43 + [12])):
+        U, I = rng.normal(size=(n, 150)).astype(np.float32), rng.normal(size=(n, 120)).astype(np.float32)
+        np.testing.assert_allclose(scorer.score(U, I, sizes).resnet,
+                                   resnet_probabilities(scorer.resnet, U, I, sizes), rtol=1e-5, atol=1e-6)
+    assert "_traced" in vars(scorer) and "_traced" not in vars(pickle.loads(pickle.dumps(scorer)))
