@@ -338,6 +338,8 @@ def create_app(settings: Settings) -> faust.App:
         # (full collections took 100-220 ms, the worker's latency spikes).
         gc.collect()
         gc.freeze()
+        health["warm"] = True
+        _update_ready()
 
     @app.timer(interval=settings.model_poll_s)
     async def reload_model() -> None:
@@ -367,10 +369,13 @@ def create_app(settings: Settings) -> faust.App:
             if isinstance(old, ScoringProcess):  # after the batch in flight (and its retry)
                 loop.call_later(2 * score_timeout_s, lambda: loop.run_in_executor(None, old.close))
 
-    health = {"broker": True, "assigned": False}
+    # Ready: the broker answers, partitions are assigned (tables recovered), and the
+    # model is loaded and the worker warmed up (a full collection then runs once, not
+    # under the first events).
+    health = {"broker": True, "assigned": False, "warm": False}
 
     def _update_ready() -> None:
-        metrics.ready.set(1 if health["broker"] and health["assigned"] else 0)
+        metrics.ready.set(1 if all(health.values()) else 0)
 
     @app.timer(interval=1.0)
     async def probe_broker() -> None:

@@ -13,7 +13,7 @@ def test_quick_bench_reports_every_figure(quick_model, capsys, monkeypatch, tmp_
     monkeypatch.setenv("INTENT_RUN_DIR", str(tmp_path))
     assert main(["bench", "--quick", "--json", "--model", str(quick_model[0])]) == 0
     r = orjson.loads(capsys.readouterr().out)
-    for key in ("io_limit_eps", "naive_eps", "worker_eps", "worker_vs_io_limit", "worker_vs_naive",
+    for key in ("io_limit_eps", "faust_floor_eps", "naive_eps", "worker_eps", "worker_vs_io_limit", "worker_vs_naive",
                 "state_bytes_per_user", "rss_mb"):
         assert r[key] > 0, key
     assert set(r["latency_ms"]) == {"100", "500"}
