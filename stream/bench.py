@@ -56,8 +56,8 @@ class BenchConfig:
     quick: bool = False
     io_events: int = 30_000
     worker_events: int = 30_000
-    naive_seconds: float = 10.0
-    latency_seconds: float = 10.0
+    naive_seconds: float = 8.0
+    latency_seconds: float = 8.0
     warmup_seconds: float = 1.0
     loads: tuple[int, ...] = (1000, 5000)
     memory_users: int = 5_000
@@ -285,7 +285,7 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
             result["latency_ms"][str(rate)] = latency(_stage_settings(base, f"lat{rate}"), events, rate,
                                                       run_dir, warmup)
         log("4/5 model cost per scored pair")
-        result["model_us_per_pair"] = model_cost(base.model_dir, 0.2 if cfg.quick else 1.0)
+        result["model_us_per_pair"] = model_cost(base.model_dir, 0.2 if cfg.quick else 0.5)
         log(f"5/5 memory after {cfg.memory_users:,} distinct users")
         mem_events = gen.generate(cfg.memory_users * 5, n_users=cfg.memory_users, prefix="M-")
         _, rss, users = worker_eps(_stage_settings(base, "memory"), mem_events, run_dir)
