@@ -24,7 +24,7 @@ from faust.serializers import codecs
 
 from models.artifact import LoadedModel, load_artifact
 from stream.config import Settings
-from stream.item_events import decode_item_activity
+from stream.item_events import decode_item_activity, partition_for
 from stream.metrics import WorkerMetrics
 from stream.model_reloader import ModelReloader
 from stream.privacy import Pseudonymizer
@@ -192,11 +192,11 @@ def create_app(settings: Settings) -> faust.App:
     async def flush_tables() -> None:
         """Send the changelog records of every table key written since the last flush.
         One flush at a time: a key's newer record must not overtake its older one."""
-        send = app.producer.send
+        send, n = app.producer.send, settings.partitions  # changelogs have the tables' partitions
         async with flushing:
             for topic, view in batched:
                 for key, value in view.take_dirty():
-                    deliveries.add(await send(topic, key, value, None, None, None))
+                    deliveries.add(await send(topic, key, value, partition_for(key, n), None, None))
 
     metrics = WorkerMetrics()
     app.intent_metrics = metrics  # type: ignore[attr-defined]
@@ -278,6 +278,8 @@ def create_app(settings: Settings) -> faust.App:
                 await flush_tables()
                 if scoring is not None:
                     await scoring  # at most one batch waits for the model
+                if acking is not None and acking.done():
+                    acking.result()  # a record that could not be delivered stops the agent
                 scoring = asyncio.ensure_future(finish(staged, list(batch)))
         finally:
             if scoring is not None:

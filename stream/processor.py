@@ -311,8 +311,12 @@ class EventProcessor:
                 m.outliers.labels(field=label).inc(n)
             elif kind == "bot_users":
                 m.bot_users.inc(n)
+        by_source: dict[str, object] = {}  # labels() once per source, not per event
         for source, seconds in lateness:
-            m.lateness.labels(source=source).observe(seconds)
+            child = by_source.get(source)
+            if child is None:
+                child = by_source[source] = m.lateness.labels(source=source)
+            child.observe(seconds)  # type: ignore[attr-defined]
 
     async def _score(self, staged: "StagedBatch") -> list[Intent]:
         model, gate, triggers = staged.model, staged.gate, staged.triggers

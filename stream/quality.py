@@ -30,12 +30,11 @@ set()
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
 import numpy as np
-from river import stats, utils
 
 from stream.config import Settings
 from stream.events import Event
@@ -70,24 +69,47 @@ class QualityConfig:
 class RollingOutlier:
     """``|x - mean| > sigmas * std`` over the last ``window`` values, then ``x`` is added.
 
+    Mean and sample variance (ddof 1) over the window in one pass (Welford's update, and
+    its inverse for the value leaving the window), as River's rolling ``Mean`` and
+    ``Var`` compute them, without their two windows and two calls per value.
+
     >>> r = RollingOutlier(window=100, sigmas=3, min_samples=10)
     >>> [r.check(v) for v in [10, 11, 9, 10, 11, 9, 10, 11, 9, 10]][-1], r.check(50), r.check(10)
     (False, True, False)
     """
 
     def __init__(self, window: int, sigmas: float, min_samples: int) -> None:
-        self.mean = utils.Rolling(stats.Mean, window_size=window)
-        self.var = utils.Rolling(stats.Var, window_size=window)
-        self.sigmas, self.min_samples, self.n = sigmas, min_samples, 0
+        self.values: deque[float] = deque()
+        self.window, self.sigmas, self.min_samples, self.n = window, sigmas, min_samples, 0
+        self.mean, self._m2 = 0.0, 0.0
+
+    @property
+    def var(self) -> float:
+        k = len(self.values)
+        return self._m2 / (k - 1) if k > 1 else 0.0
+
+    def add(self, x: float) -> None:
+        if len(self.values) == self.window:
+            old = self.values.popleft()
+            k = len(self.values)
+            if k:
+                delta = old - self.mean
+                self.mean -= delta / k
+                self._m2 -= delta * (old - self.mean)
+            else:
+                self.mean, self._m2 = 0.0, 0.0
+        self.values.append(x)
+        delta = x - self.mean
+        self.mean += delta / len(self.values)
+        self._m2 += delta * (x - self.mean)
+        self.n += 1
 
     def check(self, x: float) -> bool:
         flagged = False
         if self.n >= self.min_samples:
-            std = math.sqrt(max(self.var.get(), 0.0))
-            flagged = abs(x - self.mean.get()) > self.sigmas * std and std > 0
-        self.mean.update(x)
-        self.var.update(x)
-        self.n += 1
+            std = math.sqrt(max(self.var, 0.0))
+            flagged = abs(x - self.mean) > self.sigmas * std and std > 0
+        self.add(x)
         return flagged
 
 
@@ -170,7 +192,7 @@ class QualityMonitor:
         if rec[1] < self.config.bot_min_per_minute:  # the common case: no statistics needed
             return
         stat = self.outliers["events_per_user_minute"]
-        bound = stat.mean.get() + self.config.sigmas * math.sqrt(max(stat.var.get(), 0.0))
+        bound = stat.mean + self.config.sigmas * math.sqrt(max(stat.var, 0.0))
         if stat.n < stat.min_samples or rec[1] > bound:
             v.flags.add("outlier_events_per_user_minute")
             if event.user_id not in self.bots:

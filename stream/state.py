@@ -27,6 +27,7 @@ True
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,7 @@ def decay(value: float, dt_ms: int, half_life_ms: int) -> float:
     return value * 2.0 ** (-dt_ms / half_life_ms) if dt_ms else value
 
 
+@lru_cache(maxsize=4096)  # the worker asks for each event's twice in a row (seen, then update)
 def event_fingerprint(event_id: str) -> int:
     """A 63-bit id for the dedupe memory (smaller than the id itself)."""
     return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big") >> 1
@@ -113,11 +115,14 @@ class UserState:
     def update(self, event: Event, offset: int = -1, fold: bool = True) -> bool:
         """Fold one event in; False (and no change) if it was :meth:`seen` before. With
         ``fold=False`` the event is only remembered as seen (an excluded outlier)."""
-        if self.seen(event, offset):
+        if 0 <= offset <= self.source_offset:
+            return False
+        fingerprint = event_fingerprint(event.event_id)
+        if fingerprint in self.recent_ids:
             return False
         if offset >= 0:
             self.source_offset = offset
-        self.recent_ids.append(event_fingerprint(event.event_id))
+        self.recent_ids.append(fingerprint)
         if len(self.recent_ids) > DEDUPE_IDS:
             del self.recent_ids[0]
         if not fold:
