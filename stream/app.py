@@ -401,6 +401,18 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
+def run_reference_agent(create: Callable[[Settings], tuple[faust.App, WorkerMetrics]]) -> None:
+    """Run one of the bench's reference agents (naive, pass-through) from the ``INTENT_*``
+    environment, as the worker runs: the same Faust worker and a /metrics endpoint."""
+    from stream.metrics import MetricsServer
+
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app, metrics = create(settings)
+    MetricsServer(metrics, settings.metrics_host, settings.metrics_port).start()
+    faust_worker(app, settings).execute_from_commandline()
+
+
 def faust_worker(app: faust.App, settings: Settings) -> faust.Worker:
     """A quiet Faust worker for ``app``, tuned for a small box (the worker and the bench's
     naive agent both run this way, so they are compared on equal terms)."""

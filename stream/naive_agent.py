@@ -14,7 +14,7 @@ from models.artifact import load_artifact
 from stream.config import Settings
 from stream.events import InvalidEvent, parse_event
 from stream.features import pair_features
-from stream.metrics import MetricsServer, WorkerMetrics
+from stream.metrics import WorkerMetrics
 from stream.state import UserState
 
 __all__ = ["create_naive_app"]
@@ -58,10 +58,6 @@ def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
 
 
 if __name__ == "__main__":
-    from stream.app import faust_worker
+    from stream.app import run_reference_agent
 
-    settings = Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app, metrics = create_naive_app(settings)
-    MetricsServer(metrics, settings.metrics_host, settings.metrics_port).start()
-    faust_worker(app, settings).execute_from_commandline()
+    run_reference_agent(create_naive_app)

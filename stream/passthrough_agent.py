@@ -14,7 +14,7 @@ from typing import Any
 import faust
 
 from stream.config import Settings
-from stream.metrics import MetricsServer, WorkerMetrics
+from stream.metrics import WorkerMetrics
 
 __all__ = ["create_passthrough_app"]
 
@@ -40,10 +40,6 @@ def create_passthrough_app(settings: Settings) -> tuple[faust.App, WorkerMetrics
 
 
 if __name__ == "__main__":
-    from stream.app import faust_worker
+    from stream.app import run_reference_agent
 
-    settings = Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app, metrics = create_passthrough_app(settings)
-    MetricsServer(metrics, settings.metrics_host, settings.metrics_port).start()
-    faust_worker(app, settings).execute_from_commandline()
+    run_reference_agent(create_passthrough_app)

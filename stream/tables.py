@@ -46,16 +46,21 @@ class StrKeyed(MutableMapping[str, Any]):
         self.table = table
         self.value_cls = value_cls
 
+    @property
+    def _store(self) -> MutableMapping[bytes, Any]:
+        """Where reads go (and, here, writes): the Faust table itself."""
+        return self.table
+
     def _value(self, value: Any) -> Any:
         if self.value_cls is not None and isinstance(value, dict):
             return self.value_cls.from_dict(value)
         return value
 
     def __getitem__(self, key: str) -> Any:
-        return self._value(self.table[key.encode()])
+        return self._value(self._store[key.encode()])
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = self.table.get(key.encode())
+        value = self._store.get(key.encode())
         return default if value is None else self._value(value)
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -65,10 +70,10 @@ class StrKeyed(MutableMapping[str, Any]):
         del self.table[key.encode()]
 
     def __iter__(self) -> Iterator[str]:
-        return (k.decode() for k in self.table)
+        return (k.decode() for k in list(self._store))
 
     def __len__(self) -> int:
-        return len(self.table)
+        return len(self._store)
 
 
 _DELETED = object()
@@ -90,13 +95,6 @@ class BatchedTable(StrKeyed):
     def _store(self) -> MutableMapping[bytes, Any]:
         return self.table.data.data  # Faust's memory store keeps a plain dict; recovery fills it
 
-    def __getitem__(self, key: str) -> Any:
-        return self._value(self._store[key.encode()])
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self._store.get(key.encode())
-        return default if value is None else self._value(value)
-
     def __setitem__(self, key: str, value: Any) -> None:
         k = key.encode()
         self._store[k] = value
@@ -106,12 +104,6 @@ class BatchedTable(StrKeyed):
         k = key.encode()
         del self._store[k]
         self.dirty[k] = _DELETED
-
-    def __iter__(self) -> Iterator[str]:
-        return (k.decode() for k in list(self._store))
-
-    def __len__(self) -> int:
-        return len(self._store)
 
     def take_dirty(self) -> list[tuple[bytes, bytes | None]]:
         """``(key, changelog value)`` of every key changed since the last call; the value
