@@ -102,11 +102,15 @@ class ScoringProcess:
         self._proc.join(5)
         self._conn.close()
 
-    def _restart(self, why: str) -> None:
-        """Replace the child, then fail the call in hand (the worker retries it)."""
+    def _respawn(self, why: str) -> None:
         log.warning("scoring process %s: restarting it", why)
         self._kill()
         self._start()
+        self._broken = False
+
+    def _restart(self, why: str) -> None:
+        """Replace the child, then fail the call in hand (the worker retries it)."""
+        self._respawn(why)
         raise ScoringProcessError(f"scoring process {why} (restarted)")
 
     def score(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> Scores:
@@ -153,11 +157,8 @@ class ScoringProcess:
         return Scores(*payload)
 
     def _replace(self) -> None:
-        log.warning("scoring process: restarting it after an abandoned or failed call")
         with self._lock:
-            self._kill()
-            self._start()
-            self._broken = False
+            self._respawn("left an abandoned or failed call behind")
 
     @property
     def pid(self) -> int | None:
