@@ -139,7 +139,10 @@ class CompiledBinnedForest:
                      self.node_base, self.n_internal, self.leaf_base, out)
         return out
 
+    def __reduce__(self) -> tuple[Any, tuple[Any]]:
+        return CompiledBinnedForest, (self.forest,)  # pickled as the original; compiled on load
+
     def __getattr__(self, name: str) -> Any:
-        if name == "forest":  # not set yet (unpickling): no delegation loop
+        if name == "forest":  # not set yet: no delegation loop
             raise AttributeError(name)
         return getattr(self.forest, name)
