@@ -86,9 +86,11 @@ def _patch_fetch_wait() -> None:
 
 
 _patch_fetch_wait()
-codecs.register("user_state", _StateCodec(UserState))
-codecs.register("item_stats", _StateCodec(ItemStats))
-codecs.register("orjson", _JsonCodec())
+# Faust's serializers for the tables, and what BatchedTable encodes its changelog with.
+TABLE_CODECS = {"user_state": _StateCodec(UserState), "item_stats": _StateCodec(ItemStats),
+                "orjson": _JsonCodec()}
+for _name, _codec in TABLE_CODECS.items():
+    codecs.register(_name, _codec)
 
 
 async def broker_reachable(bootstrap: str, timeout: float = 0.5) -> bool:
@@ -162,8 +164,7 @@ def create_app(settings: Settings) -> faust.App:
 
     batched: list[tuple[str, BatchedTable]] = []
 
-    def table(factory: Any, name: str, value_serializer: str, encode: Callable[[Any], bytes],
-              value_cls: Any = None) -> StrKeyed:
+    def table(factory: Any, name: str, value_serializer: str, value_cls: Any = None) -> StrKeyed:
         # Keys are the raw id bytes and the changelog partition comes from the default
         # (murmur2) partitioner: the same bytes and hash the producers use for the
         # source topics, so a user's changelog partition is its events partition.
@@ -173,19 +174,16 @@ def create_app(settings: Settings) -> faust.App:
         # which StrKeyed turns back into state objects.
         t = factory(name, schema=schema, key_type=bytes, partitions=settings.partitions,
                     use_partitioner=True)
-        deliveries.track(t)
         if not settings.store.startswith("memory"):
+            deliveries.track(t)  # Faust writes this one's changelog
             return StrKeyed(t, value_cls)
-        view = BatchedTable(t, value_cls, encode)
+        view = BatchedTable(t, value_cls, TABLE_CODECS[value_serializer].dumps)
         batched.append((changelog_topic(settings, name), view))
         return view
 
-    def encode_state(obj: Any) -> bytes:
-        return orjson.dumps(obj.to_dict())  # what the user_state / item_stats codecs write
-
-    users = table(app.Table, USERS_TABLE, "user_state", encode_state, UserState)
-    items = table(app.GlobalTable, ITEMS_TABLE, "item_stats", encode_state, ItemStats)
-    gates = table(app.Table, GATES_TABLE, "orjson", orjson.dumps)
+    users = table(app.Table, USERS_TABLE, "user_state", UserState)
+    items = table(app.GlobalTable, ITEMS_TABLE, "item_stats", ItemStats)
+    gates = table(app.Table, GATES_TABLE, "orjson")
 
     flushing = asyncio.Lock()
 

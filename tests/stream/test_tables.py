@@ -4,7 +4,7 @@ from __future__ import annotations
 import orjson
 from faust.serializers import codecs
 
-import stream.app  # noqa: F401  (registers the tables' codecs)
+from stream.app import TABLE_CODECS  # registers the tables' codecs too
 from stream.events import Event
 from stream.state import ItemStats, UserState
 from stream.tables import BatchedTable, Deliveries
@@ -21,14 +21,14 @@ def test_changelog_records_are_the_bytes_faust_writes_and_recovery_reads() -> No
     stats = ItemStats()
     stats.add(1_454_284_800_000, 1, 2.5)
     for codec, value, cls in (("user_state", state, UserState), ("item_stats", stats, ItemStats)):
-        table = BatchedTable(FakeTable(), cls, encode=lambda v: orjson.dumps(v.to_dict()))
+        table = BatchedTable(FakeTable(), cls, encode=TABLE_CODECS[codec].dumps)
         table["k"] = value
         [(key, raw)] = table.take_dirty()
         assert key == b"k" and raw == codecs.dumps(codec, value)
         # recovery hands the store plain JSON; the view turns it back into state
         table.table.data.data[b"k"] = orjson.loads(raw)
         assert table["k"].to_dict() == value.to_dict()
-    gates = BatchedTable(FakeTable(), encode=orjson.dumps)
+    gates = BatchedTable(FakeTable(), encode=TABLE_CODECS["orjson"].dumps)
     gates["u"] = {"i1": [1, 5, 1]}
     assert gates.take_dirty() == [(b"u", codecs.dumps("orjson", {"i1": [1, 5, 1]}))]
 
