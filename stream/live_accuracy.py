@@ -10,7 +10,7 @@ Outcomes come from :class:`stream.gate.IntentGate`: 'tp' (intent, then purchase)
 """
 from __future__ import annotations
 
-from river import metrics, utils
+from collections import deque
 
 __all__ = ["LiveAccuracy", "activity_bucket", "ACTIVITY_BUCKETS"]
 
@@ -30,21 +30,29 @@ def activity_bucket(n_events: int) -> str:
             name = bucket
     return name
 
-_TRUTH = {"tp": (True, True), "fp": (False, True), "fn": (True, False)}
-
 
 class LiveAccuracy:
+    """Precision, recall and F1 over the latest ``window`` outcomes: the figures River's
+    ``utils.Rolling(metrics.Precision | Recall | F1)`` give (tested against them), from
+    one window of outcome counts instead of three rolling confusion matrices (an
+    outcome is counted on the worker's event loop, once per resolved intent)."""
+
     def __init__(self, window: int = 1000) -> None:
-        self.metrics = {
-            "precision": utils.Rolling(metrics.Precision, window_size=window),
-            "recall": utils.Rolling(metrics.Recall, window_size=window),
-            "f1": utils.Rolling(metrics.F1, window_size=window),
-        }
+        self.window: deque[str] = deque(maxlen=window)
+        self.counts = {"tp": 0, "fp": 0, "fn": 0}
 
     def update(self, outcome: str) -> None:
-        y_true, y_pred = _TRUTH[outcome]
-        for m in self.metrics.values():
-            m.update(y_true, y_pred)
+        counts, window = self.counts, self.window
+        if outcome not in counts:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        if len(window) == window.maxlen:
+            counts[window[0]] -= 1
+        window.append(outcome)
+        counts[outcome] += 1
 
     def get(self) -> dict[str, float]:
-        return {name: float(m.get()) for name, m in self.metrics.items()}
+        tp, fp, fn = self.counts["tp"], self.counts["fp"], self.counts["fn"]
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        return {"precision": precision, "recall": recall, "f1": f1}

@@ -19,7 +19,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, MutableMapping, Mapping, Sequence
+from typing import Awaitable, Callable, Iterable, MutableMapping, Mapping, Sequence
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from stream.state import ItemStats, UserState
 __all__ = ["RawMessage", "Sinks", "ServingModel", "EventProcessor", "BatchResult", "StagedBatch"]
 
 log = logging.getLogger(__name__)
+
+#: Events (and users) staged between two turns of the event loop: about 10 ms of work.
+YIELD_EVERY = 200
 
 Send = Callable[[bytes | None, bytes], Awaitable[None]]
 SendToPartition = Callable[[int, bytes], Awaitable[None]]
@@ -104,18 +107,25 @@ class StagedBatch:
     def n_pairs(self) -> int:
         return 0 if self.U is None else len(self.U)
 
-    def build_pairs(self, dirty: Mapping[str, UserState], max_candidates: int,
-                    items: Mapping[str, ItemStats]) -> None:
-        """Every changed user's candidate pairs, for ONE model call."""
-        U_parts, I_parts = [], []
-        for uid, state in dirty.items():
+    _U_parts: list[np.ndarray] = field(default_factory=list)
+    _I_parts: list[np.ndarray] = field(default_factory=list)
+
+    def add_pairs(self, users: Iterable[tuple[str, UserState]], max_candidates: int,
+                  items: Mapping[str, ItemStats]) -> None:
+        """These users' candidate pairs (call :meth:`seal` after the last)."""
+        for uid, state in users:
             cands = state.candidates(max_candidates)
             U, I = pair_features(self.model.spec, uid, state, cands, items, self.model.catalogue)
-            U_parts.append(U)
-            I_parts.append(I)
+            self._U_parts.append(U)
+            self._I_parts.append(I)
             self.sizes.append(len(cands))
             self.owners.append((uid, cands))
-        self.U, self.I = np.concatenate(U_parts), np.concatenate(I_parts)
+
+    def seal(self) -> None:
+        """Every changed user's pairs as ONE model call."""
+        if self._U_parts:
+            self.U, self.I = np.concatenate(self._U_parts), np.concatenate(self._I_parts)
+        self._U_parts, self._I_parts = [], []
 
 
 class EventProcessor:
@@ -146,6 +156,7 @@ class EventProcessor:
         self.score_timeout_s = score_timeout_s
         self.live = LiveAccuracy()
         self.live_by_activity: dict[str, LiveAccuracy] = {}
+        self._outcomes: Counter[str] = Counter()  # not yet in Prometheus
         self.quality = QualityMonitor(quality or QualityConfig())
         self.drift = DriftMonitor()
         self.pseudonymize = pseudonymize or Pseudonymizer("")
@@ -174,9 +185,10 @@ class EventProcessor:
         """Fold a batch into state and build its users' pairs, without scoring them.
 
         The worker stages batch k+1 while batch k is being scored in the model process,
-        then finishes them in order. Everything here that the finish step of an earlier
-        batch could also touch (the gates) is written back before the first ``await``
-        that follows it, so the two steps never see each other half-done.
+        then finishes them in order. Every ``YIELD_EVERY`` events and users this lets
+        the event loop run (a model answer waiting to be read, the next call to send):
+        each event's gate update, the only state a publishing batch also touches, is
+        written back before that, so the two steps never see each other half-done.
         """
         result = BatchResult()
         self.metrics.batch_events.observe(len(messages))
@@ -187,7 +199,9 @@ class EventProcessor:
         triggers: dict[str, list[_Trigger]] = {}
         item_activity = ItemActivity(self.partitions)
         by_type: Counter[str] = Counter()
-        for msg in messages:
+        for k, msg in enumerate(messages, 1):
+            if k % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             try:
                 event = parse_event(msg.value)
                 if msg.key is not None and msg.key != event.user_id.encode():
@@ -232,11 +246,17 @@ class EventProcessor:
         for etype, n in by_type.items():  # counted per batch: labels() is costly per event
             self.metrics.events.labels(type=etype).inc(n)
         self._flush_quality()
+        self._flush_outcomes()
         for uid, state in dirty.items():
             self.users[uid] = state  # one changelog write per user per batch
         staged = StagedBatch(result, gate, triggers, self.model)
         if dirty:
-            staged.build_pairs(dirty, self.max_candidates, self.items)
+            changed = list(dirty.items())
+            for start in range(0, len(changed), YIELD_EVERY):
+                if start:
+                    await asyncio.sleep(0)
+                staged.add_pairs(changed[start:start + YIELD_EVERY], self.max_candidates, self.items)
+            staged.seal()
             self.metrics.batch_pairs.observe(staged.n_pairs)
         self.metrics.users.set(len(self.users))
         for partition, value in item_activity.messages():  # one record per partition per batch
@@ -245,8 +265,20 @@ class EventProcessor:
 
     async def finish(self, staged: "StagedBatch") -> BatchResult:
         """Score a staged batch and publish the intents its gate lets through."""
+        return await self.publish(staged, await self.score(staged))
+
+    async def score(self, staged: "StagedBatch") -> Scores | None:
+        """The model's answer for a staged batch's pairs: None when there are none, or
+        when the model failed twice (:meth:`publish` then dead-letters the triggers).
+        The worker asks for batch k+1's scores while batch k's are being published."""
+        if not staged.n_pairs:
+            return None
+        return await self._call_model(staged.model.scorer, staged.U, staged.I, staged.sizes)
+
+    async def publish(self, staged: "StagedBatch", scores: Scores | None) -> BatchResult:
+        """Gate a scored batch and publish the intents that pass."""
         if staged.n_pairs:
-            staged.result.intents = await self._score(staged)
+            staged.result.intents = await self._publish(staged, scores)
         return staged.result
 
     def sweep_expired(self, gate: IntentGate | None = None) -> int:
@@ -271,20 +303,34 @@ class EventProcessor:
                 self._outcome("fp", state.n_events if state is not None else 0)
             closed += len(expired)
             self.gates[uid] = gstate
+        self._flush_outcomes()
         return closed
 
     def _outcome(self, outcome: str, n_events: int) -> None:
         self.live.update(outcome)
-        self.metrics.outcomes.labels(outcome=outcome).inc()
-        for name, value in self.live.get().items():
-            self.metrics.live.labels(metric=name).set(value)
+        self._outcomes[outcome] += 1
         bucket = activity_bucket(n_events)
-        by_bucket = self.live_by_activity.setdefault(bucket, LiveAccuracy())
+        by_bucket = self.live_by_activity.get(bucket)
+        if by_bucket is None:
+            by_bucket = self.live_by_activity[bucket] = LiveAccuracy()
         by_bucket.update(outcome)
-        for name, value in by_bucket.get().items():
-            self.metrics.live_by_activity.labels(metric=name, bucket=bucket).set(value)
         for detector in self.drift.update_error(outcome != "tp"):
             self._drift_raised(detector)
+
+    def _flush_outcomes(self) -> None:
+        """The outcomes resolved since the last flush to Prometheus: once a batch, as
+        label lookups and gauge sets per outcome cost more than the outcome itself."""
+        if not self._outcomes:
+            return
+        m = self.metrics
+        for outcome, n in self._outcomes.items():
+            m.outcomes.labels(outcome=outcome).inc(n)
+        self._outcomes.clear()
+        for name, value in self.live.get().items():
+            m.live.labels(metric=name).set(value)
+        for bucket, by_bucket in self.live_by_activity.items():
+            for name, value in by_bucket.get().items():
+                m.live_by_activity.labels(metric=name, bucket=bucket).set(value)
 
     def _drift_raised(self, detector: str) -> None:
         self.metrics.drift.labels(detector=detector).inc()
@@ -318,9 +364,8 @@ class EventProcessor:
                 child = by_source[source] = m.lateness.labels(source=source)
             child.observe(seconds)  # type: ignore[attr-defined]
 
-    async def _score(self, staged: "StagedBatch") -> list[Intent]:
+    async def _publish(self, staged: "StagedBatch", scores: Scores | None) -> list[Intent]:
         model, gate, triggers = staged.model, staged.gate, staged.triggers
-        scores = await self._call_model(model.scorer, staged.U, staged.I, staged.sizes)
         if scores is None:
             for uid, _ in staged.owners:
                 for trig in triggers[uid]:
@@ -358,11 +403,12 @@ class EventProcessor:
             row += size
             if gstate != before:
                 self.gates[uid] = gstate
-        latency = self.metrics.latency
+        ingest = self.metrics.latency.labels(basis="ingest")
+        event_time = self.metrics.latency.labels(basis="event_time")
         for intent in published:
             await self.sinks.intents(intent.user_id.encode(), encode_intent(intent))
-            latency.labels(basis="ingest").observe(max(intent.latency_ms, 0) / 1000)
-            latency.labels(basis="event_time").observe(max(now_ms - intent.event_ts, 0) / 1000)
+            ingest.observe(max(intent.latency_ms, 0) / 1000)
+            event_time.observe(max(now_ms - intent.event_ts, 0) / 1000)
         self.metrics.intents.inc(len(published))
         return published
 
