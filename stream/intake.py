@@ -1,19 +1,21 @@
 """A topic's messages straight from Faust's consumer, taken in adaptive batches.
 
-Faust delivers each message to an agent through its stream machinery: an ``Event`` a
-message, a queue, a passive drainer and ``take_events``, which moves messages into the
-batch only while the agent waits for it. Under load the agent then works on a batch
-while nothing moves into the next one: the worker's intake topped out near 3,000
-events/s with its event loop half idle. Here the consumer's conductor puts the raw
-messages in a list as they are fetched, and the agent takes everything that came in
-since its last batch (up to ``max_batch``), waiting at most ``linger_s`` counted from
-the first message's arrival. A batch grows with the load; an idle worker answers a
-lone event within ``linger_s``.
+Faust delivers each message to an agent through its stream machinery: the conductor's
+handler (flow control, producer buffer, an ``Event`` a message), a queue, a passive
+drainer and ``take_events``, which moves messages into the batch only while the agent
+waits for it. Under load the agent then worked on a batch while nothing moved into the
+next one: the worker's intake topped out near 3,000 events/s with its event loop half
+idle. Here the consumer's fetch loop hands each raw message of the topic's partitions to
+:meth:`MessageBatches.deliver`, which appends it to a list; the worker takes everything
+that came in since its last batch (up to ``max_batch``), waiting at most ``linger_s``
+counted from the first message's arrival. A batch grows with the load; an idle worker
+answers a lone event within ``linger_s``.
 
 Faust still owns everything else: the group membership, the assignment (and with it
-the tables), fetching, flow control and offset commits. The batches hold Faust
-``Message`` objects; acknowledge each with ``message.ack(app.consumer)`` once its
-outputs are durable, and only then may its offset be committed.
+the tables), fetching, pausing and offset commits. The batches hold Faust ``Message``
+objects, each tracked as pending like a stream's; acknowledge each with
+``message.ack(app.consumer)`` once its outputs are durable, and only then may its
+offset be committed.
 
 >>> import asyncio
 >>> from types import SimpleNamespace
@@ -56,9 +58,9 @@ async def _undecoded(message: Any, *, propagate: bool = False) -> Any:
 
 
 class MessageBatches:
-    """The queue a :class:`RawTopic` channel delivers into (the two methods Faust's
-    conductor calls, ``full`` and ``put_nowait_enhanced``, and ``put``), read by one
-    consumer with :meth:`take`."""
+    """Filled by the consumer (:meth:`deliver`; as a :class:`RawTopic` channel's queue,
+    also the methods Faust's conductor calls: ``full``, ``put_nowait_enhanced``,
+    ``put``), read by one worker with :meth:`take`."""
 
     def __init__(self, app: Any, max_batch: int, linger_s: float, maxsize: int = 20_000) -> None:
         self.app = app
@@ -91,6 +93,14 @@ class MessageBatches:
             self._enough.set()
         if len(self._messages) >= self.maxsize:
             self._room.clear()
+
+    async def deliver(self, message: Any) -> None:
+        """The consumer's callback for this topic's partitions (see :func:`subscribe_batches`)."""
+        message.incref()  # the reference the acknowledgement gives back
+        if len(self._messages) >= self.maxsize:
+            await self.put(message)
+        else:
+            self.put_nowait_enhanced(message)
 
     async def put(self, message: Any) -> None:
         """Wait for room (the consumer's fetch loop waits here while the worker is far
@@ -145,7 +155,19 @@ def subscribe_batches(app: faust.App, topic: RawTopic, max_batch: int, linger_s:
     Buffered messages are dropped when partitions are revoked."""
     batches = MessageBatches(app, max_batch, linger_s, maxsize)
     channel = topic.clone(queue=batches, is_iterator=True)
-    app.topics.add(channel)
+    conductor = app.topics
+    conductor.add(channel)
+    build_handler = conductor._build_handler  # noqa: SLF001
+
+    def handler(tp: Any, channels: Any) -> Any:
+        # The consumer calls one handler per assigned partition. The conductor's own
+        # (flow control, producer buffer and decoding, for each message) is only needed
+        # where Faust's streams read the topic; here the message goes straight in.
+        if len(channels) == 1 and channel in channels:
+            return batches.deliver
+        return build_handler(tp, channels)
+
+    conductor._build_handler = handler  # noqa: SLF001
 
     @app.on_partitions_revoked.connect
     async def _drop_buffered(sender: Any, revoked: Any = None, **kwargs: Any) -> None:

@@ -18,8 +18,15 @@ class FakeApp:
         self.consumer = SimpleNamespace(track_message=self.tracked.append)
 
 
-def message(offset: int, generation: int = 1) -> SimpleNamespace:
-    return SimpleNamespace(offset=offset, generation_id=generation, tracked=False)
+class Message(SimpleNamespace):
+    refcount = 0
+
+    def incref(self) -> None:
+        self.refcount += 1
+
+
+def message(offset: int, generation: int = 1) -> Message:
+    return Message(offset=offset, generation_id=generation, tracked=False)
 
 
 @settings(max_examples=60, deadline=None)
@@ -120,3 +127,17 @@ def test_built_before_the_loop_that_uses_it() -> None:
         return [m.offset for m in await batches.take()]
 
     assert asyncio.run(run()) == [7]
+
+
+async def test_the_consumer_callback_holds_a_reference_and_waits_when_full() -> None:
+    """``deliver`` is what the consumer calls for each message of the topic's partitions:
+    one reference each (given back by the acknowledgement), and a wait while full."""
+    batches = MessageBatches(FakeApp(), max_batch=1, linger_s=0.0, maxsize=1)
+    first, second = message(0), message(1)
+    await batches.deliver(first)
+    delivering = asyncio.ensure_future(batches.deliver(second))
+    await asyncio.sleep(0.01)
+    assert not delivering.done() and first.refcount == 1
+    assert await batches.take() == [first]
+    await asyncio.wait_for(delivering, 1.0)
+    assert await batches.take() == [second] and second.refcount == 1
