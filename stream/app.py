@@ -25,7 +25,6 @@ from faust.serializers import codecs
 from models.artifact import LoadedModel, load_artifact
 from stream.config import Settings
 from stream.faust_patches import apply_faust_patches
-from stream.intake import RawTopic, subscribe_batches
 from stream.item_events import decode_item_activity, partition_for
 from stream.metrics import WorkerMetrics
 from stream.model_reloader import ModelReloader
@@ -42,11 +41,6 @@ __all__ = ["create_app", "faust_worker", "USERS_TABLE", "ITEMS_TABLE", "GATES_TA
 log = logging.getLogger(__name__)
 
 USERS_TABLE, ITEMS_TABLE, GATES_TABLE = "users", "items", "gates"
-
-# aiokafka holds ONE batch per partition and makes a send wait while a full one is in
-# flight: at Faust's 16 KB default a busy worker waited on broker round trips (p99 at
-# 5,000 events/s of intents: 1.7 s -> 1.0 s with 256 KB).
-PRODUCER_MAX_BATCH_BYTES = 256 * 1024
 
 
 class _StateCodec(codecs.Codec):
@@ -134,7 +128,6 @@ def create_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
         stream_wait_empty=False,
         producer_linger=0.001,
-        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         # The check guards a persistent (RocksDB) store against a truncated changelog. With
         # the memory store the "persisted" offset is this process's own latest write, which
         # can run ahead of the broker's reported end offset for a moment during a
@@ -144,8 +137,7 @@ def create_app(settings: Settings) -> faust.App:
     app.intent_fetch_max_wait_ms = settings.fetch_max_wait_ms  # type: ignore[attr-defined]
     topics = settings.topics
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    events_topic = RawTopic(app, topics=[topics.events], partitions=settings.partitions, **raw)
-    incoming = subscribe_batches(app, events_topic, settings.batch_size, settings.batch_ms / 1000)
+    events_topic = app.topic(topics.events, partitions=settings.partitions, **raw)
     item_topic = app.topic(topics.item_events, partitions=settings.partitions, **raw)
 
     deliveries = Deliveries()
@@ -235,68 +227,43 @@ def create_app(settings: Settings) -> faust.App:
         await deliveries.wait()  # the batch's table writes and outputs are durable ...
         if previous is not None:
             await previous  # ... and the batches before it acknowledged ...
-        ack = app.consumer
-        for message in batch:
-            message.ack(ack)  # ... before its offsets may be committed
+        for event in batch:
+            event.ack()  # ... before its offsets may be committed
 
-    @app.task
-    async def score_events() -> None:
-        """Batches overlap in three steps: while batch k+1 is staged (parse, state,
-        features) on the event loop, batch k is in the model process, and batch k-1's
-        intents are published and its records awaited. The model takes batch k+1 as soon
-        as it answers for batch k, and publishing, like acknowledging, keeps batch order.
-        A batch is published before the batch two after it is staged, so the gates see
-        the steps in a fixed order. A batch is whatever arrived while the previous one
-        was staged (see stream.intake): it grows with the load."""
+    @app.agent(events_topic)
+    async def score_events(stream: Any) -> None:
+        """Three steps overlap: batch k+1 is staged (parse, state, features) while batch k
+        is scored in the model process, and batch k's records are awaited while batch k+1
+        is scored. Scoring and acknowledging each keep batch order. ``take_events``
+        acknowledges a batch as soon as the next is asked for, so each event is held
+        (one more reference) until its own acknowledgement step."""
         proc = await processor()
-        scored: asyncio.Future | None = None  # the model's answer for the latest batch
-        finishing: asyncio.Future | None = None  # the latest batch's publication
-        settled: asyncio.Future | None = None  # the one before it
+        scoring: asyncio.Future | None = None
         acking: asyncio.Future | None = None
 
-        async def score(staged: StagedBatch, previous: asyncio.Future | None) -> Any:
-            if previous is not None:
-                await asyncio.wait([previous])  # one model call at a time, in batch order
-            return await proc.score(staged)
-
-        async def finish(staged: StagedBatch, batch: list[Any], scores: asyncio.Future,
-                         previous: asyncio.Future | None) -> None:
+        async def finish(staged: StagedBatch, batch: list[Any]) -> None:
             nonlocal acking
-            answer = await scores
-            if previous is not None:
-                await previous
-            await proc.publish(staged, answer)
+            await proc.finish(staged)
             acking = asyncio.ensure_future(acknowledge(batch, acking))
 
         try:
-            while True:
-                batch = await incoming.take()
-                if settled is not None:
-                    await settled
-                msgs = [RawMessage(m.key, m.value, m.timestamp * 1000, m.offset) for m in batch]
+            async for batch in stream.take_events(settings.batch_size, within=settings.batch_ms / 1000):
+                for event in batch:
+                    event.message.incref()
+                msgs = [RawMessage(e.key, e.value, e.message.timestamp * 1000, e.message.offset)
+                        for e in batch]
                 staged = await proc.stage(msgs)
                 await flush_tables()
+                if scoring is not None:
+                    await scoring  # at most one batch waits for the model
                 if acking is not None and acking.done():
-                    acking.result()  # a record that could not be delivered stops the worker
-                scored = asyncio.ensure_future(score(staged, scored))
-                settled, finishing = finishing, asyncio.ensure_future(
-                    finish(staged, batch, scored, finishing))
-                # Let the model process have the pairs now: the next batch is often
-                # already buffered, and staging it would not yield first.
-                await asyncio.sleep(0)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            # Nothing after this batch may be acknowledged (its offsets would be
-            # committed past the failed one): stop, and let a restart read from the
-            # last commit.
-            log.critical("events agent stopped: %r", exc)
-            await app.crash(exc)
-            raise
+                    acking.result()  # a record that could not be delivered stops the agent
+                scoring = asyncio.ensure_future(finish(staged, list(batch)))
         finally:
-            for step in (finishing, acking):
-                if step is not None:
-                    await asyncio.gather(step, return_exceptions=True)
+            if scoring is not None:
+                await scoring
+            if acking is not None:
+                await acking
 
     @app.agent(item_topic)
     async def count_items(stream: Any) -> None:
