@@ -25,6 +25,7 @@ from faust.serializers import codecs
 from models.artifact import LoadedModel, load_artifact
 from stream.config import Settings
 from stream.faust_patches import apply_faust_patches
+from stream.kafka import read_end_offsets
 from stream.item_events import decode_item_activity, partition_for
 from stream.metrics import WorkerMetrics
 from stream.model_reloader import ModelReloader
@@ -135,6 +136,7 @@ def create_app(settings: Settings) -> faust.App:
         recovery_consistency_check=not settings.store.startswith("memory"),
     )
     app.intent_fetch_max_wait_ms = settings.fetch_max_wait_ms  # type: ignore[attr-defined]
+    app.intent_end_offsets = lambda tps: read_end_offsets(settings, tps)  # type: ignore[attr-defined]
     topics = settings.topics
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     events_topic = app.topic(topics.events, partitions=settings.partitions, **raw)
