@@ -5,8 +5,8 @@ throughput, and for latency a generator fitted to it (fresh users, so every even
 new user-item pairs). Each stage gets its own topics and consumer group.
 
 1. I/O limit: a plain aiokafka pass-through (consume, parse, publish one message per event).
-   Beside it, the Faust floor: a Faust agent that only forwards each event in the worker's
-   micro-batches (:mod:`stream.passthrough_agent`), the ceiling for any Faust worker here.
+   Beside it, the Faust floor: a Faust app that only forwards each event, taking them as the
+   worker does (:mod:`stream.passthrough_agent`): the ceiling for the worker here.
 2. Naive: a Faust agent with the same features and model, one model call per event.
 3. Worker: ``intent worker`` as a subprocess; sustained events/s on a preloaded topic, and
    event-to-intent latency (produce time -> intent arrival at a consumer) at fixed offered
@@ -274,7 +274,7 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
         io_events = real[: cfg.io_events]
         log(f"1/5 I/O limit on {len(io_events):,} real events")
         result["io_limit_eps"] = round(asyncio.run(io_limit(_stage_settings(base, "io"), io_events)), 1)
-        log("   Faust floor: an agent that only forwards, in the worker's micro-batches")
+        log("   Faust floor: a Faust app that only forwards, through the worker's intake")
         result["faust_floor_eps"] = round(faust_floor_eps(_stage_settings(base, "floor"), io_events, run_dir), 1)
         log("2/5 naive Faust agent")
         result["naive_eps"] = round(naive_eps(_stage_settings(base, "naive"), io_events,

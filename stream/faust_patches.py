@@ -5,20 +5,161 @@
    holds it for the full wait, which would add up to 1.5 s to every event. The app's
    ``intent_fetch_max_wait_ms`` is applied instead.
 
-2. Recovery end. Faust restores a table by reading its changelog up to the end offsets
+2. Delivery. Faust's fetch loop hands each message to the conductor inside
+   ``Service.wait_first(callback(message), suspend_flow.wait())``: four tasks and an
+   ``asyncio.wait`` a message, so that a rebalance can interrupt a delivery blocked on a
+   full stream buffer. Almost every delivery never blocks. Here the callback is stepped
+   once in place; only one that does block (buffer full, flow suspended) continues under
+   ``wait_first`` exactly as before. Same messages, same order, same offsets.
+
+3. Recovery end. Faust restores a table by reading its changelog up to the end offsets
    the broker reports when recovery starts, then lets the agents run. Tansu reports one
    past the first offset of a partition's last record batch, not past its last record
    (see :func:`stream.kafka.end_offsets`), so a restarted worker began serving before it
    had applied the rest of that batch: users whose latest state was there started over
-   from older state or from nothing (seen: the SIGKILL-and-restart test lost 5-10 events
-   in about half its runs once deliveries got faster). The app's ``intent_end_offsets``
-   checks the reported ends by reading; Faust's recovery then waits for the true end.
+   from older state or from nothing (seen: with (2), the SIGKILL-and-restart test lost
+   5-10 events in about half its runs; the faster delivery only made the race likelier).
+   The app's ``intent_end_offsets`` checks the reported ends by reading; Faust's
+   recovery then waits for the true end.
+
+4. Seek after a rebalance. Once the tables are recovered, Faust resumes the source
+   partitions and then seeks them to their committed offsets; records fetched in
+   between are dropped (flow is not yet resumed) while the fetch position moves past
+   them. aiokafka's ``seek_to_committed`` leaves a partition with no committed offset
+   where it is, so those records were never read: a worker that took over partitions
+   whose previous owner died before its first commit skipped them all (seen: the
+   survivor test never drained). Such partitions are now sought to where the reset
+   policy starts them (the beginning, for ``earliest``).
+
+>>> import asyncio
+>>> async def quick():
+...     return 1
+>>> async def blocked():
+...     await asyncio.sleep(0)
+...     return 2
+>>> async def main():
+...     return [await _deliver(_wait_first, quick()), await _deliver(_wait_first, blocked())]
+>>> async def _wait_first(aw, *other):
+...     return await aw
+>>> asyncio.run(main())
+[None, 2]
 """
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Any, Awaitable, Callable, Coroutine, Generator
 
 __all__ = ["apply_faust_patches"]
+
+
+class _Resumed:
+    """The rest of a coroutine that was already stepped once outside any task: awaiting
+    it continues the coroutine from the point it yielded (what ``yield from`` does)."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self.coro, self.first = coro, first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, pending = self.coro, self.first
+        while True:
+            try:
+                sent = yield pending
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation and the like go to the coroutine
+                try:
+                    pending = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+async def _deliver(wait_first: Callable[..., Awaitable[Any]], coro: Coroutine[Any, Any, Any],
+                   *interrupts: Any) -> Any:
+    """Run ``coro`` to its first suspension in place; if it suspends, finish it under
+    ``wait_first(rest, *interrupts)``. Returns None when it completed in place."""
+    try:
+        first = coro.send(None)
+    except StopIteration:
+        return None
+    return await wait_first(_Resumed(coro, first), *interrupts)
+
+
+def _patch_fetch_wait() -> None:
+    from faust.transport.drivers import aiokafka as driver
+
+    original = driver.AIOKafkaConsumerThread._create_worker_consumer
+
+    def create(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        wait = getattr(self.app, "intent_fetch_max_wait_ms", None)
+        if wait is not None:
+            consumer._fetch_max_wait_ms = int(wait)  # read by the fetcher at start()
+        return consumer
+
+    driver.AIOKafkaConsumerThread._create_worker_consumer = create
+
+
+async def _drain_messages(self: Any, fetcher: Any) -> None:
+    """Faust 0.15's ``Consumer._drain_messages`` with the delivery of (2) above."""
+    callback = self.callback
+    getmany = self.getmany
+    consumer_should_stop = self._stopped.is_set
+    fetcher_should_stop = fetcher._stopped.is_set
+    get_read_offset = self._read_offset.__getitem__
+    set_read_offset = self._read_offset.__setitem__
+    set_flag, unset_flag = self.diag.set_flag, self.diag.unset_flag
+    from faust.transport.consumer import CONSUMER_FETCHING
+
+    commit_every = self._commit_every
+    acks_enabled_for = self.app.topics.acks_enabled_for
+    wait_first, suspend_flow = self.wait_first, self.suspend_flow
+    yield_every, since_yield = 100, 0
+    try:
+        while not (consumer_should_stop() or fetcher_should_stop()):
+            set_flag(CONSUMER_FETCHING)
+            ait = getmany(timeout=1.0)
+            await self.sleep(0)
+            if not self.should_stop:
+                async for tp, message in ait:
+                    since_yield += 1
+                    if since_yield > yield_every:
+                        await asyncio.sleep(0)
+                        since_yield = 0
+                    offset = message.offset
+                    r_offset = get_read_offset(tp)
+                    if r_offset is None or offset >= r_offset:
+                        gap = offset - (r_offset or 0)
+                        if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                            await self._add_gap(tp, r_offset + 1, offset)
+                        if commit_every is not None and self._n_acked >= commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        await _deliver(wait_first, callback(message), suspend_flow)
+                        set_read_offset(tp, offset)
+            unset_flag(CONSUMER_FETCHING)
+    except self.consumer_stopped_errors:
+        if self.transport.app.should_stop:
+            self.log.info("Broker stopped consumer, shutting down...")
+            return
+        raise
+    except asyncio.CancelledError:
+        if self.transport.app.should_stop:
+            self.log.info("Consumer shutting down for user cancel.")
+            return
+        raise
+    except Exception as exc:
+        self.log.exception("Drain messages raised: %r", exc)
+        raise
+    finally:
+        unset_flag(CONSUMER_FETCHING)
 
 
 def _patch_recovery_highwaters() -> None:
@@ -43,21 +184,34 @@ def _patch_recovery_highwaters() -> None:
     Recovery._build_highwaters = build
 
 
-def apply_faust_patches() -> None:
-    """Apply the changes (idempotent)."""
+def _patch_seek_to_committed() -> None:
     from faust.transport.drivers import aiokafka as driver
 
-    original = driver.AIOKafkaConsumerThread._create_worker_consumer
-    if getattr(original, "_intent_patched", False):
+    async def seek_to_committed(self: Any) -> Any:
+        consumer = self._ensure_consumer()
+        committed = await self.call_thread(consumer.seek_to_committed)
+        changelogs = self.app.tables.changelog_topics
+        # aiokafka seeks only offsets > 0; a changelog's position is the recovery's.
+        unset = [tp for tp, offset in committed.items()
+                 if not (offset and offset > 0) and tp.topic not in changelogs]
+        if unset:
+            if self.app.conf.consumer_auto_offset_reset == "latest":
+                await self.call_thread(consumer.seek_to_end, *unset)
+            else:
+                await self.call_thread(consumer.seek_to_beginning, *unset)
+        return committed
+
+    driver.AIOKafkaConsumerThread.seek_to_committed = seek_to_committed
+
+
+def apply_faust_patches() -> None:
+    """Apply the changes (idempotent)."""
+    from faust.transport import consumer
+
+    if getattr(consumer.Consumer, "_intent_patched", False):
         return
+    _patch_fetch_wait()
     _patch_recovery_highwaters()
-
-    def create(self: Any, transport: Any) -> Any:
-        consumer = original(self, transport)
-        wait = getattr(self.app, "intent_fetch_max_wait_ms", None)
-        if wait is not None:
-            consumer._fetch_max_wait_ms = int(wait)  # read by the fetcher at start()
-        return consumer
-
-    create._intent_patched = True  # type: ignore[attr-defined]
-    driver.AIOKafkaConsumerThread._create_worker_consumer = create
+    _patch_seek_to_committed()
+    consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+    consumer.Consumer._intent_patched = True  # type: ignore[attr-defined]

@@ -1,19 +1,21 @@
-"""The bench's ceiling for any Faust worker: an agent that only forwards.
+"""The bench's ceiling for the worker: a Faust app that only forwards.
 
-It consumes ``events`` in the worker's micro-batches (``take_events``, same size and
-wait) and publishes each event's bytes to ``intents`` through the producer, as the
-worker publishes its intents: no parsing, no state, no model. What it sustains is what
-Faust's per-message machinery (consumer thread, conductor, stream, acks) leaves for a
-worker on this box, next to the plain aiokafka I/O limit. Run with
-``python -m stream.passthrough_agent`` and the worker's ``INTENT_*`` environment.
+It takes ``events`` the way the worker does (:mod:`stream.intake`, same batch size and
+wait), publishes each event's bytes to ``intents`` through the producer, as the worker
+publishes its intents, and acknowledges the batch once delivered: no parsing, no state,
+no model. What it sustains is what Faust's consumer (its fetch thread, conductor and
+offset tracking) leaves for a worker on this box, next to the plain aiokafka I/O limit.
+Run with ``python -m stream.passthrough_agent`` and the worker's ``INTENT_*`` environment.
 """
 from __future__ import annotations
 
-from typing import Any
+import asyncio
 
 import faust
 
+from stream.app import PRODUCER_MAX_BATCH_BYTES
 from stream.config import Settings
+from stream.intake import RawTopic, subscribe_batches
 from stream.metrics import WorkerMetrics
 
 __all__ = ["create_passthrough_app"]
@@ -23,17 +25,24 @@ def create_passthrough_app(settings: Settings) -> tuple[faust.App, WorkerMetrics
     app = faust.App(f"{settings.app_id}-passthrough", broker=f"kafka://{settings.bootstrap}",
                     store="memory://", web_enabled=False, topic_partitions=settings.partitions,
                     consumer_auto_offset_reset="earliest", stream_wait_empty=False,
-                    producer_linger=0.001, datadir=str(settings.data_dir / "passthrough"))
-    topic = app.topic(settings.topic_events, key_type=bytes, value_type=bytes,
-                      key_serializer="raw", value_serializer="raw")
+                    producer_linger=0.001, producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
+                    datadir=str(settings.data_dir / "passthrough"))
+    app.intent_fetch_max_wait_ms = settings.fetch_max_wait_ms  # type: ignore[attr-defined]
+    topic = RawTopic(app, topics=[settings.topic_events], key_type=bytes, value_type=bytes,
+                     key_serializer="raw", value_serializer="raw")
+    incoming = subscribe_batches(app, topic, settings.batch_size, settings.batch_ms / 1000)
     metrics = WorkerMetrics()
     counted = metrics.events.labels(type="forwarded")
 
-    @app.agent(topic)
-    async def forward(stream: Any) -> None:
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_ms / 1000):
-            for event in batch:
-                await app.producer.send(settings.topic_intents, event.key, event.value, None, None, None)
+    @app.task
+    async def forward() -> None:
+        send, consumer = app.producer.send, app.consumer
+        while True:
+            batch = await incoming.take()
+            sent = [await send(settings.topic_intents, m.key, m.value, None, None, None) for m in batch]
+            await asyncio.gather(*sent)
+            for m in batch:
+                m.ack(consumer)
             counted.inc(len(batch))
 
     return app, metrics

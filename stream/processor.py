@@ -265,8 +265,20 @@ class EventProcessor:
 
     async def finish(self, staged: "StagedBatch") -> BatchResult:
         """Score a staged batch and publish the intents its gate lets through."""
+        return await self.publish(staged, await self.score(staged))
+
+    async def score(self, staged: "StagedBatch") -> Scores | None:
+        """The model's answer for a staged batch's pairs: None when there are none, or
+        when the model failed twice (:meth:`publish` then dead-letters the triggers).
+        The worker asks for batch k+1's scores while batch k's are being published."""
+        if not staged.n_pairs:
+            return None
+        return await self._call_model(staged.model.scorer, staged.U, staged.I, staged.sizes)
+
+    async def publish(self, staged: "StagedBatch", scores: Scores | None) -> BatchResult:
+        """Gate a scored batch and publish the intents that pass."""
         if staged.n_pairs:
-            staged.result.intents = await self._score(staged)
+            staged.result.intents = await self._publish(staged, scores)
         return staged.result
 
     def sweep_expired(self, gate: IntentGate | None = None) -> int:
@@ -352,9 +364,8 @@ class EventProcessor:
                 child = by_source[source] = m.lateness.labels(source=source)
             child.observe(seconds)  # type: ignore[attr-defined]
 
-    async def _score(self, staged: "StagedBatch") -> list[Intent]:
+    async def _publish(self, staged: "StagedBatch", scores: Scores | None) -> list[Intent]:
         model, gate, triggers = staged.model, staged.gate, staged.triggers
-        scores = await self._call_model(model.scorer, staged.U, staged.I, staged.sizes)
         if scores is None:
             for uid, _ in staged.owners:
                 for trig in triggers[uid]:

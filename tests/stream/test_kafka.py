@@ -81,3 +81,34 @@ def test_recovery_waits_for_the_read_end_offsets() -> None:
     plain: dict = {}  # an app that does not say how: the broker's answer, as Faust had it
     asyncio.run(Recovery._build_highwaters(recovery(SimpleNamespace()), consumer_, {tp}, plain, "active"))
     assert plain == {tp: 40}
+
+
+def test_a_partition_never_committed_is_sought_to_the_start_after_a_rebalance() -> None:
+    """aiokafka's seek_to_committed leaves such a partition where the fetcher left it
+    (past records Faust dropped while its flow was stopped)."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+    from faust.types import TP
+
+    from stream.faust_patches import apply_faust_patches
+
+    apply_faust_patches()
+    events0, events1, changelog = TP("events", 0), TP("events", 1), TP("users-changelog", 0)
+    sought: list = []
+
+    class Consumer:
+        async def seek_to_committed(self):
+            return {events0: 17, events1: None, changelog: None}
+
+        async def seek_to_beginning(self, *tps):
+            sought.extend(tps)
+
+    async def call_thread(fun, *args):
+        return await fun(*args)
+
+    thread = SimpleNamespace(
+        _ensure_consumer=Consumer, call_thread=call_thread,
+        app=SimpleNamespace(tables=SimpleNamespace(changelog_topics={"users-changelog"}),
+                            conf=SimpleNamespace(consumer_auto_offset_reset="earliest")))
+    committed = asyncio.run(AIOKafkaConsumerThread.seek_to_committed(thread))
+    assert committed[events0] == 17
+    assert sought == [events1]  # not the committed one, not the changelog

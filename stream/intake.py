@@ -1,0 +1,176 @@
+"""A topic's messages straight from Faust's consumer, taken in adaptive batches.
+
+Faust delivers each message to an agent through its stream machinery: the conductor's
+handler (flow control, producer buffer, an ``Event`` a message), a queue, a passive
+drainer and ``take_events``, which moves messages into the batch only while the agent
+waits for it. Under load the agent then worked on a batch while nothing moved into the
+next one: the worker's intake topped out near 3,000 events/s with its event loop half
+idle. Here the consumer's fetch loop hands each raw message of the topic's partitions to
+:meth:`MessageBatches.deliver`, which appends it to a list; the worker takes everything
+that came in since its last batch (up to ``max_batch``), waiting at most ``linger_s``
+counted from the first message's arrival. A batch grows with the load; an idle worker
+answers a lone event within ``linger_s``.
+
+Faust still owns everything else: the group membership, the assignment (and with it
+the tables), fetching, pausing and offset commits. The batches hold Faust ``Message``
+objects, each tracked as pending like a stream's; acknowledge each with
+``message.ack(app.consumer)`` once its outputs are durable, and only then may its
+offset be committed.
+
+>>> import asyncio
+>>> from types import SimpleNamespace
+>>> consumer = SimpleNamespace(track_message=lambda m: None)
+>>> app = SimpleNamespace(consumer=consumer, consumer_generation_id=1)
+>>> def message(offset):
+...     return SimpleNamespace(offset=offset, generation_id=1)
+>>> async def main():
+...     batches = MessageBatches(app, max_batch=2, linger_s=0.01, maxsize=10)
+...     for k in range(3):
+...         batches.put_nowait_enhanced(message(k))
+...     first = [m.offset for m in await batches.take()]
+...     second = [m.offset for m in await batches.take()]
+...     return first, second
+>>> asyncio.run(main())
+([0, 1], [2])
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+
+__all__ = ["MessageBatches", "RawTopic", "subscribe_batches"]
+
+
+class RawTopic(faust.Topic):
+    """A topic whose messages reach their channel undecoded: the ``Message`` itself,
+    not a Faust ``Event`` (the processor parses the bytes; an Event a message only
+    cost time)."""
+
+    def _compile_decode(self) -> None:
+        # Faust compiles its schema's decoder onto each topic instance here.
+        self.decode = _undecoded  # type: ignore[method-assign]
+
+
+async def _undecoded(message: Any, *, propagate: bool = False) -> Any:
+    return message
+
+
+class MessageBatches:
+    """Filled by the consumer (:meth:`deliver`; as a :class:`RawTopic` channel's queue,
+    also the methods Faust's conductor calls: ``full``, ``put_nowait_enhanced``,
+    ``put``), read by one worker with :meth:`take`."""
+
+    def __init__(self, app: Any, max_batch: int, linger_s: float, maxsize: int = 20_000) -> None:
+        self.app = app
+        self.max_batch, self.linger_s, self.maxsize = max_batch, linger_s, maxsize
+        self._messages: list[Any] = []
+        self._first_at = 0.0  # loop time the oldest buffered message arrived
+        self._arrived = asyncio.Event()  # created lazily by Faust's loop on first use
+        self._enough = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    # -- what the conductor calls -------------------------------------------------
+    def full(self) -> bool:
+        return len(self._messages) >= self.maxsize
+
+    def put_nowait_enhanced(self, value: Any, *, on_pressure_high: Any = None,
+                            on_pressure_drop: Any = None) -> None:
+        message = value  # a RawTopic's "event" is the message itself
+        # Pending until acknowledged: what Faust's stream does for an acking topic.
+        self.app.consumer.track_message(message)
+        message.tracked = True
+        if not self._messages:
+            self._first_at = asyncio.get_running_loop().time()
+            self._arrived.set()
+        self._messages.append(message)
+        if len(self._messages) >= self.max_batch:
+            self._enough.set()
+        if len(self._messages) >= self.maxsize:
+            self._room.clear()
+
+    async def deliver(self, message: Any) -> None:
+        """The consumer's callback for this topic's partitions (see :func:`subscribe_batches`)."""
+        message.incref()  # the reference the acknowledgement gives back
+        if len(self._messages) >= self.maxsize:
+            await self.put(message)
+        else:
+            self.put_nowait_enhanced(message)
+
+    async def put(self, message: Any) -> None:
+        """Wait for room (the consumer's fetch loop waits here while the worker is far
+        behind; a rebalance interrupts the wait, see stream.faust_patches)."""
+        while self.full():
+            await self._room.wait()
+        self.put_nowait_enhanced(message)
+
+    # -- the worker's side ----------------------------------------------------------
+    async def take(self) -> list[Any]:
+        """The next batch: waits for a first message, then until ``max_batch`` are in
+        or ``linger_s`` has passed since that first one arrived."""
+        loop = asyncio.get_running_loop()
+        while True:
+            while not self._messages:
+                self._arrived.clear()
+                await self._arrived.wait()
+            wait = self._first_at + self.linger_s - loop.time()
+            if wait > 0 and len(self._messages) < self.max_batch:
+                self._enough.clear()
+                try:
+                    await asyncio.wait_for(self._enough.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+            batch = self._messages[: self.max_batch]
+            del self._messages[: self.max_batch]
+            # What is left was buffered while the worker was busy: due at once.
+            self._first_at = 0.0
+            if not self.full():
+                self._room.set()
+            # A message fetched before the latest rebalance may belong to a partition
+            # this worker no longer owns; Faust seeks back to the committed offsets, so
+            # its new owner (maybe this worker) reads it again. Faust's streams skip
+            # them the same way.
+            generation = self.app.consumer_generation_id
+            batch = [m for m in batch if m.generation_id == generation]
+            if batch:
+                return batch
+
+    def clear(self) -> int:
+        """Drop what is buffered (partitions revoked); returns how many were dropped."""
+        n = len(self._messages)
+        self._messages.clear()
+        self._room.set()
+        return n
+
+
+def subscribe_batches(app: faust.App, topic: RawTopic, max_batch: int, linger_s: float,
+                      maxsize: int = 20_000) -> MessageBatches:
+    """Subscribe ``app``'s consumer to ``topic`` with its messages delivered into a new
+    :class:`MessageBatches` (what iterating a topic in an agent does, minus the stream).
+    Buffered messages are dropped when partitions are revoked."""
+    batches = MessageBatches(app, max_batch, linger_s, maxsize)
+    channel = topic.clone(queue=batches, is_iterator=True)
+    conductor = app.topics
+    conductor.add(channel)
+    build_handler = conductor._build_handler  # noqa: SLF001
+
+    def handler(tp: Any, channels: Any) -> Any:
+        # The consumer calls one handler per assigned partition. The conductor's own
+        # (flow control, producer buffer and decoding, for each message) is only needed
+        # where Faust's streams read the topic; here the message goes straight in.
+        if len(channels) == 1 and channel in channels:
+            return batches.deliver
+        return build_handler(tp, channels)
+
+    conductor._build_handler = handler  # noqa: SLF001
+
+    @app.on_partitions_revoked.connect
+    async def _drop_buffered(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
+        batches.clear()
+
+    return batches
