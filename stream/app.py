@@ -275,6 +275,8 @@ def create_app(settings: Settings) -> faust.App:
         try:
             while True:
                 batch = await incoming.take()
+                if settled is not None:
+                    await settled
                 if not rebalance.quiet.is_set():
                     # Taken before a rebalance: Faust seeks its partitions back to the
                     # committed offsets, so what is still ours is read again.
@@ -282,9 +284,9 @@ def create_app(settings: Settings) -> faust.App:
                     batch = [m for m in batch if m.generation_id == app.consumer_generation_id]
                     if not batch:
                         continue
-                if settled is not None:
-                    await settled
                 msgs = [RawMessage(m.key, m.value, m.timestamp * 1000, m.offset) for m in batch]
+                # No await between the check above and taking the lock (a free lock is
+                # taken without yielding): a rebalance that begins now waits for this stage.
                 async with rebalance.staging:
                     staged = await proc.stage(msgs)
                     await flush_tables()
