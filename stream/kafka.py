@@ -85,9 +85,13 @@ async def end_offsets(cons: AIOKafkaConsumer, tps: Iterable[Any], wait_s: float 
         cons.assign(probe)
         for tp in probe:
             cons.seek(tp, ends[tp] - 1)
-        while batch := await cons.getmany(*probe, timeout_ms=int(wait_s * 1000)):
+        # A fetch returns whole record batches, so one read a partition finds its end (a
+        # live partition would otherwise keep this reading for as long as it is written).
+        pending = set(probe)
+        while pending and (batch := await cons.getmany(*pending, timeout_ms=int(wait_s * 1000))):
             for tp, records in batch.items():
                 ends[tp] = max(ends[tp], records[-1].offset + 1)
+                pending.discard(tp)
     return {given[tp]: end for tp, end in ends.items()}
 
 
