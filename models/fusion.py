@@ -53,6 +53,11 @@ def group_tensors(
     return torch.from_numpy(users), torch.from_numpy(items), torch.from_numpy(mask), flat, rows
 
 
+#: Users per ResNet call: beyond about 256 the activations (16 channels of 16 x 16 per
+#: user) leave the CPU's cache and a user costs half as much again (65 -> 100 us).
+RESNET_CHUNK = 256
+
+
 def resnet_probabilities(
     net: PurchaseResNet | torch.nn.Module, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]
 ) -> np.ndarray:
@@ -60,10 +65,26 @@ def resnet_probabilities(
     n_items = net.config["n_items"]
     users, items, mask, flat, rows = group_tensors(U, I, sizes, n_items)
     with torch.inference_mode():
-        probs = torch.sigmoid(net(users, items, mask)).numpy().reshape(-1)
+        logits = [net(users[k:k + RESNET_CHUNK], items[k:k + RESNET_CHUNK], mask[k:k + RESNET_CHUNK])
+                  for k in range(0, len(users), RESNET_CHUNK)]
+        probs = torch.sigmoid(torch.cat(logits)).numpy().reshape(-1)
     out = np.zeros(len(U), dtype=np.float32)
     out[rows] = probs[flat]
     return out
+
+
+class _BySize(torch.nn.Module):
+    """One of two equal graphs for a call, picked by its number of users."""
+
+    LARGE_FROM = 4
+
+    def __init__(self, small: torch.nn.Module, large: torch.nn.Module, config: dict) -> None:
+        super().__init__()
+        self.small, self.large, self.config = small, large, config
+
+    def forward(self, user: torch.Tensor, items: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        net = self.large if len(user) >= self.LARGE_FROM else self.small
+        return net(user, items, mask)
 
 
 class FusedScorer:
@@ -91,21 +112,25 @@ class FusedScorer:
         return int(self.resnet.config["n_items"])
 
     def inference_resnet(self) -> torch.nn.Module:
-        """The ResNet traced and frozen by TorchScript for scoring (built once, never
-        pickled): half the cost of eager mode on a small batch (0.6 -> 0.3 ms for 16
-        pairs), the same logits to float32 rounding."""
+        """The ResNet traced by TorchScript and optimised for inference (built once,
+        never pickled), with the same probabilities as eager mode.
+
+        On this 2-core box, one thread: half the cost of eager mode for one user (0.6 ->
+        0.3 ms) when frozen, and from about four users on, ``optimize_for_inference``
+        (oneDNN's fused convolutions) costs another 40% less (300 users: 34 -> 19 ms).
+        So a frozen graph serves up to three users and the optimised one the rest."""
         net = self.__dict__.get("_traced")
         if net is None:
-            n_items = self.n_items
             cfg = self.resnet.config
-            example = (torch.zeros(2, cfg["user_dim"]), torch.zeros(2, n_items, cfg["item_dim"]),
-                       torch.ones(2, n_items, dtype=torch.bool))
+            example = (torch.zeros(2, cfg["user_dim"]), torch.zeros(2, self.n_items, cfg["item_dim"]),
+                       torch.ones(2, self.n_items, dtype=torch.bool))
             # TorchScript is deprecated in favour of torch.compile, which needs a C compiler
             # at start and minutes of compiling; the traced graph is plain and tested equal.
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                net = torch.jit.freeze(torch.jit.trace(self.resnet.eval(), example))
-            net.config = cfg  # type: ignore[attr-defined]
+                small = torch.jit.freeze(torch.jit.trace(self.resnet.eval(), example))
+                large = torch.jit.optimize_for_inference(torch.jit.trace(self.resnet.eval(), example))
+            net = _BySize(small, large, cfg)
             self.__dict__["_traced"] = net
         return net
 

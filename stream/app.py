@@ -260,8 +260,11 @@ def create_app(settings: Settings) -> faust.App:
         acking: asyncio.Future | None = None
 
         async def score(staged: StagedBatch, previous: asyncio.Future | None) -> Any:
-            if previous is not None:
-                await asyncio.wait([previous])  # one model call at a time, in batch order
+            # The model process queues calls itself and sends the next batch the moment
+            # it answers (see stream.scoring_process); an in-process model takes one
+            # call at a time, in batch order.
+            if previous is not None and not hasattr(staged.model.scorer, "score_async"):
+                await asyncio.wait([previous])
             return await proc.score(staged)
 
         async def finish(staged: StagedBatch, batch: list[Any], scores: asyncio.Future,
