@@ -65,3 +65,30 @@ async def test_async_scores_match_and_an_abandoned_call_never_answers_the_next(q
                                    rtol=1e-6, atol=1e-7)
     finally:
         remote.close()
+
+
+async def test_concurrent_async_calls_queue_and_each_gets_its_own_answer(quick_model) -> None:
+    import asyncio
+
+    path = quick_model[0]
+    local = load_artifact(path).scorer
+    remote = ScoringProcess(path, local.model_version, timeout_s=30)
+    try:
+        batches = [batch(40 + 8 * k, seed=k) for k in range(4)]
+        calls = [asyncio.ensure_future(remote.score_async(*b)) for b in batches]
+        calls[2].cancel()  # given up while queued: skipped, the others keep their answers
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+        assert isinstance(answers[2], asyncio.CancelledError)
+        for k in (0, 1, 3):
+            np.testing.assert_allclose(answers[k].probability, local.score(*batches[k]).probability,
+                                       rtol=1e-6, atol=1e-7)
+        # a child that dies fails every queued call; the next call starts a new child
+        calls = [asyncio.ensure_future(remote.score_async(*b)) for b in batches[:2]]
+        await asyncio.sleep(0)
+        os.kill(remote.pid, signal.SIGKILL)
+        for outcome in await asyncio.gather(*calls, return_exceptions=True):
+            assert isinstance(outcome, ScoringProcessError) or outcome.probability.shape == (40,)
+        np.testing.assert_allclose((await remote.score_async(*batches[1])).probability,
+                                   local.score(*batches[1]).probability, rtol=1e-6, atol=1e-7)
+    finally:
+        remote.close()
