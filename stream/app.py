@@ -248,29 +248,20 @@ def create_app(settings: Settings) -> faust.App:
     async def score_events() -> None:
         """Batches overlap in three steps: while batch k+1 is staged (parse, state,
         features) on the event loop, batch k is in the model process, and batch k-1's
-        intents are published and its records awaited. The model takes batch k+1 as soon
-        as it answers for batch k, and publishing, like acknowledging, keeps batch order.
-        A batch is published before the batch two after it is staged, so the gates see
-        the steps in a fixed order. A batch is whatever arrived while the previous one
-        was staged (see stream.intake): it grows with the load."""
+        intents are published and its records awaited. A batch's model call is queued
+        when it is staged, and the model process takes it as soon as it answers for the
+        one before; publishing, like acknowledging, keeps batch order. A batch is
+        published before the batch two after it is staged, so the gates see the steps
+        in a fixed order. A batch is whatever arrived while the previous one was staged
+        (see stream.intake): it grows with the load."""
         proc = await processor()
-        scored: asyncio.Future | None = None  # the model's answer for the latest batch
         finishing: asyncio.Future | None = None  # the latest batch's publication
         settled: asyncio.Future | None = None  # the one before it
         acking: asyncio.Future | None = None
 
-        async def score(staged: StagedBatch, previous: asyncio.Future | None) -> Any:
-            # The model process queues calls itself and sends the next batch the moment
-            # it answers (see stream.scoring_process); an in-process model takes one
-            # call at a time, in batch order.
-            if previous is not None and not hasattr(staged.model.scorer, "score_async"):
-                await asyncio.wait([previous])
-            return await proc.score(staged)
-
-        async def finish(staged: StagedBatch, batch: list[Any], scores: asyncio.Future,
-                         previous: asyncio.Future | None) -> None:
+        async def finish(staged: StagedBatch, batch: list[Any], previous: asyncio.Future | None) -> None:
             nonlocal acking
-            answer = await scores
+            answer = await proc.score(staged)
             if previous is not None:
                 await previous
             await proc.publish(staged, answer)
@@ -296,12 +287,8 @@ def create_app(settings: Settings) -> faust.App:
                     await flush_tables()
                 if acking is not None and acking.done():
                     acking.result()  # a record that could not be delivered stops the worker
-                scored = asyncio.ensure_future(score(staged, scored))
                 settled, finishing = finishing, rebalance.track(asyncio.ensure_future(
-                    finish(staged, batch, scored, finishing)))
-                # Let the model process have the pairs now: the next batch is often
-                # already buffered, and staging it would not yield first.
-                await asyncio.sleep(0)
+                    finish(staged, batch, finishing)))
         except asyncio.CancelledError:
             raise
         except BaseException as exc:

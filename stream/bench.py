@@ -232,9 +232,10 @@ def model_cost(model_dir: Path, reps_s: float = 0.5) -> dict[str, dict[str, floa
     rng = np.random.default_rng(0)
     out: dict[str, dict[str, float]] = {"resnet": {}, "forest": {}, "fused": {}}
     for b in (1, 64, 1024):
-        U = rng.random((b, 150), dtype=np.float32)
-        I = rng.random((b, 120), dtype=np.float32)
         sizes = [16] * (b // 16) + ([b % 16] if b % 16 else [])
+        # as the worker builds them: a user's candidate pairs repeat the user's U
+        U = np.repeat(rng.random((len(sizes), 150), dtype=np.float32), sizes, axis=0)
+        I = rng.random((b, 120), dtype=np.float32)
         calls = {
             "resnet": lambda: resnet_probabilities(scorer.inference_resnet(), U, I, sizes),  # as served
             "forest": lambda: scorer.forest.predict_proba(np.hstack([U, I])),

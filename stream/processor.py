@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Iterable, MutableMapping, Mapping, Sequence
 
@@ -102,6 +103,8 @@ class StagedBatch:
     sizes: list[int] = field(default_factory=list)
     U: np.ndarray | None = None
     I: np.ndarray | None = None
+    scoring: "asyncio.Future[Scores] | None" = None  # the model call, submitted when staged
+    submitted_at: float = 0.0
 
     @property
     def n_pairs(self) -> int:
@@ -154,6 +157,7 @@ class EventProcessor:
         self.cooldown_ms, self.horizon_ms = cooldown_ms, horizon_ms
         self.max_candidates = max_candidates
         self.score_timeout_s = score_timeout_s
+        self._model_thread: ThreadPoolExecutor | None = None  # an in-process model's calls
         self.live = LiveAccuracy()
         self.live_by_activity: dict[str, LiveAccuracy] = {}
         self._outcomes: Counter[str] = Counter()  # not yet in Prometheus
@@ -258,6 +262,9 @@ class EventProcessor:
                 staged.add_pairs(changed[start:start + YIELD_EVERY], self.max_candidates, self.items)
             staged.seal()
             self.metrics.batch_pairs.observe(staged.n_pairs)
+            if staged.n_pairs:
+                staged.submitted_at = time.perf_counter()
+                staged.scoring = self._submit(staged.model.scorer, staged.U, staged.I, staged.sizes)
         self.metrics.users.set(len(self.users))
         for partition, value in item_activity.messages():  # one record per partition per batch
             await self.sinks.item_events(partition, value)
@@ -270,10 +277,25 @@ class EventProcessor:
     async def score(self, staged: "StagedBatch") -> Scores | None:
         """The model's answer for a staged batch's pairs: None when there are none, or
         when the model failed twice (:meth:`publish` then dead-letters the triggers).
-        The worker asks for batch k+1's scores while batch k's are being published."""
+        The call was submitted when the batch was staged, so the model works on it while
+        the batches before it are published."""
         if not staged.n_pairs:
             return None
-        return await self._call_model(staged.model.scorer, staged.U, staged.I, staged.sizes)
+        assert staged.U is not None and staged.I is not None
+        scorer = staged.model.scorer
+        call, started = staged.scoring, staged.submitted_at
+        for attempt in (1, 2):
+            if call is None:
+                call, started = self._submit(scorer, staged.U, staged.I, staged.sizes), time.perf_counter()
+            try:
+                scores = await call
+                self.metrics.scoring.observe(time.perf_counter() - started)
+                return scores
+            except Exception as exc:  # a failing model must not stop consumption
+                self.metrics.scoring_failures.inc()
+                log.warning("model call failed (attempt %d): %r", attempt, exc)
+                call = None
+        return None
 
     async def publish(self, staged: "StagedBatch", scores: Scores | None) -> BatchResult:
         """Gate a scored batch and publish the intents that pass."""
@@ -412,19 +434,13 @@ class EventProcessor:
         self.metrics.intents.inc(len(published))
         return published
 
-    async def _call_model(self, scorer: Scorer, U: np.ndarray, I: np.ndarray, sizes: list[int]) -> Scores | None:
-        loop = asyncio.get_running_loop()
-        for attempt in (1, 2):
-            started = time.perf_counter()
-            try:
-                score_async = getattr(scorer, "score_async", None)  # the model process's
-                call = (score_async(U, I, sizes) if score_async is not None
-                        else loop.run_in_executor(None, scorer.score, U, I, sizes))
-                scores = await asyncio.wait_for(call, self.score_timeout_s)
-                self.metrics.scoring.observe(time.perf_counter() - started)
-                return scores
-            except Exception as exc:  # a failing model must not stop consumption
-                self.metrics.scoring_failures.inc()
-                log.warning("model call failed (attempt %d): %r", attempt, exc)
-        return None
-
+    def _submit(self, scorer: Scorer, U: np.ndarray, I: np.ndarray, sizes: list[int]) -> "asyncio.Future[Scores]":
+        """Start a model call: queued in the model process (which answers or fails each
+        within its own timeout), or else one at a time on the processor's model thread."""
+        submit = getattr(scorer, "submit", None)  # the model process's
+        if submit is not None:
+            return submit(U, I, sizes)
+        if self._model_thread is None:
+            self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="intent-model")
+        call = asyncio.get_running_loop().run_in_executor(self._model_thread, scorer.score, U, I, sizes)
+        return asyncio.ensure_future(asyncio.wait_for(call, self.score_timeout_s))

@@ -5,15 +5,16 @@ alone, 54 ms on a thread beside the busy event loop (the GIL is handed back and 
 at every Python-level step of the forests and the network), and 10 ms again in a child
 process. :class:`ScoringProcess` implements :class:`~models.scorer.Scorer`: ``score``
 sends the batch's arrays through a pipe and waits (the GIL released) for the answer;
-``score_async`` does the same from the event loop without a thread: the loop is woken
-when the answer is in the pipe. That matters on a busy worker: a thread that must win
+``submit`` does the same from the event loop without a thread, and returns a future
+that the loop settles when the answer is in the pipe. That matters on a busy worker: a thread that must win
 the GIL back from the event loop to read the answer waits up to the interpreter's
 switch interval (5 ms) each time, which made a 10 ms batch take 30 ms in the worker.
 
-Async calls queue: the child scores one batch at a time, and the next queued batch is
-sent from the callback that reads the answer, so the child never waits for the event
+Submitted calls queue: the child scores one batch at a time, and the next queued batch
+is sent from the callback that reads the answer, so the child never waits for the event
 loop to come round to the caller (at 5,000 events/s that wait, a few hops behind the
-loop's other work, left the child idle 24 ms between batches of 40 ms). A batch is only
+loop's other work, left the child idle 24 ms between batches of 40 ms), and the caller
+awaits the future itself, one hop after the answer. A batch is only
 ever sent to an idle child, which reads it at once: the send never blocks the loop for
 long. A caller that gives up leaves its answer to be read and dropped, so answers and
 calls stay paired.
@@ -21,7 +22,9 @@ calls stay paired.
 The child loads and verifies the artifact itself and must find the model version the
 worker verified (a newer artifact renamed in meanwhile is refused, and the next poll
 picks it up). A child that does not answer within ``timeout_s`` is killed and started
-again, and the call raises, so the worker's retry-then-DLQ path handles a hung model.
+again, and the call (with those queued behind it) raises, so the worker's
+retry-then-DLQ path handles a hung model; calls submitted meanwhile wait for the new
+child.
 """
 from __future__ import annotations
 
@@ -96,7 +99,7 @@ class ScoringProcess:
         self.model_dir, self.expected_version = str(model_dir), model_version
         self.threads, self.timeout_s, self.start_timeout_s = threads, timeout_s, start_timeout_s
         self._lock = threading.Lock()
-        self._replacing: asyncio.Lock | None = None
+        self._replacing: asyncio.Future | None = None  # a new child starting for the async calls
         self._queue: deque[_Call] = deque()  # async calls not yet sent
         self._in_child: _Call | None = None  # the async call the child is scoring
         self._deadline: asyncio.TimerHandle | None = None
@@ -129,11 +132,11 @@ class ScoringProcess:
         log.warning("scoring process %s: restarting it", why)
         self._kill()
         self._start()
-        self._broken = False
 
     def _restart(self, why: str) -> None:
         """Replace the child, then fail the call in hand (the worker retries it)."""
         self._respawn(why)
+        self._broken = False
         raise ScoringProcessError(f"scoring process {why} (restarted)")
 
     def score(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> Scores:
@@ -149,24 +152,36 @@ class ScoringProcess:
             raise ScoringProcessError(payload)
         return Scores(*payload)
 
-    async def score_async(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> Scores:
-        """:meth:`score` for the event loop: calls queue, the loop is free meanwhile."""
+    def submit(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> "asyncio.Future[Scores]":
+        """Queue a call from the event loop; the future gets its :class:`Scores` or a
+        :class:`ScoringProcessError`. Cancel the future to give the call up: a queued
+        call is then skipped, and the answer to a sent one is read and dropped."""
         loop = asyncio.get_running_loop()
-        if self._replacing is None:
-            self._replacing = asyncio.Lock()
-        async with self._replacing:  # a failed child is replaced once, by the first caller
-            if self._broken:
-                await loop.run_in_executor(None, self._replace)
         call = _Call((U, I, list(sizes)), loop.create_future())
         self._queue.append(call)
-        if self._in_child is None:
+        if self._broken:
+            if self._replacing is None:  # a failed child is replaced once, off the loop
+                self._replacing = loop.run_in_executor(None, self._replace)
+                self._replacing.add_done_callback(lambda done: self._replaced(loop, done))
+        elif self._in_child is None:
             self._send_next(loop)
-        # Cancelling the caller cancels the future: a queued call is then skipped, and
-        # the answer to a sent one is read and dropped.
-        kind, payload = await call.answer
-        if kind != "ok":
-            raise ScoringProcessError(payload)
-        return Scores(*payload)
+        return call.answer
+
+    async def score_async(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> Scores:
+        """:meth:`score` for the event loop (see :meth:`submit`)."""
+        return await self.submit(U, I, sizes)
+
+    def _replace(self) -> None:
+        with self._lock:
+            self._respawn("failed or hung under an earlier call")
+
+    def _replaced(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future) -> None:
+        self._replacing = None
+        if done.exception() is not None:  # no child: fail what waits; the next call tries again
+            self._fail(f"could not be restarted ({done.exception()!r})")
+            return
+        self._broken = False
+        self._send_next(loop)
 
     def _send_next(self, loop: asyncio.AbstractEventLoop) -> None:
         while self._queue and self._queue[0].answer.done():
@@ -200,7 +215,10 @@ class ScoringProcess:
         if self._deadline is not None:
             self._deadline.cancel()
         if call is not None and not call.answer.done():
-            call.answer.set_result((kind, payload))
+            if kind == "ok":
+                call.answer.set_result(Scores(*payload))
+            else:
+                call.answer.set_exception(ScoringProcessError(payload))
         assert self._loop is not None
         self._send_next(self._loop)
 
@@ -218,11 +236,7 @@ class ScoringProcess:
         self._queue.clear()
         for call in pending:
             if not call.answer.done():
-                call.answer.set_result(("error", f"scoring process {why} (restarting)"))
-
-    def _replace(self) -> None:
-        with self._lock:
-            self._respawn("failed or hung under an earlier call")
+                call.answer.set_exception(ScoringProcessError(f"scoring process {why} (restarting)"))
 
     @property
     def pid(self) -> int | None:
