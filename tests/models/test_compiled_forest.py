@@ -57,3 +57,22 @@ def test_compiled_cascade_forests_match_deepforest_and_survive_pickling() -> Non
     np.testing.assert_array_equal(forest.predict_proba(Xt), fast)
     forest.set_inference_jobs(1)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(forest)).predict_proba(Xt), fast)
+
+
+def test_scanner_walks_repeated_windows_once_with_the_same_probabilities() -> None:
+    X, y = data()
+    scanner = MultiGrainedScanner(window=10, stride=5, n_trees=8, max_depth=12, n_jobs=1).fit(X, y)
+    # a user's candidate pairs: the first 15 columns (U) repeat, the rest (I) differ
+    rng = np.random.default_rng(3)
+    users = np.repeat(rng.normal(size=(6, 15)).astype(np.float32), [1, 4, 4, 2, 7, 1], axis=0)
+    rows = np.hstack([users, rng.normal(size=(len(users), 15)).astype(np.float32)])
+    walked = []
+    for forest in scanner.compiled():
+        real = forest.predict_proba1
+        forest.predict_proba1 = lambda inst, real=real: walked.append(len(inst)) or real(inst)
+    got = scanner.transform(rows)
+    for k in range(len(rows)):  # row by row: nothing to share
+        np.testing.assert_array_equal(got[k], scanner.transform(rows[k:k + 1])[0])
+    # windows 0 and 5 lie in U: 6 users, not 19 rows; the others walk every row
+    assert walked[0] == 2 * 6 + 3 * len(rows)
+    assert scanner.transform(rows[:0]).shape == (0, 2 * len(scanner.starts_))
