@@ -31,6 +31,7 @@ from stream.kafka import read_end_offsets
 from stream.metrics import WorkerMetrics
 from stream.model_reloader import ModelReloader
 from stream.privacy import Pseudonymizer
+from stream.publisher import PartitionBatches
 from stream.quality import QualityConfig
 from stream.rebalance import RebalanceBarrier
 from stream.scoring_process import ScoringProcess, ScoringProcessError
@@ -176,16 +177,24 @@ def create_app(settings: Settings) -> faust.App:
     items = table(app.GlobalTable, ITEMS_TABLE, "item_stats", ItemStats)
     gates = table(app.Table, GATES_TABLE, "orjson")
 
+    def aiokafka_producer() -> Any:
+        return app.producer._ensure_producer()  # noqa: SLF001
+
+    # One writer each: the changelog records (every agent's flush, one at a time) and
+    # the intents (published in batch order by the events agent).
+    changelogs, intents = PartitionBatches(aiokafka_producer), PartitionBatches(aiokafka_producer)
     flushing = asyncio.Lock()
 
     async def flush_tables() -> None:
         """Send the changelog records of every table key written since the last flush.
         One flush at a time: a key's newer record must not overtake its older one."""
-        send, n = app.producer.send, settings.partitions  # changelogs have the tables' partitions
+        n = settings.partitions  # changelogs have the tables' partitions
         async with flushing:
             for topic, view in batched:
                 for key, value in view.take_dirty():
-                    deliveries.add(await send(topic, key, value, partition_for(key, n), None, None))
+                    changelogs.add(topic, key, value, partition_for(key, n))
+            for delivery in await changelogs.send():
+                deliveries.add(delivery)
 
     metrics = WorkerMetrics()
     app.intent_metrics = metrics  # type: ignore[attr-defined]
@@ -196,10 +205,18 @@ def create_app(settings: Settings) -> faust.App:
         # forwards). Keyed records go to murmur2(key), as Topic.send would send them.
         deliveries.add(await app.producer.send(topic, key, value, partition, None, None))
 
+    async def add_intent(key: bytes | None, value: bytes) -> None:
+        intents.add(topics.intents, key, value)
+
+    async def send_intents() -> None:
+        for delivery in await intents.send():
+            deliveries.add(delivery)
+
     sinks = Sinks(
         dlq=lambda k, v: send(topics.dlq, k, v),
         item_events=lambda part, v: send(topics.item_events, None, v, part),
-        intents=lambda k, v: send(topics.intents, k, v),
+        intents=add_intent,
+        flush_intents=send_intents,
     )
     holder: dict[str, Any] = {}
     building = asyncio.Lock()
@@ -344,11 +361,11 @@ def create_app(settings: Settings) -> faust.App:
         await processor()  # load the model at start, not on the first event
         # The producer learns a topic's partitions on its first send to it (a metadata
         # round trip that the first events' latency would pay): learn them now.
-        aiokafka_producer = app.producer._ensure_producer()  # noqa: SLF001
+        producer = aiokafka_producer()
         for topic in (topics.intents, topics.dlq, topics.item_events,
                       *(topic for topic, _ in batched)):
             try:
-                await aiokafka_producer.partitions_for(topic)
+                await producer.partitions_for(topic)
             except Exception:  # only a warm-up; the first send retries it
                 log.debug("no metadata yet for %s", topic)
         # Everything built so far (modules, Faust, the catalogue) lives as long as the

@@ -57,11 +57,17 @@ class RawMessage:
     offset: int = -1  # offset in its partition (-1: unknown)
 
 
+async def _nothing_to_flush() -> None:
+    return None
+
+
 @dataclass
 class Sinks:
     dlq: Send
     item_events: SendToPartition  # (partition, value): see stream.item_events
     intents: Send
+    #: After a batch's intents: sends what ``intents`` collected (see stream.publisher).
+    flush_intents: Callable[[], Awaitable[None]] = _nothing_to_flush
 
 
 @dataclass
@@ -431,6 +437,7 @@ class EventProcessor:
             await self.sinks.intents(intent.user_id.encode(), encode_intent(intent))
             ingest.observe(max(intent.latency_ms, 0) / 1000)
             event_time.observe(max(now_ms - intent.event_ts, 0) / 1000)
+        await self.sinks.flush_intents()
         self.metrics.intents.inc(len(published))
         return published
 
