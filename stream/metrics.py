@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Sequence
+
+import numpy as np
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,10 +20,36 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["WorkerMetrics", "MetricsServer"]
+__all__ = ["WorkerMetrics", "MetricsServer", "observe_many"]
 
 LATENESS_BUCKETS = (0.1, 1, 5, 30, 60, 300, 900, 3600, 21600, 86400, 604800, 2592000, 31536000)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+def observe_many(histogram: Any, values: Sequence[float]) -> None:
+    """``histogram.observe(v)`` for every value, with one increment per bucket: a worker
+    observes a latency or lateness per event, and ``observe`` costs about 3 us a call.
+
+    >>> from prometheus_client import CollectorRegistry, Histogram
+    >>> h = Histogram("h", "h", buckets=(1, 5), registry=CollectorRegistry())
+    >>> observe_many(h, [0.5, 1.0, 3.0, 7.0])
+    >>> [(s.name, s.labels.get("le"), s.value) for s in h.collect()[0].samples][:4]
+    [('h_bucket', '1.0', 2.0), ('h_bucket', '5.0', 3.0), ('h_bucket', '+Inf', 4.0), ('h_count', None, 4.0)]
+    """
+    bounds, buckets = getattr(histogram, "_upper_bounds", None), getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None:  # not the client this was written for
+        for v in values:
+            histogram.observe(v)
+        return
+    if not len(values):
+        return
+    amounts = np.asarray(values, dtype=float)
+    # observe() puts a value in the first bucket whose upper bound it does not exceed
+    counts = np.bincount(np.searchsorted(bounds, amounts, side="left"), minlength=len(bounds))
+    for i in np.flatnonzero(counts[: len(bounds)]):
+        buckets[i].inc(int(counts[i]))
+    total.inc(float(amounts.sum()))
 
 
 class WorkerMetrics:

@@ -35,7 +35,7 @@ from stream.drift import DriftMonitor
 from stream.live_accuracy import LiveAccuracy, activity_bucket
 from stream.quality import QualityConfig, QualityMonitor
 from stream.privacy import Pseudonymizer
-from stream.metrics import WorkerMetrics
+from stream.metrics import WorkerMetrics, observe_many
 from stream.state import ItemStats, UserState
 
 __all__ = ["RawMessage", "Sinks", "ServingModel", "EventProcessor", "BatchResult", "StagedBatch"]
@@ -385,12 +385,14 @@ class EventProcessor:
                 m.outliers.labels(field=label).inc(n)
             elif kind == "bot_users":
                 m.bot_users.inc(n)
-        by_source: dict[str, object] = {}  # labels() once per source, not per event
+        by_source: dict[str, list[float]] = {}  # one labels() and one observe_many per source
         for source, seconds in lateness:
-            child = by_source.get(source)
-            if child is None:
-                child = by_source[source] = m.lateness.labels(source=source)
-            child.observe(seconds)  # type: ignore[attr-defined]
+            values = by_source.get(source)
+            if values is None:
+                values = by_source[source] = []
+            values.append(seconds)
+        for source, values in by_source.items():
+            observe_many(m.lateness.labels(source=source), values)
 
     async def _publish(self, staged: "StagedBatch", scores: Scores | None) -> list[Intent]:
         model, gate, triggers = staged.model, staged.gate, staged.triggers
@@ -431,13 +433,13 @@ class EventProcessor:
             row += size
             if gstate != before:
                 self.gates[uid] = gstate
-        ingest = self.metrics.latency.labels(basis="ingest")
-        event_time = self.metrics.latency.labels(basis="event_time")
         for intent in published:
             await self.sinks.intents(intent.user_id.encode(), encode_intent(intent))
-            ingest.observe(max(intent.latency_ms, 0) / 1000)
-            event_time.observe(max(now_ms - intent.event_ts, 0) / 1000)
         await self.sinks.flush_intents()
+        observe_many(self.metrics.latency.labels(basis="ingest"),
+                     [max(intent.latency_ms, 0) / 1000 for intent in published])
+        observe_many(self.metrics.latency.labels(basis="event_time"),
+                     [max(now_ms - intent.event_ts, 0) / 1000 for intent in published])
         self.metrics.intents.inc(len(published))
         return published
 

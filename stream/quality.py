@@ -21,7 +21,7 @@ Counts go to :attr:`QualityMonitor.totals` (what ``intent quality`` prints) and 
 >>> from stream.events import Event
 >>> q = QualityMonitor(QualityConfig(late_grace_ms=60_000))
 >>> q.observe(Event("e1", "u", "i", "view", 1_000_000, "c1", 9.9), ingest_ms=1_030_000).flags
-set()
+frozenset()
 >>> sorted(q.observe(Event("e2", "u", "i", "view", 1_000_000, "c1"), ingest_ms=1_200_000).flags)
 ['incomplete', 'late']
 >>> q.totals[("missing", "price", "unknown")], q.totals[("late", "view", "unknown")]
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -107,19 +107,24 @@ class RollingOutlier:
     def check(self, x: float) -> bool:
         flagged = False
         if self.n >= self.min_samples:
-            std = math.sqrt(max(self.var, 0.0))
-            flagged = abs(x - self.mean) > self.sigmas * std and std > 0
+            k = len(self.values)
+            var = self._m2 / (k - 1) if k > 1 else 0.0
+            if var > 0.0:
+                flagged = abs(x - self.mean) > self.sigmas * math.sqrt(var)
         self.add(x)
         return flagged
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
     """What the monitor found in one event; ``exclude`` tells the worker to keep it out
     of the feature state (only with ``exclude_outliers``)."""
 
-    flags: set[str] = field(default_factory=set)
+    flags: frozenset[str] = frozenset()
     exclude: bool = False
+
+
+_CLEAN = Verdict()  # most events: shared, not built per event
 
 
 class QualityMonitor:
@@ -127,7 +132,7 @@ class QualityMonitor:
 
     def __init__(self, config: QualityConfig = QualityConfig()) -> None:
         self.config = config
-        self.totals: Counter[tuple[str, str, str]] = Counter()
+        self._taken: Counter[tuple[str, str, str]] = Counter()  # counts already taken
         self.pending: Counter[tuple[str, str, str]] = Counter()
         self.lateness_s: list[tuple[str, float]] = []  # (source, seconds), flushed per batch
         c = config
@@ -137,48 +142,63 @@ class QualityMonitor:
         self.bots: dict[str, int] = {}  # user -> event time it was marked
         self.clock = 0  # latest event time seen (a file's own clock)
 
+    @property
+    def totals(self) -> Counter[tuple[str, str, str]]:
+        """Every count so far, keyed ``(kind, label, source)``."""
+        return self._taken + self.pending
+
     def _count(self, kind: str, label: str, source: str, n: int = 1) -> None:
         key = (kind, label, source)
-        self.totals[key] += n
-        self.pending[key] += n
+        self.pending[key] = self.pending.get(key, 0) + n
 
     def observe(self, event: Event, ingest_ms: float | None = None, prev_ts: int | None = None) -> Verdict:
-        """Check one accepted event; ``prev_ts`` is the user's previous event time."""
-        c, v = self.config, Verdict()
+        """Check one accepted event; ``prev_ts`` is the user's previous event time.
+
+        Called for every event on the worker's event loop: the common case (complete,
+        on time, no outlier) allocates nothing but its counts."""
+        c, count = self.config, self._count
+        flags: list[str] = []
         src = event.source or "unknown"
-        self._count("events", event.type, src)
-        missing = [f for f in c.expected_fields if getattr(event, f, None) is None]
-        for f in missing:
-            self._count("missing", f, src)
-        if missing:
-            v.flags.add("incomplete")
+        etype = event.type
+        count("events", etype, src)
+        complete = True
+        for f in c.expected_fields:
+            if getattr(event, f, None) is None:
+                count("missing", f, src)
+                complete = False
+        if complete:
+            count("complete", etype, src)
         else:
-            self._count("complete", event.type, src)
+            flags.append("incomplete")
         reference = self.clock if ingest_ms is None else ingest_ms
-        self.clock = max(self.clock, event.ts)
+        if event.ts > self.clock:
+            self.clock = event.ts
         lateness = reference - event.ts
         if ingest_ms is not None or reference:
             self.lateness_s.append((src, max(lateness, 0) / 1000))
         if lateness > c.late_grace_ms:
-            v.flags.add("late")
-            self._count("late", event.type, src)
+            flags.append("late")
+            count("late", etype, src)
         elif ingest_ms is not None and -lateness > c.future_tolerance_ms:
-            v.flags.add("future")
-            self._count("future", event.type, src)
+            flags.append("future")
+            count("future", etype, src)
         if event.price is not None and self.outliers["price"].check(event.price):
-            v.flags.add("outlier_price")
+            flags.append("outlier_price")
+            count("outlier", "price", src)
         if prev_ts is not None and self.outliers["gap"].check(max(event.ts - prev_ts, 0) / 1000):
-            v.flags.add("outlier_gap")
-        self._bot_check(event, src, v)
-        for flag in v.flags:
-            if flag.startswith("outlier_"):
-                self._count("outlier", flag[len("outlier_"):], src)
+            flags.append("outlier_gap")
+            count("outlier", "gap", src)
+        if self._bot_check(event, src):
+            flags.append("outlier_events_per_user_minute")
+            count("outlier", "events_per_user_minute", src)
+        if not flags:
+            return _CLEAN
         # Only a price outlier is a data error; a long gap or a burst is behaviour (bursts
         # mark bots, whose intents are suppressed instead).
-        v.exclude = c.exclude_outliers and "outlier_price" in v.flags
-        return v
+        return Verdict(frozenset(flags), c.exclude_outliers and "outlier_price" in flags)
 
-    def _bot_check(self, event: Event, src: str, v: Verdict) -> None:
+    def _bot_check(self, event: Event, src: str) -> bool:
+        """Count the event in its user's minute; True if that makes the user a bot."""
         minute = event.ts // MINUTE_MS
         rec = self.user_minute.get(event.user_id)
         if rec is None or rec[0] != minute:
@@ -190,14 +210,15 @@ class QualityMonitor:
                     del self.user_minute[uid]
         rec[1] += 1
         if rec[1] < self.config.bot_min_per_minute:  # the common case: no statistics needed
-            return
+            return False
         stat = self.outliers["events_per_user_minute"]
         bound = stat.mean + self.config.sigmas * math.sqrt(max(stat.var, 0.0))
         if stat.n < stat.min_samples or rec[1] > bound:
-            v.flags.add("outlier_events_per_user_minute")
             if event.user_id not in self.bots:
                 self.bots[event.user_id] = event.ts
                 self._count("bot_users", "", src)
+            return True
+        return False
 
     def is_bot(self, user_id: str) -> bool:
         return user_id in self.bots
@@ -205,6 +226,7 @@ class QualityMonitor:
     def take_pending(self) -> tuple[Counter[tuple[str, str, str]], list[tuple[str, float]]]:
         """The counts and lateness samples since the last call (the worker's flush)."""
         pending, lateness = self.pending, self.lateness_s
+        self._taken.update(pending)
         self.pending, self.lateness_s = Counter(), []
         return pending, lateness
 
