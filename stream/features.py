@@ -123,8 +123,10 @@ def item_vector(
     n_candidates: int,
     stats: ItemStats | None,
     catalogue: Catalogue | None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    v = np.zeros(spec.item_dim, dtype=np.float32)
+    """The item's row; written into ``out`` (zeros, ``item_dim`` long) when given."""
+    v = np.zeros(spec.item_dim, dtype=np.float32) if out is None else out
     now = s.ref_ts
     rec = s.items.get(item_id)
     category = None
@@ -180,8 +182,8 @@ def pair_features(
     """U and I rows for each (user, candidate item): arrays (n, user_dim), (n, item_dim)."""
     u = user_vector(spec, user_id, state, catalogue)
     n = len(candidates)
-    U = np.broadcast_to(u, (n, spec.user_dim)).copy()
+    U = np.repeat(u[None, :], n, axis=0)
     I = np.zeros((n, spec.item_dim), dtype=np.float32)
     for rank, item in enumerate(candidates):
-        I[rank] = item_vector(spec, state, item, rank, n, item_stats.get(item), catalogue)
+        item_vector(spec, state, item, rank, n, item_stats.get(item), catalogue, out=I[rank])
     return U, I

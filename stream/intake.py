@@ -96,11 +96,18 @@ class MessageBatches:
 
     async def deliver(self, message: Any) -> None:
         """The consumer's callback for this topic's partitions (see :func:`subscribe_batches`)."""
-        message.incref()  # the reference the acknowledgement gives back
-        if len(self._messages) >= self.maxsize:
+        if not self.deliver_nowait(message):
+            message.incref()  # the reference the acknowledgement gives back
             await self.put(message)
-        else:
-            self.put_nowait_enhanced(message)
+
+    def deliver_nowait(self, message: Any) -> bool:
+        """:meth:`deliver` without a coroutine when there is room (what the fetch loop
+        calls, see stream.faust_patches); False, and nothing done, when full."""
+        if len(self._messages) >= self.maxsize:
+            return False
+        message.incref()
+        self.put_nowait_enhanced(message)
+        return True
 
     async def put(self, message: Any) -> None:
         """Wait for room (the consumer's fetch loop waits here while the worker is far
