@@ -255,9 +255,7 @@ def create_app(settings: Settings) -> faust.App:
         await deliveries.wait()  # the batch's table writes and outputs are durable ...
         if previous is not None:
             await previous  # ... and the batches before it acknowledged ...
-        ack = app.consumer
-        for message in batch:
-            message.ack(ack)  # ... before its offsets may be committed
+        incoming.acknowledge(batch, app.consumer)  # ... before its offsets may be committed
 
     rebalance = RebalanceBarrier(timeout_s=session_ms / 2000)
 

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Iterable, MutableMapping, Mapping, Sequence
+from typing import Awaitable, Callable, Iterable, MutableMapping, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -49,8 +49,9 @@ Send = Callable[[bytes | None, bytes], Awaitable[None]]
 SendToPartition = Callable[[int, bytes], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class RawMessage:
+class RawMessage(NamedTuple):
+    """One ``events`` message as the processor sees it (a tuple: one is built per event)."""
+
     key: bytes | None
     value: bytes | None
     timestamp_ms: float  # Kafka (ingest) timestamp
@@ -87,8 +88,7 @@ class BatchResult:
     intents: list[Intent] = field(default_factory=list)
 
 
-@dataclass
-class _Trigger:
+class _Trigger(NamedTuple):
     event: Event
     ingest_ms: float
 

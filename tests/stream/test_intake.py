@@ -141,3 +141,32 @@ async def test_the_consumer_callback_holds_a_reference_and_waits_when_full() -> 
     assert await batches.take() == [first]
     await asyncio.wait_for(delivering, 1.0)
     assert await batches.take() == [second] and second.refcount == 1
+
+
+def test_acknowledge_gives_each_message_its_final_ack_once_as_faust_would() -> None:
+    from faust.types.tuples import ConsumerMessage
+
+    class Consumer:
+        def __init__(self) -> None:
+            self.acked: list[int] = []
+
+        def ack(self, m: Any) -> bool:  # what Faust's Consumer.ack records
+            m.acked = True
+            self.acked.append(m.offset)
+            return True
+
+    def faust_message(offset: int, refs: int) -> Any:
+        m = ConsumerMessage("events", 0, offset, 0.0, 0, [], b"k", b"v", None)
+        m.incref(refs)
+        return m
+
+    ours, theirs = Consumer(), Consumer()
+    batch = [faust_message(k, refs=1 + (k == 2)) for k in range(4)]  # offset 2: held elsewhere too
+    reference = [faust_message(k, refs=1 + (k == 2)) for k in range(4)]
+    MessageBatches.acknowledge(batch, ours)
+    for m in reference:
+        m.ack(theirs)
+    assert ours.acked == theirs.acked == [0, 1, 3]
+    assert [m.refcount for m in batch] == [m.refcount for m in reference] == [0, 0, 1, 0]
+    MessageBatches.acknowledge(batch, ours)  # the other holder lets go: now final, once
+    assert ours.acked == [0, 1, 3, 2]
