@@ -67,7 +67,8 @@ class WorkerMetrics:
             "intent_event_to_intent_latency_seconds",
             "Time from the event to its intent: basis=ingest (Kafka timestamp) or event_time",
             ["basis"], buckets=LATENCY_BUCKETS, registry=r)
-        self.scoring = Histogram("intent_scoring_seconds", "Model time per scored micro-batch",
+        self.scoring = Histogram("intent_scoring_seconds",
+                                 "Model call per scored micro-batch: submitted (queue included) to answered",
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.batch_pairs = Histogram("intent_scoring_batch_pairs", "(user, item) pairs per scored batch",
                                      buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=r)

@@ -91,8 +91,8 @@ class _Call:
 class ScoringProcess:
     """A :class:`~models.scorer.Scorer` whose model lives in a child process.
 
-    Use it from threads (:meth:`score`) or from one event loop (:meth:`score_async`),
-    not from both at once."""
+    Use it from threads (:meth:`score`) or from one event loop (:meth:`submit`,
+    :meth:`score_async`), not from both at once."""
 
     def __init__(self, model_dir: Path, model_version: str, threads: int = 1,
                  timeout_s: float = 10.0, start_timeout_s: float = 120.0) -> None:
