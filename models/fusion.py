@@ -65,8 +65,8 @@ def resnet_probabilities(
     n_items = net.config["n_items"]
     users, items, mask, flat, rows = group_tensors(U, I, sizes, n_items)
     with torch.inference_mode():
-        logits = [net(users[k:k + RESNET_CHUNK], items[k:k + RESNET_CHUNK], mask[k:k + RESNET_CHUNK])
-                  for k in range(0, len(users), RESNET_CHUNK)]
+        chunks = [slice(k, k + RESNET_CHUNK) for k in range(0, len(users), RESNET_CHUNK)]
+        logits = [net(users[c], items[c], mask[c]) for c in chunks]
         probs = torch.sigmoid(torch.cat(logits)).numpy().reshape(-1)
     out = np.zeros(len(U), dtype=np.float32)
     out[rows] = probs[flat]
@@ -122,14 +122,16 @@ class FusedScorer:
         net = self.__dict__.get("_traced")
         if net is None:
             cfg = self.resnet.config
-            example = (torch.zeros(2, cfg["user_dim"]), torch.zeros(2, self.n_items, cfg["item_dim"]),
-                       torch.ones(2, self.n_items, dtype=torch.bool))
+            n = self.n_items
+            example = (torch.zeros(2, cfg["user_dim"]), torch.zeros(2, n, cfg["item_dim"]),
+                       torch.ones(2, n, dtype=torch.bool))
             # TorchScript is deprecated in favour of torch.compile, which needs a C compiler
             # at start and minutes of compiling; the traced graph is plain and tested equal.
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 small = torch.jit.freeze(torch.jit.trace(self.resnet.eval(), example))
-                large = torch.jit.optimize_for_inference(torch.jit.trace(self.resnet.eval(), example))
+                traced = torch.jit.trace(self.resnet.eval(), example)
+                large = torch.jit.optimize_for_inference(traced)
             net = _BySize(small, large, cfg)
             self.__dict__["_traced"] = net
         return net

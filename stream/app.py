@@ -274,7 +274,8 @@ def create_app(settings: Settings) -> faust.App:
         settled: asyncio.Future | None = None  # the one before it
         acking: asyncio.Future | None = None
 
-        async def finish(staged: StagedBatch, batch: list[Any], previous: asyncio.Future | None) -> None:
+        async def finish(staged: StagedBatch, batch: list[Any],
+                         previous: asyncio.Future | None) -> None:
             nonlocal acking
             answer = await proc.score(staged)
             if previous is not None:

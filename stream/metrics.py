@@ -36,8 +36,8 @@ def observe_many(histogram: Any, values: Sequence[float]) -> None:
     >>> [(s.name, s.labels.get("le"), s.value) for s in h.collect()[0].samples][:4]
     [('h_bucket', '1.0', 2.0), ('h_bucket', '5.0', 3.0), ('h_bucket', '+Inf', 4.0), ('h_count', None, 4.0)]
     """
-    bounds, buckets = getattr(histogram, "_upper_bounds", None), getattr(histogram, "_buckets", None)
-    total = getattr(histogram, "_sum", None)
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets, total = getattr(histogram, "_buckets", None), getattr(histogram, "_sum", None)
     if bounds is None or buckets is None or total is None:  # not the client this was written for
         for v in values:
             histogram.observe(v)
@@ -68,7 +68,8 @@ class WorkerMetrics:
             "Time from the event to its intent: basis=ingest (Kafka timestamp) or event_time",
             ["basis"], buckets=LATENCY_BUCKETS, registry=r)
         self.scoring = Histogram("intent_scoring_seconds",
-                                 "Model call per scored micro-batch: submitted (queue included) to answered",
+                                 "Model call per scored micro-batch, from submission (queue "
+                                 "included) to answer",
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.batch_pairs = Histogram("intent_scoring_batch_pairs", "(user, item) pairs per scored batch",
                                      buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=r)

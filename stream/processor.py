@@ -292,7 +292,8 @@ class EventProcessor:
         call, started = staged.scoring, staged.submitted_at
         for attempt in (1, 2):
             if call is None:
-                call, started = self._submit(scorer, staged.U, staged.I, staged.sizes), time.perf_counter()
+                started = time.perf_counter()
+                call = self._submit(scorer, staged.U, staged.I, staged.sizes)
             try:
                 scores = await call
                 self.metrics.scoring.observe(time.perf_counter() - started)
@@ -443,7 +444,8 @@ class EventProcessor:
         self.metrics.intents.inc(len(published))
         return published
 
-    def _submit(self, scorer: Scorer, U: np.ndarray, I: np.ndarray, sizes: list[int]) -> "asyncio.Future[Scores]":
+    def _submit(self, scorer: Scorer, U: np.ndarray, I: np.ndarray,
+                sizes: list[int]) -> "asyncio.Future[Scores]":
         """Start a model call: queued in the model process (which answers or fails each
         within its own timeout), or else one at a time on the processor's model thread."""
         submit = getattr(scorer, "submit", None)  # the model process's

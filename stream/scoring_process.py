@@ -6,18 +6,18 @@ at every Python-level step of the forests and the network), and 10 ms again in a
 process. :class:`ScoringProcess` implements :class:`~models.scorer.Scorer`: ``score``
 sends the batch's arrays through a pipe and waits (the GIL released) for the answer;
 ``submit`` does the same from the event loop without a thread, and returns a future
-that the loop settles when the answer is in the pipe. That matters on a busy worker: a thread that must win
-the GIL back from the event loop to read the answer waits up to the interpreter's
-switch interval (5 ms) each time, which made a 10 ms batch take 30 ms in the worker.
+that the loop settles when the answer is in the pipe. That matters on a busy worker: a
+thread that must win the GIL back from the event loop to read the answer waits up to
+the interpreter's switch interval (5 ms) each time, which made a 10 ms batch take 30 ms
+in the worker.
 
 Submitted calls queue: the child scores one batch at a time, and the next queued batch
 is sent from the callback that reads the answer, so the child never waits for the event
 loop to come round to the caller (at 5,000 events/s that wait, a few hops behind the
 loop's other work, left the child idle 24 ms between batches of 40 ms), and the caller
-awaits the future itself, one hop after the answer. A batch is only
-ever sent to an idle child, which reads it at once: the send never blocks the loop for
-long. A caller that gives up leaves its answer to be read and dropped, so answers and
-calls stay paired.
+awaits the future itself, one hop after the answer. A batch is only ever sent to an idle
+child, which reads it at once: the send never blocks the loop for long. A caller that
+gives up leaves its answer to be read and dropped, so answers and calls stay paired.
 
 The child loads and verifies the artifact itself and must find the model version the
 worker verified (a newer artifact renamed in meanwhile is refused, and the next poll
