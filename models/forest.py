@@ -91,14 +91,14 @@ class MultiGrainedScanner:
         walked for a user with many candidates), with the same probabilities."""
         X = np.asarray(X, dtype=np.float32)
         n, width = len(X), self.window
-        differs = X[1:] != X[:-1] if n > 1 else np.zeros((0, X.shape[1]), dtype=bool)
+        differs = X[1:] != X[:-1]  # (n - 1, d); empty for one row or none
         blocks, owners = [], []
         for start in self.starts_:
             new = np.ones(n, dtype=bool)
             new[1:] = differs[:, start:start + width].any(axis=1)
             blocks.append(X[new, start:start + width])
             owners.append(np.cumsum(new) - 1)  # each row's walked row within the block
-        inst = np.concatenate(blocks) if blocks else np.zeros((0, width), np.float32)
+        inst = np.concatenate(blocks)  # starts_ is never empty (see starts)
         bounds = np.cumsum([0] + [len(b) for b in blocks])
         n_win = len(self.starts_)
         out = np.empty((n, len(self.forests_) * n_win), dtype=np.float32)

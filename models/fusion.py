@@ -129,8 +129,8 @@ class FusedScorer:
             # at start and minutes of compiling; the traced graph is plain and tested equal.
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                small = torch.jit.freeze(torch.jit.trace(self.resnet.eval(), example))
                 traced = torch.jit.trace(self.resnet.eval(), example)
+                small = torch.jit.freeze(traced)  # both copy the traced graph
                 large = torch.jit.optimize_for_inference(traced)
             net = _BySize(small, large, cfg)
             self.__dict__["_traced"] = net
