@@ -34,6 +34,16 @@
    survivor test never drained). Such partitions are now sought to where the reset
    policy starts them (the beginning, for ``earliest``).
 
+5. Commits after a gap. A worker that joins with nothing to revoke never stops its flow,
+   so its fetch loop delivers records while recovery seeks the resumed partitions to
+   their committed offsets. The rest of a batch fetched before that seek then looks to
+   Faust like a jump in offsets: it records a "gap" over records already delivered and
+   acknowledged. ``Consumer._new_offset`` adds a gap's offsets to the acknowledged list
+   without removing the ones already there. The duplicates break the consecutive run it
+   commits, so the committed offset then moved one record per commit interval (seen:
+   about 1 run in 5, a restarted worker took 90-250 s to commit 300 records a
+   partition that it had processed in 1 s). The gap is now merged without duplicates.
+
 >>> import asyncio
 >>> async def quick():
 ...     return 1
@@ -211,6 +221,31 @@ def _patch_seek_to_committed() -> None:
     driver.AIOKafkaConsumerThread.seek_to_committed = seek_to_committed
 
 
+def _new_offset_without_duplicates(
+        original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``Consumer._new_offset`` with the partition's gap merged into its acknowledged
+    offsets as a set; ``original`` then finds no gap below the highest one."""
+
+    def new_offset(self: Any, tp: Any) -> Any:
+        acked = self._acked[tp]
+        if not acked:
+            return original(self, tp)
+        done = set(acked)
+        gap = self._gap[tp]
+        if gap:
+            highest = max(done)
+            spans = gap.overlap(0, highest)
+            if spans:
+                for span in spans:
+                    done.update(range(span.begin, span.end))
+                gap.chop(0, max(max(span.end for span in spans) - 1, highest + 1))
+        if len(done) != len(acked):
+            acked[:] = sorted(done)
+        return original(self, tp)
+
+    return new_offset
+
+
 def apply_faust_patches() -> None:
     """Apply the changes (idempotent)."""
     from faust.transport import consumer
@@ -221,4 +256,6 @@ def apply_faust_patches() -> None:
     _patch_recovery_highwaters()
     _patch_seek_to_committed()
     consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+    consumer.Consumer._new_offset = _new_offset_without_duplicates(  # type: ignore[method-assign]
+        consumer.Consumer._new_offset)
     consumer.Consumer._intent_patched = True  # type: ignore[attr-defined]

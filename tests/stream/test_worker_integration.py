@@ -25,6 +25,17 @@ def drained(settings) -> bool:
     return asyncio.run(group_lag(settings, settings.topic_events)) == 0
 
 
+def wait_drained(settings, *workers, timeout: float = 180, what: str = "the topic to drain") -> None:
+    """Wait until the group has committed every event; on timeout, say what each worker saw."""
+    try:
+        wait_for(lambda: drained(settings), timeout=timeout, what=what)
+    except TimeoutError as exc:
+        seen = [{k: v for k, v in w.metrics().items()
+                 if k.startswith(("intent_events", "intent_ready"))} for w in workers]
+        lag = asyncio.run(group_lag(settings, settings.topic_events))
+        raise TimeoutError(f"{exc}; lag {lag}; workers saw {seen}") from None
+
+
 def test_replay_to_intents(broker, start_worker, jdata_events) -> None:
     s = settings_for(broker)
     worker = start_worker()
@@ -140,7 +151,7 @@ def test_killed_worker_restarts_from_changelog(broker, start_worker, jdata_event
     second = start_worker()
     asyncio.run(replay_events(events[N // 2 :], s))
     second.wait_ready(timeout=90)
-    wait_for(lambda: drained(s), timeout=180, what="second worker to catch up")
+    wait_drained(s, second, what="second worker to catch up")
     streamed = asyncio.run(changelog_states(s))
     offline = offline_states(events)
     assert_same_states(streamed, offline)  # no event lost, none counted twice
@@ -168,7 +179,7 @@ def test_two_workers_share_the_partitions(broker, start_worker, jdata_events) ->
     a, b = two_ready_workers(start_worker)
     events = jdata_events[:N]
     asyncio.run(replay_events(events, s))
-    wait_for(lambda: drained(s), timeout=180, what="both workers to drain the topic")
+    wait_drained(s, a, b, what="both workers to drain the topic")
     ma, mb = a.metrics(), b.metrics()
     assert ma.get("intent_events_total", 0) > 0 and mb.get("intent_events_total", 0) > 0
     assert ma["intent_events_total"] + mb["intent_events_total"] == N
@@ -185,7 +196,7 @@ def test_killed_worker_hands_its_partitions_to_the_survivor(broker, start_worker
     assert b.metrics().get("intent_events_total", 0) > 0  # b owned partitions before dying
     b.kill()
     asyncio.run(replay_events(events[N // 2 :], s))
-    wait_for(lambda: drained(s), timeout=180, what="the survivor to take over and drain")
+    wait_drained(s, a, what="the survivor to take over and drain")
     assert_same_states(asyncio.run(changelog_states(s)), offline_states(events))
     assert a.metrics()["intent_users_in_state"] == len({e.user_id for e in events})
 
