@@ -149,7 +149,8 @@ def create_app(settings: Settings) -> faust.App:
     topics = settings.topics
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     events_topic = RawTopic(app, topics=[topics.events], partitions=settings.partitions, **raw)
-    incoming = subscribe_batches(app, events_topic, settings.batch_size, settings.batch_ms / 1000)
+    incoming = subscribe_batches(app, events_topic, settings.batch_size, settings.batch_ms / 1000,
+                                 backlog_batch=settings.backlog_batch_size)
     item_topic = app.topic(topics.item_events, partitions=settings.partitions, **raw)
 
     deliveries = Deliveries()

@@ -30,7 +30,8 @@ def create_passthrough_app(settings: Settings) -> tuple[faust.App, WorkerMetrics
     app.intent_fetch_max_wait_ms = settings.fetch_max_wait_ms  # type: ignore[attr-defined]
     topic = RawTopic(app, topics=[settings.topic_events], key_type=bytes, value_type=bytes,
                      key_serializer="raw", value_serializer="raw")
-    incoming = subscribe_batches(app, topic, settings.batch_size, settings.batch_ms / 1000)
+    incoming = subscribe_batches(app, topic, settings.batch_size, settings.batch_ms / 1000,
+                                 backlog_batch=settings.backlog_batch_size)
     metrics = WorkerMetrics()
     counted = metrics.events.labels(type="forwarded")
 

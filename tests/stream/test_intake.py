@@ -30,13 +30,16 @@ def message(offset: int, generation: int = 1) -> Message:
 
 
 @settings(max_examples=60, deadline=None)
-@given(max_batch=st.integers(1, 9), arrivals=st.lists(st.integers(0, 12), max_size=12))
-def test_every_message_comes_out_once_in_order(max_batch: int, arrivals: list[int]) -> None:
+@given(max_batch=st.integers(1, 9), backlog_batch=st.integers(0, 12),
+       arrivals=st.lists(st.integers(0, 12), max_size=12))
+def test_every_message_comes_out_once_in_order(max_batch: int, backlog_batch: int,
+                                               arrivals: list[int]) -> None:
     """Puts and takes interleaved any way: the batches concatenate to the puts."""
     app = FakeApp()
 
     async def run() -> list[list[int]]:
-        batches = MessageBatches(app, max_batch=max_batch, linger_s=0.0)
+        batches = MessageBatches(app, max_batch=max_batch, linger_s=0.0,
+                                 backlog_batch=backlog_batch)
         offset, out = 0, []
         for n in arrivals:
             for _ in range(n):
@@ -50,7 +53,7 @@ def test_every_message_comes_out_once_in_order(max_batch: int, arrivals: list[in
 
     out = asyncio.run(run())
     assert [o for batch in out for o in batch] == list(range(sum(arrivals)))
-    assert all(1 <= len(batch) <= max_batch for batch in out)
+    assert all(1 <= len(batch) <= max(max_batch, backlog_batch) for batch in out)
     assert len(app.tracked) == sum(arrivals)  # each pending until acknowledged
 
 
@@ -75,6 +78,15 @@ async def test_messages_buffered_while_busy_are_due_at_once() -> None:
         batches.put_nowait_enhanced(message(k))
     assert [m.offset for m in await batches.take()] == [0, 1]  # full
     assert [m.offset for m in await asyncio.wait_for(batches.take(), 1.0)] == [2]  # not 10 s
+
+
+async def test_a_backlog_is_taken_in_bigger_batches() -> None:
+    batches = MessageBatches(FakeApp(), max_batch=2, linger_s=10.0, backlog_batch=4)
+    for k in range(7):
+        batches.put_nowait_enhanced(message(k))
+    assert [m.offset for m in await batches.take()] == [0, 1, 2, 3]  # 7 waiting: a backlog
+    assert [m.offset for m in await batches.take()] == [4, 5]  # 3 waiting: the usual cap
+    assert [m.offset for m in await batches.take()] == [6]
 
 
 async def test_a_full_buffer_holds_the_consumer_until_a_take() -> None:
