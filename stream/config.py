@@ -100,7 +100,7 @@ class Settings:
     batch_ms: float = field(default=5.0, metadata={"help": "max wait to fill a micro-batch"})
     backlog_batch_size: int = field(
         default=4096, metadata={"help": "max events per micro-batch while at least this many "
-                                        "wait (a backlog); below INTENT_BATCH_SIZE, that wins"}
+                                        "wait (a backlog); never below INTENT_BATCH_SIZE"}
     )
     max_candidates: int = field(
         default=16, metadata={"help": "items scored per user (the network's catalogue)"}
