@@ -107,8 +107,7 @@ class RollingOutlier:
     def check(self, x: float) -> bool:
         flagged = False
         if self.n >= self.min_samples:
-            k = len(self.values)
-            var = self._m2 / (k - 1) if k > 1 else 0.0
+            var = self.var
             if var > 0.0:
                 flagged = abs(x - self.mean) > self.sigmas * math.sqrt(var)
         self.add(x)
