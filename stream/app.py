@@ -148,7 +148,8 @@ def create_app(settings: Settings) -> faust.App:
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     events_topic = RawTopic(app, topics=[topics.events], partitions=settings.partitions, **raw)
     incoming = subscribe_batches(app, events_topic, settings.batch_size, settings.batch_ms / 1000,
-                                 backlog_batch=settings.backlog_batch_size)
+                                 backlog_batch=settings.backlog_batch_size,
+                                 backlog_linger_s=settings.backlog_linger_ms / 1000)
     item_topic = app.topic(topics.item_events, partitions=settings.partitions, **raw)
 
     deliveries = Deliveries()

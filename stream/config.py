@@ -102,6 +102,9 @@ class Settings:
         default=4096, metadata={"help": "max events per micro-batch while at least this many "
                                         "wait (a backlog); never below INTENT_BATCH_SIZE"}
     )
+    backlog_linger_ms: float = field(
+        default=250.0, metadata={"help": "max wait to fill a backlog's micro-batch"}
+    )
     max_candidates: int = field(
         default=16, metadata={"help": "items scored per user (the network's catalogue)"}
     )
@@ -177,6 +180,8 @@ class Settings:
             raise SettingsError(f"INTENT_PARTITIONS: must be >= 1, got {self.partitions}")
         if self.batch_size < 1:
             raise SettingsError(f"INTENT_BATCH_SIZE: must be >= 1, got {self.batch_size}")
+        if self.backlog_linger_ms < 0:
+            raise SettingsError(f"INTENT_BACKLOG_LINGER_MS: must be >= 0, got {self.backlog_linger_ms}")
         if not 0 <= self.metrics_port <= 65535:
             raise SettingsError(f"INTENT_METRICS_PORT: not a port: {self.metrics_port}")
         if not 0 <= self.coupon_min_p <= self.coupon_max_p <= 1:

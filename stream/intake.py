@@ -9,10 +9,18 @@ idle. Here the consumer's fetch loop hands each raw message of the topic's parti
 :meth:`MessageBatches.deliver`, which appends it to a list; the worker takes everything
 that came in since its last batch (up to ``max_batch``), waiting at most ``linger_s``
 counted from the first message's arrival. A batch grows with the load; an idle worker
-answers a lone event within ``linger_s``. While ``backlog_batch`` or more messages wait
-(the worker is behind: at 5,000 events/s, 4,096 is most of a second), it takes that
-many at once: per-batch costs are then spread over more events, and the latency of an
-event in a backlog is the backlog's anyway.
+answers a lone event within ``linger_s``.
+
+A backlog is taken in batches of ``backlog_batch``. The worker is behind when at least
+that many messages wait for it: in the buffer, and past it on the broker (each
+partition's high watermark from the latest fetch, less the next offset to deliver); at
+5,000 events/s, 4,096 is most of a second. It then waits up to ``backlog_linger_s`` for
+the fetch loop to buffer that many (about 0.1 s at the consumer's pace). A batch's
+users are scored once however many of their events it holds, so on the real sample a
+batch of 4,096 scores 0.24 (user, item) pairs an event where one of 900 scores 0.51:
+fewer pairs to build, send and score, and fewer changelog writes. The latency of an
+event in a backlog is the backlog's anyway; at a load the worker keeps up with, nothing
+changes.
 
 Faust still owns everything else: the group membership, the assignment (and with it
 the tables), fetching, pausing and offset commits. The batches hold Faust ``Message``
@@ -22,10 +30,10 @@ outputs are durable, and only then may their offsets be committed.
 
 >>> import asyncio
 >>> from types import SimpleNamespace
->>> consumer = SimpleNamespace(track_message=lambda m: None)
+>>> consumer = SimpleNamespace(track_message=lambda m: None, highwater=lambda tp: None)
 >>> app = SimpleNamespace(consumer=consumer, consumer_generation_id=1)
 >>> def message(offset):
-...     return SimpleNamespace(offset=offset, generation_id=1)
+...     return SimpleNamespace(tp="events-0", offset=offset, generation_id=1)
 >>> async def main():
 ...     batches = MessageBatches(app, max_batch=2, linger_s=0.01, maxsize=10)
 ...     for k in range(3):
@@ -67,11 +75,14 @@ class MessageBatches:
     ``put``), read by one worker with :meth:`take`."""
 
     def __init__(self, app: Any, max_batch: int, linger_s: float, maxsize: int = 20_000,
-                 backlog_batch: int = 0) -> None:
+                 backlog_batch: int = 0, backlog_linger_s: float = 0.0) -> None:
         self.app = app
         self.max_batch, self.linger_s, self.maxsize = max_batch, linger_s, maxsize
-        self.backlog_batch = max(backlog_batch, max_batch)
+        self.backlog_batch = min(max(backlog_batch, max_batch), maxsize)
+        self.backlog_linger_s = backlog_linger_s
         self._messages: list[Any] = []
+        self._next: dict[Any, int] = {}  # partition -> next offset to deliver
+        self._target = max_batch  # what the waiting take wants buffered
         self._first_at = 0.0  # loop time the oldest buffered message arrived
         self._arrived = asyncio.Event()  # created lazily by Faust's loop on first use
         self._enough = asyncio.Event()
@@ -95,7 +106,8 @@ class MessageBatches:
             self._first_at = asyncio.get_running_loop().time()
             self._arrived.set()
         self._messages.append(message)
-        if len(self._messages) >= self.max_batch:
+        self._next[message.tp] = message.offset + 1
+        if len(self._messages) >= self._target:
             self._enough.set()
         if len(self._messages) >= self.maxsize:
             self._room.clear()
@@ -123,23 +135,44 @@ class MessageBatches:
         self.put_nowait_enhanced(message)
 
     # -- the worker's side ----------------------------------------------------------
+    def waiting(self) -> int:
+        """Messages known to wait for the worker: buffered, and on the broker past the
+        buffer (as of each partition's latest fetch; 0 for a partition not fetched yet)."""
+        n = len(self._messages)
+        highwater = self.app.consumer.highwater
+        for tp, next_offset in self._next.items():
+            try:
+                end = highwater(tp)
+            except Exception:  # revoked meanwhile: nothing waits there for us
+                continue
+            if end is not None and end > next_offset:
+                n += end - next_offset
+        return n
+
     async def take(self) -> list[Any]:
         """The next batch: waits for a first message, then until ``max_batch`` are in
-        or ``linger_s`` has passed since that first one arrived; ``backlog_batch`` at
-        once when that many are already waiting."""
+        or ``linger_s`` has passed since that first one arrived. Behind by at least
+        ``backlog_batch`` (see :meth:`waiting`), it takes that many, waiting at most
+        ``backlog_linger_s`` for them to be buffered."""
         loop = asyncio.get_running_loop()
         while True:
             while not self._messages:
                 self._arrived.clear()
                 await self._arrived.wait()
-            wait = self._first_at + self.linger_s - loop.time()
-            if wait > 0 and len(self._messages) < self.max_batch:
+            target, wait = self.max_batch, self._first_at + self.linger_s - loop.time()
+            if self.backlog_batch > self.max_batch and self.waiting() >= self.backlog_batch:
+                target, wait = self.backlog_batch, self.backlog_linger_s
+            if wait > 0 and len(self._messages) < target:
+                self._target = target
                 self._enough.clear()
                 try:
                     await asyncio.wait_for(self._enough.wait(), wait)
                 except asyncio.TimeoutError:
                     pass
-            n = self.backlog_batch if len(self._messages) >= self.backlog_batch else self.max_batch
+                finally:
+                    self._target = self.max_batch
+            backlog = target > self.max_batch or len(self._messages) >= self.backlog_batch
+            n = self.backlog_batch if backlog else self.max_batch
             batch = self._messages[:n]
             del self._messages[:n]
             # What is left was buffered while the worker was busy: due at once.
@@ -170,16 +203,18 @@ class MessageBatches:
         """Drop what is buffered (partitions revoked); returns how many were dropped."""
         n = len(self._messages)
         self._messages.clear()
+        self._next.clear()
         self._room.set()
         return n
 
 
 def subscribe_batches(app: faust.App, topic: RawTopic, max_batch: int, linger_s: float,
-                      maxsize: int = 20_000, backlog_batch: int = 0) -> MessageBatches:
+                      maxsize: int = 20_000, backlog_batch: int = 0,
+                      backlog_linger_s: float = 0.0) -> MessageBatches:
     """Subscribe ``app``'s consumer to ``topic`` with its messages delivered into a new
     :class:`MessageBatches` (what iterating a topic in an agent does, minus the stream).
     Buffered messages are dropped when partitions are revoked."""
-    batches = MessageBatches(app, max_batch, linger_s, maxsize, backlog_batch)
+    batches = MessageBatches(app, max_batch, linger_s, maxsize, backlog_batch, backlog_linger_s)
     channel = topic.clone(queue=batches, is_iterator=True)
     conductor = app.topics
     conductor.add(channel)

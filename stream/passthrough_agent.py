@@ -31,7 +31,8 @@ def create_passthrough_app(settings: Settings) -> tuple[faust.App, WorkerMetrics
     topic = RawTopic(app, topics=[settings.topic_events], key_type=bytes, value_type=bytes,
                      key_serializer="raw", value_serializer="raw")
     incoming = subscribe_batches(app, topic, settings.batch_size, settings.batch_ms / 1000,
-                                 backlog_batch=settings.backlog_batch_size)
+                                 backlog_batch=settings.backlog_batch_size,
+                                 backlog_linger_s=settings.backlog_linger_ms / 1000)
     metrics = WorkerMetrics()
     counted = metrics.events.labels(type="forwarded")
 

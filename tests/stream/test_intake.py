@@ -15,7 +15,8 @@ class FakeApp:
     def __init__(self) -> None:
         self.consumer_generation_id = 1
         self.tracked: list[Any] = []
-        self.consumer = SimpleNamespace(track_message=self.tracked.append)
+        self.ends: dict[str, int] = {}  # each partition's high watermark, as last fetched
+        self.consumer = SimpleNamespace(track_message=self.tracked.append, highwater=self.ends.get)
 
 
 class Message(SimpleNamespace):
@@ -25,8 +26,8 @@ class Message(SimpleNamespace):
         self.refcount += 1
 
 
-def message(offset: int, generation: int = 1) -> Message:
-    return Message(offset=offset, generation_id=generation, tracked=False)
+def message(offset: int, generation: int = 1, tp: str = "events-0") -> Message:
+    return Message(tp=tp, offset=offset, generation_id=generation, tracked=False)
 
 
 @settings(max_examples=60, deadline=None)
@@ -87,6 +88,49 @@ async def test_a_backlog_is_taken_in_bigger_batches() -> None:
     assert [m.offset for m in await batches.take()] == [0, 1, 2, 3]  # 7 waiting: a backlog
     assert [m.offset for m in await batches.take()] == [4, 5]  # 3 waiting: the usual cap
     assert [m.offset for m in await batches.take()] == [6]
+
+
+async def test_behind_on_the_broker_a_take_waits_for_a_backlog_batch() -> None:
+    """Fewer than ``backlog_batch`` buffered, but the partitions' high watermarks say
+    more wait past them: the take waits for a backlog batch rather than taking the few."""
+    app = FakeApp()
+    batches = MessageBatches(app, max_batch=2, linger_s=0.0, backlog_batch=6, backlog_linger_s=5.0)
+    for k in range(3):
+        batches.put_nowait_enhanced(message(k, tp="events-0"))
+    batches.put_nowait_enhanced(message(0, tp="events-1"))
+    app.ends.update({"events-0": 10, "events-1": 1})  # 4 buffered + 7 on the broker
+    assert batches.waiting() == 11
+    taking = asyncio.ensure_future(batches.take())
+    await asyncio.sleep(0.01)
+    assert not taking.done()  # 4 of 6: the fetch loop is still delivering
+    batches.put_nowait_enhanced(message(3, tp="events-0"))
+    batches.put_nowait_enhanced(message(4, tp="events-0"))
+    batch = await asyncio.wait_for(taking, 1.0)  # as soon as 6 are in, not after 5 s
+    assert [(m.tp, m.offset) for m in batch] == [
+        ("events-0", 0), ("events-0", 1), ("events-0", 2), ("events-1", 0),
+        ("events-0", 3), ("events-0", 4)]
+
+
+async def test_a_backlog_wait_ends_after_its_linger_with_what_came() -> None:
+    app = FakeApp()
+    batches = MessageBatches(app, max_batch=2, linger_s=0.0, backlog_batch=6, backlog_linger_s=0.05)
+    for k in range(3):
+        batches.put_nowait_enhanced(message(k))
+    app.ends["events-0"] = 100  # the fetch loop then stalls
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert [m.offset for m in await batches.take()] == [0, 1, 2]  # all that came, not just 2
+    assert loop.time() - started >= 0.04
+
+
+async def test_caught_up_a_take_does_not_wait_for_a_backlog() -> None:
+    app = FakeApp()
+    batches = MessageBatches(app, max_batch=2, linger_s=0.0, backlog_batch=6, backlog_linger_s=5.0)
+    for k in range(3):
+        batches.put_nowait_enhanced(message(k))
+    app.ends["events-0"] = 3  # nothing past the buffer
+    assert batches.waiting() == 3
+    assert [m.offset for m in await asyncio.wait_for(batches.take(), 1.0)] == [0, 1]
 
 
 async def test_a_full_buffer_holds_the_consumer_until_a_take() -> None:
