@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -81,9 +80,9 @@ class InvalidEvent(ValueError):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A validated clickstream event."""
+class Event(NamedTuple):
+    """A validated clickstream event (immutable; a named tuple, as one is built per
+    message: a quarter of a frozen dataclass's cost; copy with ``event._replace``)."""
 
     event_id: str
     user_id: str

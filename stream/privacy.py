@@ -15,7 +15,6 @@ that far: the event schema drops every field it does not know.)
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 
@@ -40,7 +39,7 @@ class Pseudonymizer:
     def event(self, event: Event) -> Event:
         if not self.key:
             return event
-        return dataclasses.replace(event, user_id=self(event.user_id))
+        return event._replace(user_id=self(event.user_id))
 
     def __repr__(self) -> str:  # never show the key
         return f"Pseudonymizer(enabled={self.enabled})"

@@ -386,14 +386,8 @@ class EventProcessor:
                 m.outliers.labels(field=label).inc(n)
             elif kind == "bot_users":
                 m.bot_users.inc(n)
-        by_source: dict[str, list[float]] = {}  # one labels() and one observe_many per source
-        for source, seconds in lateness:
-            values = by_source.get(source)
-            if values is None:
-                values = by_source[source] = []
-            values.append(seconds)
-        for source, values in by_source.items():
-            observe_many(m.lateness.labels(source=source), values)
+        for source, seconds in lateness.items():  # one labels() and one observe_many a source
+            observe_many(m.lateness.labels(source=source), seconds)
 
     async def _publish(self, staged: "StagedBatch", scores: Scores | None) -> list[Intent]:
         model, gate, triggers = staged.model, staged.gate, staged.triggers

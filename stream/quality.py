@@ -15,8 +15,8 @@ type and source:
   ``bot_min_per_minute`` and the rolling 3-sigma bound is marked as a bot.
 
 Counts go to :attr:`QualityMonitor.totals` (what ``intent quality`` prints) and to
-:attr:`QualityMonitor.pending`, which the worker flushes to Prometheus once per batch
-(labelled counters are too costly to touch per event).
+:meth:`QualityMonitor.take_pending`, which the worker flushes to Prometheus once per
+batch (labelled counters are too costly to touch per event).
 
 >>> from stream.events import Event
 >>> q = QualityMonitor(QualityConfig(late_grace_ms=60_000))
@@ -132,8 +132,11 @@ class QualityMonitor:
     def __init__(self, config: QualityConfig = QualityConfig()) -> None:
         self.config = config
         self._taken: Counter[tuple[str, str, str]] = Counter()  # counts already taken
-        self.pending: Counter[tuple[str, str, str]] = Counter()
-        self.lateness_s: list[tuple[str, float]] = []  # (source, seconds), flushed per batch
+        self._pending: Counter[tuple[str, str, str]] = Counter()  # the rarer counts
+        # The counts every event makes, per (type, source): [events, complete, late,
+        # future]; one lookup an event instead of a keyed count each.
+        self._by_type: dict[tuple[str, str], list[int]] = {}
+        self.lateness_s: dict[str, list[float]] = {}  # source -> seconds, flushed per batch
         c = config
         self.outliers = {name: RollingOutlier(c.window, c.sigmas, c.min_samples)
                          for name in ("price", "gap", "events_per_user_minute")}
@@ -142,13 +145,23 @@ class QualityMonitor:
         self.clock = 0  # latest event time seen (a file's own clock)
 
     @property
+    def pending(self) -> Counter[tuple[str, str, str]]:
+        """The counts since the last :meth:`take_pending`, keyed ``(kind, label, source)``."""
+        out = Counter(self._pending)
+        for (etype, src), rec in self._by_type.items():
+            for kind, n in zip(("events", "complete", "late", "future"), rec):
+                if n:
+                    out[(kind, etype, src)] += n
+        return out
+
+    @property
     def totals(self) -> Counter[tuple[str, str, str]]:
         """Every count so far, keyed ``(kind, label, source)``."""
         return self._taken + self.pending
 
     def _count(self, kind: str, label: str, source: str, n: int = 1) -> None:
         key = (kind, label, source)
-        self.pending[key] = self.pending.get(key, 0) + n
+        self._pending[key] = self._pending.get(key, 0) + n
 
     def observe(self, event: Event, ingest_ms: float | None = None, prev_ts: int | None = None) -> Verdict:
         """Check one accepted event; ``prev_ts`` is the user's previous event time.
@@ -158,15 +171,17 @@ class QualityMonitor:
         c, count = self.config, self._count
         flags: list[str] = []
         src = event.source or "unknown"
-        etype = event.type
-        count("events", etype, src)
+        rec = self._by_type.get((event.type, src))
+        if rec is None:
+            rec = self._by_type[(event.type, src)] = [0, 0, 0, 0]
+        rec[0] += 1
         complete = True
         for f in c.expected_fields:
             if getattr(event, f, None) is None:
                 count("missing", f, src)
                 complete = False
         if complete:
-            count("complete", etype, src)
+            rec[1] += 1
         else:
             flags.append("incomplete")
         reference = self.clock if ingest_ms is None else ingest_ms
@@ -174,13 +189,16 @@ class QualityMonitor:
             self.clock = event.ts
         lateness = reference - event.ts
         if ingest_ms is not None or reference:
-            self.lateness_s.append((src, max(lateness, 0) / 1000))
+            lateness_s = self.lateness_s.get(src)
+            if lateness_s is None:
+                lateness_s = self.lateness_s[src] = []
+            lateness_s.append(max(lateness, 0) / 1000)
         if lateness > c.late_grace_ms:
             flags.append("late")
-            count("late", etype, src)
+            rec[2] += 1
         elif ingest_ms is not None and -lateness > c.future_tolerance_ms:
             flags.append("future")
-            count("future", etype, src)
+            rec[3] += 1
         if event.price is not None and self.outliers["price"].check(event.price):
             flags.append("outlier_price")
             count("outlier", "price", src)
@@ -222,11 +240,12 @@ class QualityMonitor:
     def is_bot(self, user_id: str) -> bool:
         return user_id in self.bots
 
-    def take_pending(self) -> tuple[Counter[tuple[str, str, str]], list[tuple[str, float]]]:
-        """The counts and lateness samples since the last call (the worker's flush)."""
+    def take_pending(self) -> tuple[Counter[tuple[str, str, str]], dict[str, list[float]]]:
+        """The counts and lateness samples (seconds, per source) since the last call
+        (the worker's flush)."""
         pending, lateness = self.pending, self.lateness_s
         self._taken.update(pending)
-        self.pending, self.lateness_s = Counter(), []
+        self._pending, self._by_type, self.lateness_s = Counter(), {}, {}
         return pending, lateness
 
     def summary(self, duplicates: int = 0, invalid: int = 0) -> dict[str, object]:
@@ -285,7 +304,8 @@ def assess_events(events: Iterable[Event], invalid: int = 0,
         monitor.observe(e, None, last.get(e.user_id))
         last[e.user_id] = e.ts
     out = monitor.summary(duplicates=duplicates, invalid=invalid)
-    lateness = np.array([sec for _, sec in monitor.lateness_s]) if monitor.lateness_s else np.zeros(1)
+    seconds = [sec for by_source in monitor.lateness_s.values() for sec in by_source]
+    lateness = np.array(seconds) if seconds else np.zeros(1)
     out["lateness_s"] = {"p50": round(float(np.percentile(lateness, 50)), 3),
                          "p99": round(float(np.percentile(lateness, 99)), 3)}
     by_source: dict[str, dict[str, float]] = {}

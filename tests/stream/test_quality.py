@@ -3,7 +3,6 @@ the injected amount; a shift in the event mix makes the drift detector fire."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import numpy as np
 import pytest
@@ -49,20 +48,20 @@ def metric(p: EventProcessor, name: str, **labels: str) -> float:
 @pytest.fixture(scope="module")
 def clean(jdata_events) -> list[tuple[Event, float]]:
     # JD has categories but no prices: give every event a price in 90..110 (never 3 sigma out)
-    evs = [dataclasses.replace(e, price=90.0 + (k * 7919 % 2001) / 100) for k, e in enumerate(jdata_events[:3000])]
+    evs = [e._replace(price=90.0 + (k * 7919 % 2001) / 100) for k, e in enumerate(jdata_events[:3000])]
     return [(e, e.ts + INGEST_DELAY_MS) for e in evs]
 
 
 def test_each_injected_defect_moves_its_metric_by_exactly_its_count(clean) -> None:
     last = clean[-1][0]
-    fresh = [dataclasses.replace(last, event_id=f"x{k}", user_id=f"fresh{k}") for k in range(40)]
-    no_category = [(dataclasses.replace(e, category_id=None), e.ts + INGEST_DELAY_MS) for e in fresh[0:7]]
+    fresh = [last._replace(event_id=f"x{k}", user_id=f"fresh{k}") for k in range(40)]
+    no_category = [(e._replace(category_id=None), e.ts + INGEST_DELAY_MS) for e in fresh[0:7]]
     late = [(e, e.ts + 10 * 60_000) for e in fresh[7:11]]  # 10 minutes after the event: past the grace
     future = [(e, e.ts - 60_000) for e in fresh[11:14]]  # event time a minute ahead of ingest
-    price = [(dataclasses.replace(fresh[14], price=10_000.0), fresh[14].ts + INGEST_DELAY_MS)]
+    price = [(fresh[14]._replace(price=10_000.0), fresh[14].ts + INGEST_DELAY_MS)]
     repeats = clean[100:105]  # the same event ids again: duplicates
     minute = (last.ts // 60_000 + 1) * 60_000  # 100 events within one minute of event time
-    bot = [(dataclasses.replace(last, event_id=f"b{k}", user_id="crawler", item_id=f"sku{k % 20}",
+    bot = [(last._replace(event_id=f"b{k}", user_id="crawler", item_id=f"sku{k % 20}",
                                 ts=minute + 500 * k), minute + 500 * k + INGEST_DELAY_MS) for k in range(100)]
     base, _ = run(clean)
     hurt, rec = run(clean + no_category + late + future + price + repeats + bot)
@@ -89,7 +88,7 @@ def test_each_injected_defect_moves_its_metric_by_exactly_its_count(clean) -> No
 
 
 def test_excluded_outliers_do_not_reach_the_feature_state(clean) -> None:
-    outlier = dataclasses.replace(clean[-1][0], event_id="big", price=10_000.0)
+    outlier = clean[-1][0]._replace(event_id="big", price=10_000.0)
     p, _ = run(clean + [(outlier, outlier.ts + INGEST_DELAY_MS)],
                cfg=QualityConfig(exclude_outliers=True))
     assert metric(p, "intent_quality_excluded_total") == 1
@@ -112,8 +111,8 @@ class CartScorer:
 
 
 def test_a_shift_in_the_event_mix_fires_the_score_drift_detector(clean) -> None:
-    views = [(dataclasses.replace(e, type="view"), t) for e, t in clean[:1500]]
-    carts = [(dataclasses.replace(e, event_id=f"c{k}", type="addtocart"), t) for k, (e, t) in enumerate(clean[1500:3000])]
+    views = [(e._replace(type="view"), t) for e, t in clean[:1500]]
+    carts = [(e._replace(event_id=f"c{k}", type="addtocart"), t) for k, (e, t) in enumerate(clean[1500:3000])]
     before, _ = run(views, CartScorer())
     assert metric(before, "intent_drift_total", detector="scores") == 0
     after, _ = run(views + carts, CartScorer())
