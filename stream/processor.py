@@ -231,7 +231,7 @@ class EventProcessor:
                                            state.session_last() if state.n_events else None)
             if verdict.exclude:
                 self.metrics.excluded.inc()
-            state.update(event, msg.offset, fold=not verdict.exclude)
+            state.add_unseen(event, msg.offset, fold=not verdict.exclude)
             result.processed += 1
             dirty[uid] = state
             triggers.setdefault(uid, []).append(_Trigger(event, msg.timestamp_ms))

@@ -143,6 +143,7 @@ class QualityMonitor:
         self.user_minute: dict[str, list[int]] = {}  # user -> [minute, events in it]
         self.bots: dict[str, int] = {}  # user -> event time it was marked
         self.clock = 0  # latest event time seen (a file's own clock)
+        self._verdicts: dict[tuple[str, ...], Verdict] = {}
 
     @property
     def pending(self) -> Counter[tuple[str, str, str]]:
@@ -210,9 +211,16 @@ class QualityMonitor:
             count("outlier", "events_per_user_minute", src)
         if not flags:
             return _CLEAN
-        # Only a price outlier is a data error; a long gap or a burst is behaviour (bursts
-        # mark bots, whose intents are suppressed instead).
-        return Verdict(frozenset(flags), c.exclude_outliers and "outlier_price" in flags)
+        # A replayed history is late throughout, and often incomplete: one verdict per
+        # combination of flags (a few dozen at most), not one per event.
+        key = tuple(flags)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            # Only a price outlier is a data error; a long gap or a burst is behaviour
+            # (bursts mark bots, whose intents are suppressed instead).
+            verdict = Verdict(frozenset(flags), c.exclude_outliers and "outlier_price" in flags)
+            self._verdicts[key] = verdict
+        return verdict
 
     def _bot_check(self, event: Event, src: str) -> bool:
         """Count the event in its user's minute; True if that makes the user a bot."""
