@@ -99,7 +99,7 @@ class Settings:
     batch_size: int = field(default=1024, metadata={"help": "max events per scoring micro-batch"})
     batch_ms: float = field(default=5.0, metadata={"help": "max wait to fill a micro-batch"})
     backlog_batch_size: int = field(
-        default=4096, metadata={"help": "max events per micro-batch while at least this many "
+        default=8192, metadata={"help": "max events per micro-batch while at least this many "
                                         "wait (a backlog); never below INTENT_BATCH_SIZE"}
     )
     backlog_linger_ms: float = field(

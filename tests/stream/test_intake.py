@@ -86,8 +86,7 @@ async def test_a_backlog_is_taken_in_bigger_batches() -> None:
     for k in range(7):
         batches.put_nowait_enhanced(message(k))
     assert [m.offset for m in await batches.take()] == [0, 1, 2, 3]  # 7 waiting: a backlog
-    assert [m.offset for m in await batches.take()] == [4, 5]  # 3 waiting: the usual cap
-    assert [m.offset for m in await batches.take()] == [6]
+    assert [m.offset for m in await batches.take()] == [4, 5, 6]  # 3 waiting: all of them
 
 
 async def test_behind_on_the_broker_a_take_waits_for_a_backlog_batch() -> None:
@@ -123,14 +122,26 @@ async def test_a_backlog_wait_ends_after_its_linger_with_what_came() -> None:
     assert loop.time() - started >= 0.04
 
 
+async def test_behind_by_less_than_a_backlog_batch_a_take_waits_for_all_that_wait() -> None:
+    app = FakeApp()
+    batches = MessageBatches(app, max_batch=2, linger_s=0.0, backlog_batch=6, backlog_linger_s=5.0)
+    batches.put_nowait_enhanced(message(0))
+    app.ends["events-0"] = 4  # 1 buffered, 3 more on the broker
+    taking = asyncio.ensure_future(batches.take())
+    for k in (1, 2, 3):
+        await asyncio.sleep(0.005)
+        assert not taking.done()
+        batches.put_nowait_enhanced(message(k))
+    assert [m.offset for m in await asyncio.wait_for(taking, 1.0)] == [0, 1, 2, 3]
+
+
 async def test_caught_up_a_take_does_not_wait_for_a_backlog() -> None:
     app = FakeApp()
     batches = MessageBatches(app, max_batch=2, linger_s=0.0, backlog_batch=6, backlog_linger_s=5.0)
-    for k in range(3):
-        batches.put_nowait_enhanced(message(k))
-    app.ends["events-0"] = 3  # nothing past the buffer
-    assert batches.waiting() == 3
-    assert [m.offset for m in await asyncio.wait_for(batches.take(), 1.0)] == [0, 1]
+    batches.put_nowait_enhanced(message(0))
+    app.ends["events-0"] = 1  # nothing past the buffer
+    assert batches.waiting() == 1
+    assert [m.offset for m in await asyncio.wait_for(batches.take(), 1.0)] == [0]  # not 5 s
 
 
 async def test_a_full_buffer_holds_the_consumer_until_a_take() -> None:
