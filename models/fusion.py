@@ -33,23 +33,20 @@ def group_tensors(
     is the padded slot (g * n_items + j) of input row ``rows[k]``. Rows past a group's
     catalogue width are not placed."""
     g = len(sizes)
+    size = np.asarray(sizes, dtype=np.int64).reshape(-1)
+    placed = np.minimum(size, n_items)  # rows past the catalogue width cannot be placed
+    first = np.cumsum(size) - size  # each group's first row
+    group = np.repeat(np.arange(g), placed)  # per placed row: its group ...
+    slot = np.arange(len(group)) - np.repeat(np.cumsum(placed) - placed, placed)  # ... and slot
+    rows = first[group] + slot
+    flat = group * n_items + slot
     users = np.zeros((g, U.shape[1]), dtype=np.float32)
+    nonempty = size > 0
+    users[nonempty] = U[first[nonempty]]
     items = np.zeros((g, n_items, I.shape[1]), dtype=np.float32)
+    items[group, slot] = I[rows]
     mask = np.zeros((g, n_items), dtype=bool)
-    n_placed = int(sum(min(s, n_items) for s in sizes))
-    flat = np.empty(n_placed, dtype=np.int64)
-    rows = np.empty(n_placed, dtype=np.int64)
-    row, k = 0, 0
-    for j, size in enumerate(sizes):
-        if size:
-            users[j] = U[row]
-        m = min(size, n_items)  # rows past the catalogue width cannot be placed
-        items[j, :m] = I[row : row + m]
-        mask[j, :m] = True
-        flat[k : k + m] = j * n_items + np.arange(m)
-        rows[k : k + m] = row + np.arange(m)
-        row += size
-        k += m
+    mask[group, slot] = True
     return torch.from_numpy(users), torch.from_numpy(items), torch.from_numpy(mask), flat, rows
 
 

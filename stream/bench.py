@@ -16,7 +16,9 @@ new user-item pairs). Each stage gets its own topics and consumer group.
    loads, after a warm-up at the same load that is not measured (a worker that just
    started, and a VM whose cores just woke, answer slower for a fraction of a second).
    The latency worker runs with threshold 0, so every new pair yields an intent.
-4. Model cost: microseconds per scored pair for each branch and the fusion.
+4. Model cost: microseconds per scored pair for each branch and the fusion, on the pairs
+   the worker builds from the real sample (a random full set of 16 candidates per user
+   made the ResNet's per-user cost look four times smaller than it is on real users).
 5. Memory: the worker's resident size after N distinct users, and bytes of state per user.
 """
 from __future__ import annotations
@@ -229,30 +231,102 @@ def latency(settings: Settings, events: list[Event], rate: int, run_dir: Path,
             "n": len(lat)}
 
 
-def model_cost(model_dir: Path, reps_s: float = 0.5) -> dict[str, dict[str, float]]:
+def served_pairs(model_dir: Path, events: list[Event], batch_events: int = 1024,
+                 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The (U, I, sizes) the worker would score for ``events``: the same processor and
+    feature code, batches of ``batch_events``, each batch's item statistics folded in
+    after it (as the ``events-by-item`` topic brings them), the model call recorded
+    instead of made."""
+    from models.artifact import load_artifact
+    from models.scorer import Scores
+    from stream.metrics import WorkerMetrics
+    from stream.processor import EventProcessor, RawMessage, ServingModel, Sinks
+    from stream.state import ItemStats
+
+    loaded = load_artifact(model_dir)
+    calls: list[tuple[np.ndarray, np.ndarray, list[int]]] = []
+
+    class Recorder:
+        model_version, threshold = loaded.scorer.model_version, 1.0
+
+        def score(self, U: np.ndarray, I: np.ndarray, sizes: list[int]) -> Scores:
+            calls.append((U, I, list(sizes)))
+            p = np.zeros(len(U), dtype=np.float32)
+            return Scores(p, p, p)
+
+    async def nowhere(*args: Any) -> None:
+        return None
+
+    items: dict[str, ItemStats] = {}
+    processor = EventProcessor({}, items, {}, ServingModel(Recorder(), loaded.catalogue, loaded.spec),
+                               Sinks(nowhere, nowhere, nowhere), WorkerMetrics(), -1, 3_600_000,
+                               1_800_000, Settings().max_candidates)
+    now_ms = time.time() * 1000
+
+    async def replay() -> None:
+        for start in range(0, len(events), batch_events):
+            batch = events[start:start + batch_events]
+            await processor.process_batch([RawMessage(e.user_id.encode(), encode_event(e), now_ms, start + k)
+                                           for k, e in enumerate(batch)])
+            for e in batch:
+                items.setdefault(e.item_id, ItemStats()).update(e)
+
+    asyncio.run(replay())
+    if not calls:
+        raise ValueError("these events give the model no pair to score")
+    return (np.concatenate([c[0] for c in calls]), np.concatenate([c[1] for c in calls]),
+            [size for c in calls for size in c[2]])
+
+
+def _rows(pairs: tuple[np.ndarray, np.ndarray, list[int]], start_user: int, n: int,
+          ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """``n`` consecutive pairs from user ``start_user`` on (the last user's cut to fit)."""
+    U, I, sizes = pairs
+    start_user = min(start_user, len(sizes) - 1)
+    first = sum(sizes[:start_user])
+    if first + n > len(U):  # near the end: start earlier
+        first, start_user = 0, 0
+    taken: list[int] = []
+    k = start_user
+    while sum(taken) < n and k < len(sizes):
+        taken.append(sizes[k])
+        k += 1
+    taken[-1] -= sum(taken) - min(n, len(U) - first)
+    m = sum(taken)
+    return U[first:first + m], I[first:first + m], taken
+
+
+def model_cost(model_dir: Path, pairs: tuple[np.ndarray, np.ndarray, list[int]],
+               reps_s: float = 0.5, spots: int = 16) -> dict[str, dict[str, float]]:
+    """Microseconds per scored pair on pairs the worker builds from real events (see
+    :func:`served_pairs`): batches of 1, 64 and 1,024 pairs taken at ``spots`` places
+    spread over the sample, scored in turn. The ResNet's cost is per user (16 candidate
+    slots, padded), so it is spread over a real user's candidates, which grow through
+    the sample, not over a full set of 16."""
     from models.artifact import load_artifact
     from models.fusion import resnet_probabilities
 
     scorer = load_artifact(model_dir).scorer
-    rng = np.random.default_rng(0)
+    n_users = len(pairs[2])
     out: dict[str, dict[str, float]] = {"resnet": {}, "forest": {}, "fused": {}}
     for b in (1, 64, 1024):
-        sizes = [16] * (b // 16) + ([b % 16] if b % 16 else [])
-        # as the worker builds them: a user's candidate pairs repeat the user's U
-        U = np.repeat(rng.random((len(sizes), 150), dtype=np.float32), sizes, axis=0)
-        I = rng.random((b, 120), dtype=np.float32)
-        calls = {
-            "resnet": lambda: resnet_probabilities(scorer.inference_resnet(), U, I, sizes),  # as served
-            "forest": lambda: scorer.forest.predict_proba(np.hstack([U, I])),
-            "fused": lambda: scorer.score(U, I, sizes),
-        }
-        for name, fn in calls.items():
-            fn()
-            t, k = time.perf_counter(), 0
-            while time.perf_counter() - t < reps_s or k < 2:
-                fn()
-                k += 1
-            out[name][str(b)] = round((time.perf_counter() - t) / k / b * 1e6, 1)
+        batches = [_rows(pairs, n_users * (2 * j + 1) // (2 * spots), b) for j in range(spots)]
+        for name in out:
+            def call(U: np.ndarray, I: np.ndarray, sizes: list[int], name: str = name) -> None:
+                if name == "resnet":
+                    resnet_probabilities(scorer.inference_resnet(), U, I, sizes)  # as served
+                elif name == "forest":
+                    scorer.forest.predict_proba(np.hstack([U, I]))
+                else:
+                    scorer.score(U, I, sizes)
+
+            call(*batches[0])
+            scored, t = 0, time.perf_counter()
+            while time.perf_counter() - t < reps_s or scored < b * spots:
+                for batch in batches:
+                    call(*batch)
+                    scored += len(batch[0])
+            out[name][str(b)] = round((time.perf_counter() - t) / scored * 1e6, 1)
     return out
 
 
@@ -302,7 +376,9 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
             result["latency_ms"][str(rate)] = latency(_stage_settings(base, f"lat{rate}"), events, rate,
                                                       run_dir, warmup)
         log("4/5 model cost per scored pair")
-        result["model_us_per_pair"] = model_cost(base.model_dir, 0.2 if cfg.quick else 0.5)
+        pairs = served_pairs(base.model_dir, real[: cfg.io_events])
+        result["model_pairs_per_user"] = round(len(pairs[0]) / len(pairs[2]), 2)
+        result["model_us_per_pair"] = model_cost(base.model_dir, pairs, 0.2 if cfg.quick else 0.5)
         log(f"5/5 memory after {cfg.memory_users:,} distinct users")
         mem_events = gen.generate(cfg.memory_users * 5, n_users=cfg.memory_users, prefix="M-")
         _, rss, users = worker_eps(_stage_settings(base, "memory"), mem_events, run_dir)
