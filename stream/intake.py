@@ -11,11 +11,13 @@ that came in since its last batch (up to ``max_batch``), waiting at most ``linge
 counted from the first message's arrival. A batch grows with the load; an idle worker
 answers a lone event within ``linger_s``.
 
-A backlog is taken in batches of up to ``backlog_batch``. The worker is behind when more
-than ``max_batch`` messages wait for it: in the buffer, and past it on the broker (each
-partition's high watermark from the latest fetch, less the next offset to deliver). It
-then takes all that wait, up to ``backlog_batch``, waiting at most ``backlog_linger_s``
-for the fetch loop to buffer them (8,192 take about 0.1 s at the consumer's pace). A batch's
+A backlog is taken in batches of ``backlog_batch``. The worker is behind by the messages
+that wait for it: in the buffer, and past it on the broker (each partition's high
+watermark from the latest fetch, less the next offset to deliver). Behind by
+``backlog_batch`` or more, it waits up to ``backlog_linger_s`` for the fetch loop to
+buffer that many (8,192 take about 0.1 s at the consumer's pace); behind by less, but
+by more than ``max_batch``, it takes all that is buffered at once, without waiting (at
+5,000 events/s, waiting there for the rest raised p99 latency by 10-50%). A batch's
 users are scored once however many of their events it holds, so on the real sample a
 batch of 4,096 scores 0.24 (user, item) pairs an event where one of 900 scores 0.51:
 fewer pairs to build, send and score, and fewer changelog writes. The latency of an
@@ -123,7 +125,9 @@ class MessageBatches:
         calls, see stream.faust_patches); False, and nothing done, when full."""
         if len(self._messages) >= self.maxsize:
             return False
-        message.incref()
+        # Message.incref takes Faust's ack lock (3% of the worker's loop, once a message);
+        # a message the fetch loop has just built is held by nothing else yet.
+        message.refcount += 1
         self.put_nowait_enhanced(message)
         return True
 
@@ -151,9 +155,10 @@ class MessageBatches:
 
     async def take(self) -> list[Any]:
         """The next batch: waits for a first message, then until ``max_batch`` are in
-        or ``linger_s`` has passed since that first one arrived. Behind by more than
-        ``max_batch`` (see :meth:`waiting`), it takes all that wait, up to
-        ``backlog_batch``, waiting at most ``backlog_linger_s`` for them to be buffered."""
+        or ``linger_s`` has passed since that first one arrived. Behind by
+        ``backlog_batch`` or more (see :meth:`waiting`), it takes that many, waiting at
+        most ``backlog_linger_s`` for them to be buffered; behind by less, but by more
+        than ``max_batch``, it takes all that is buffered (up to ``backlog_batch``) at once."""
         loop = asyncio.get_running_loop()
         while True:
             while not self._messages:
@@ -162,8 +167,10 @@ class MessageBatches:
             target, wait = self.max_batch, self._first_at + self.linger_s - loop.time()
             if self.backlog_batch > self.max_batch:
                 behind = self.waiting()
-                if behind > self.max_batch:
-                    target, wait = min(behind, self.backlog_batch), self.backlog_linger_s
+                if behind >= self.backlog_batch:
+                    target, wait = self.backlog_batch, self.backlog_linger_s
+                elif behind > self.max_batch:  # a short backlog, or a long one's tail
+                    target = min(len(self._messages), self.backlog_batch)
             if wait > 0 and len(self._messages) < target:
                 self._target = target
                 self._enough.clear()
@@ -173,7 +180,7 @@ class MessageBatches:
                     pass
                 finally:
                     self._target = self.max_batch
-            n = self.backlog_batch if len(self._messages) >= self.backlog_batch else target
+            n = max(target, self.max_batch)
             batch = self._messages[:n]
             del self._messages[:n]
             # What is left was buffered while the worker was busy: due at once.
