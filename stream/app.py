@@ -129,7 +129,7 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=settings.replication,
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
-        **settings.group_timeouts(),
+        **settings.faust_consumer(),
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         table_standby_replicas=0,

@@ -128,6 +128,11 @@ class Settings:
         default=10,
         metadata={"help": "longest a fetch waits for data (the embedded broker never cuts it short)"},
     )
+    fetch_max_bytes: int = field(
+        default=8 * 1024 * 1024,
+        metadata={"help": "most a fetch takes from one partition (1 MiB, the clients' default, "
+                          "left a worker in a backlog waiting for its next batch)"},
+    )
     security_protocol: str = field(
         default="PLAINTEXT", metadata={"help": "PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL"}
     )
@@ -180,6 +185,8 @@ class Settings:
             raise SettingsError(f"INTENT_PARTITIONS: must be >= 1, got {self.partitions}")
         if self.batch_size < 1:
             raise SettingsError(f"INTENT_BATCH_SIZE: must be >= 1, got {self.batch_size}")
+        if self.fetch_max_bytes < 1024:
+            raise SettingsError(f"INTENT_FETCH_MAX_BYTES: must be >= 1024, got {self.fetch_max_bytes}")
         if self.backlog_linger_ms < 0:
             raise SettingsError(f"INTENT_BACKLOG_LINGER_MS: must be >= 0, got {self.backlog_linger_ms}")
         if not 0 <= self.metrics_port <= 65535:
@@ -204,6 +211,15 @@ class Settings:
         return dict(broker_session_timeout=session_s,
                     broker_heartbeat_interval=max(session_s / 10, 0.3),
                     broker_rebalance_timeout=max(session_s, 10.0))
+
+    def faust_consumer(self) -> dict[str, Any]:
+        """Consumer options for every Faust app of ours: :meth:`group_timeouts` and the
+        fetch size.
+
+        >>> Settings(fetch_max_bytes=1024).faust_consumer()["consumer_max_fetch_size"]
+        1024
+        """
+        return {**self.group_timeouts(), "consumer_max_fetch_size": self.fetch_max_bytes}
 
     def kafka_security(self) -> dict[str, Any]:
         """Security options in aiokafka's keyword names; empty for PLAINTEXT."""

@@ -28,7 +28,7 @@ def producer(settings: Settings, **kw: Any) -> AIOKafkaProducer:
 def consumer(settings: Settings, *topics: str, **kw: Any) -> AIOKafkaConsumer:
     opts = dict(bootstrap_servers=settings.bootstrap, auto_offset_reset="earliest",
                 enable_auto_commit=False, fetch_max_wait_ms=settings.fetch_max_wait_ms,
-                **settings.kafka_security())
+                max_partition_fetch_bytes=settings.fetch_max_bytes, **settings.kafka_security())
     opts.update(kw)
     return AIOKafkaConsumer(*topics, **opts)
 

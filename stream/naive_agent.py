@@ -26,7 +26,7 @@ def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
     app = faust.App(f"{settings.app_id}-naive", broker=f"kafka://{settings.bootstrap}",
                     store="memory://", web_enabled=False, topic_partitions=settings.partitions,
                     consumer_auto_offset_reset="earliest", datadir=str(settings.data_dir / "naive"),
-                    **settings.group_timeouts())
+                    **settings.faust_consumer())
     topic = app.topic(settings.topic_events, key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
     out = app.topic(settings.topic_intents, key_type=bytes, value_type=bytes,

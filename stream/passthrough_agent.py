@@ -26,7 +26,7 @@ def create_passthrough_app(settings: Settings) -> tuple[faust.App, WorkerMetrics
                     store="memory://", web_enabled=False, topic_partitions=settings.partitions,
                     consumer_auto_offset_reset="earliest", stream_wait_empty=False,
                     producer_linger=0.001, producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
-                    datadir=str(settings.data_dir / "passthrough"), **settings.group_timeouts())
+                    datadir=str(settings.data_dir / "passthrough"), **settings.faust_consumer())
     app.intent_fetch_max_wait_ms = settings.fetch_max_wait_ms  # type: ignore[attr-defined]
     topic = RawTopic(app, topics=[settings.topic_events], key_type=bytes, value_type=bytes,
                      key_serializer="raw", value_serializer="raw")
