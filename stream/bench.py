@@ -63,17 +63,20 @@ class BenchConfig:
     # a second, before users' state had grown (see the module docstring)
     io_events: int = 90_000
     worker_events: int = 90_000
-    naive_seconds: float = 8.0
+    naive_seconds: float = 5.0  # about 600 events/s: 3,000 events
     latency_seconds: float = 8.0
     warmup_seconds: float = 1.0
     loads: tuple[int, ...] = (1000, 5000)
     memory_users: int = 5_000
+    # The I/O limit and the worker are each measured this many times and the best run
+    # kept: on this shared 2-core VM one run of either varies by 10-25% (I/O 50-73k).
+    rounds: int = 2
 
     def scaled(self) -> "BenchConfig":
         if self.quick:
             self.io_events = self.worker_events = 1_000
             self.naive_seconds, self.latency_seconds, self.warmup_seconds = 3.0, 2.0, 0.5
-            self.loads, self.memory_users = (100, 500), 200
+            self.loads, self.memory_users, self.rounds = (100, 500), 200, 1
         return self
 
 
@@ -83,9 +86,19 @@ def _stage_settings(base: Settings, name: str) -> Settings:
                    topic_intents=f"{tag}-intents", topic_item_events=f"{tag}-by-item")
 
 
-async def io_limit(settings: Settings, events: list[Event]) -> float:
-    """Events/s of consume -> parse -> publish with plain aiokafka."""
-    await replay_events(events, settings)
+def _rounds(base: Settings, name: str, n: int) -> list[Settings]:
+    """Settings for ``n`` rounds of a stage: fresh topics and group each, but one ``events``
+    topic, so every round reads the same records, replayed once."""
+    first = _stage_settings(base, name)
+    return [first] + [replace(_stage_settings(base, name), topic_events=first.topic_events)
+                      for _ in range(n - 1)]
+
+
+async def io_limit(settings: Settings, events: list[Event], replay: bool = True) -> float:
+    """Events/s of consume -> parse -> publish with plain aiokafka (``replay=False``:
+    the events are on ``settings.topic_events`` already)."""
+    if replay:
+        await replay_events(events, settings)
     cons = consumer(settings, settings.topic_events, group_id=settings.app_id)
     prod = producer(settings, acks=1)
     await cons.start()
@@ -156,9 +169,12 @@ def naive_eps(settings: Settings, events: list[Event], seconds: float, run_dir: 
         proc.stop()
 
 
-def worker_eps(settings: Settings, events: list[Event], run_dir: Path) -> tuple[float, float, float]:
-    """(events/s, RSS MB, users) for a worker draining a preloaded topic."""
-    asyncio.run(replay_events(events, settings))
+def worker_eps(settings: Settings, events: list[Event], run_dir: Path,
+               replay: bool = True) -> tuple[float, float, float]:
+    """(events/s, RSS MB, users) for a worker draining a preloaded topic (``replay=False``:
+    the events are on ``settings.topic_events`` already)."""
+    if replay:
+        asyncio.run(replay_events(events, settings))
     proc = _worker(settings, run_dir / "worker.log")
     try:
         eps = _throughput(proc, len(events), 600)
@@ -352,18 +368,24 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
     try:
         result: dict[str, Any] = {"quick": cfg.quick, "events": "jdata-2016-sample (real) + generator"}
         io_events = real[: cfg.io_events]
-        log(f"1/5 I/O limit on {len(io_events):,} real events")
-        result["io_limit_eps"] = round(asyncio.run(io_limit(_stage_settings(base, "io"), io_events)), 1)
+        log(f"1/5 I/O limit on {len(io_events):,} real events, best of {cfg.rounds}")
+        io_runs = [asyncio.run(io_limit(settings, io_events, replay=not k))
+                   for k, settings in enumerate(_rounds(base, "io", cfg.rounds))]
+        result["io_limit_eps"] = round(max(io_runs), 1)
+        result["io_limit_runs"] = [round(x, 1) for x in io_runs]
         log("   Faust floor: a Faust app that only forwards, through the worker's intake")
         result["faust_floor_eps"] = round(faust_floor_eps(_stage_settings(base, "floor"), io_events, run_dir), 1)
         log("2/5 naive Faust agent")
-        result["naive_eps"] = round(naive_eps(_stage_settings(base, "naive"), io_events,
+        result["naive_eps"] = round(naive_eps(_stage_settings(base, "naive"), io_events[:20_000],
                                               cfg.naive_seconds, run_dir), 1)
         worker_events = real[: cfg.worker_events]
-        log(f"3/5 worker throughput on {len(worker_events):,} real events")
-        eps, _, _ = worker_eps(_stage_settings(base, "worker"), worker_events, run_dir)
+        log(f"3/5 worker throughput on {len(worker_events):,} real events, best of {cfg.rounds}")
+        worker_runs = [worker_eps(settings, worker_events, run_dir, replay=not k)[0]
+                       for k, settings in enumerate(_rounds(base, "worker", cfg.rounds))]
+        eps = max(worker_runs)
         result["throughput_events"] = len(worker_events)
         result["worker_eps"] = round(eps, 1)
+        result["worker_runs"] = [round(x, 1) for x in worker_runs]
         result["worker_vs_io_limit"] = round(eps / result["io_limit_eps"], 3)
         result["worker_vs_naive"] = round(eps / max(result["naive_eps"], 1e-9), 1)
         result["worker_vs_faust_floor"] = round(eps / result["faust_floor_eps"], 3)
