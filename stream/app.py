@@ -35,7 +35,7 @@ from stream.publisher import PartitionBatches
 from stream.quality import QualityConfig
 from stream.rebalance import RebalanceBarrier
 from stream.scoring_process import ScoringProcess, ScoringProcessError
-from stream.processor import EventProcessor, RawMessage, ServingModel, Sinks, StagedBatch
+from stream.processor import EventProcessor, ServingModel, Sinks, StagedBatch
 from stream.state import ItemStats, UserState
 from stream.tables import BatchedTable, Deliveries, StrKeyed
 from training.examples import DEFAULT_HORIZON_MS
@@ -295,11 +295,10 @@ def create_app(settings: Settings) -> faust.App:
                     batch = [m for m in batch if m.generation_id == app.consumer_generation_id]
                     if not batch:
                         continue
-                msgs = [RawMessage(m.key, m.value, m.timestamp * 1000, m.offset) for m in batch]
                 # No await between the check above and taking the lock (a free lock is
                 # taken without yielding): a rebalance that begins now waits for this stage.
                 async with rebalance.staging:
-                    staged = await proc.stage(msgs)
+                    staged = await proc.stage(batch)  # Faust messages read as RawMessage
                     await flush_tables()
                 if acking is not None and acking.done():
                     acking.result()  # a record that could not be delivered stops the worker

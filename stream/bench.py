@@ -277,12 +277,12 @@ def served_pairs(model_dir: Path, events: list[Event], batch_events: int = 1024,
     processor = EventProcessor({}, items, {}, ServingModel(Recorder(), loaded.catalogue, loaded.spec),
                                Sinks(nowhere, nowhere, nowhere), WorkerMetrics(), -1, 3_600_000,
                                1_800_000, Settings().max_candidates)
-    now_ms = time.time() * 1000
+    now_s = time.time()
 
     async def replay() -> None:
         for start in range(0, len(events), batch_events):
             batch = events[start:start + batch_events]
-            await processor.process_batch([RawMessage(e.user_id.encode(), encode_event(e), now_ms, start + k)
+            await processor.process_batch([RawMessage(e.user_id.encode(), encode_event(e), now_s, start + k)
                                            for k, e in enumerate(batch)])
             for e in batch:
                 items.setdefault(e.item_id, ItemStats()).update(e)

@@ -60,7 +60,7 @@ def processor(scorer, rec, users=None):
 def msg(e: Event | bytes, offset: int = -1, key: bytes | None = None) -> RawMessage:
     raw = e if isinstance(e, bytes) else encode_event(e)
     k = key if key is not None else (e.user_id.encode() if isinstance(e, Event) else None)
-    return RawMessage(k, raw, TS, offset)
+    return RawMessage(k, raw, TS / 1000, offset)
 
 
 async def test_bad_input_goes_to_dlq_and_counts_balance() -> None:
@@ -168,7 +168,7 @@ def test_counts_balance_on_any_input(raws) -> None:
 
     rec = Recorder()
     p = processor(FixedScorer(), rec)
-    batch = [RawMessage(None, raw, TS) for raw in raws]
+    batch = [RawMessage(None, raw, TS / 1000) for raw in raws]
     r = asyncio.run(p.process_batch(batch))
     assert r.processed + r.dlq + r.duplicates == len(batch)
     assert len(rec.sent["dlq"]) == r.dlq and rec.item_rows() == r.processed

@@ -27,7 +27,7 @@ def run(events_and_ingest, scorer=None, cfg=QualityConfig(expected_fields=("cate
                        horizon_ms=1_800_000, max_candidates=16, quality=cfg)
     batch: list[RawMessage] = []
     for e, ingest in events_and_ingest:
-        batch.append(RawMessage(e.user_id.encode(), msg(e).value, ingest))
+        batch.append(RawMessage(e.user_id.encode(), msg(e).value, ingest / 1000))
         if len(batch) == batch_size:
             asyncio.run(p.process_batch(batch))
             batch = []
