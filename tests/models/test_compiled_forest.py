@@ -28,6 +28,21 @@ def test_matches_scikit_learn_for_both_forest_kinds() -> None:
                                    forest.predict_proba(Xt)[:, 1], rtol=0, atol=1e-12)
 
 
+def test_both_walks_match_scikit_learn_depth_first_layout_or_not() -> None:
+    """Depth-first trees (scikit-learn's default builder) take the walk that steps to the
+    next node on the left; best-first ones (``max_leaf_nodes``) the general walk."""
+    X, y = data()
+    Xt, _ = data(seed=2)
+    depth_first = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
+    best_first = RandomForestClassifier(n_estimators=10, max_leaf_nodes=40, random_state=0).fit(X, y)
+    compiled = CompiledForest(depth_first), CompiledForest(best_first)
+    assert [c.depth_first for c in compiled] == [True, False]
+    for forest, c in zip((depth_first, best_first), compiled):
+        np.testing.assert_allclose(c.predict_proba1(Xt), forest.predict_proba(Xt)[:, 1], rtol=0, atol=1e-12)
+    compiled[0].depth_first = False  # the general walk on the same trees: the same answer
+    np.testing.assert_array_equal(compiled[0].predict_proba1(Xt), CompiledForest(depth_first).predict_proba1(Xt))
+
+
 def test_scanner_transform_equals_the_scikit_learn_path_and_survives_pickling() -> None:
     X, y = data()
     scanner = MultiGrainedScanner(window=10, stride=5, n_trees=8, max_depth=12, n_jobs=1).fit(X, y)
