@@ -44,6 +44,13 @@
    about 1 run in 5, a restarted worker took 90-250 s to commit 300 records a
    partition that it had processed in 1 s). The gap is now merged without duplicates.
 
+6. Per-record overhead in ``getmany``. For every record Faust looked up its partition's
+   high watermark, told the monitor, and passed it through a generator that round-robins
+   topics one record at a time. The watermark and the monitor are now done once a
+   partition per fetch, and records come partition by partition, each in order, still
+   stopping when flow stops or the generation changes: the worker drained the real
+   sample at 38-40k events/s instead of 34-37k.
+
 >>> import asyncio
 >>> async def quick():
 ...     return 1
@@ -179,6 +186,36 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
         unset_flag(CONSUMER_FETCHING)
 
 
+async def _getmany(self: Any, timeout: float) -> Any:
+    """Faust 0.15's ``Consumer.getmany`` with its per-partition work done per partition:
+    it looked up the partition's high watermark (four calls into the consumer thread's
+    client) and told the monitor for every record, and round-robined topics one record
+    at a time through a generator (about 1 us a record, 4% of the worker's loop). Records
+    still come partition by partition, in order, and stop as soon as flow stops or the
+    generation changes."""
+    records, active_partitions = await self._wait_next_records(timeout)
+    generation_id = self.app.consumer_generation_id
+    if records is None or self.should_stop:
+        return
+    if not self.flow_active:
+        self.log.dev("getmany called while flow not active. Seek back to committed offsets.")
+        try:
+            await self.perform_seek()
+        except Exception as ex:
+            self.log.warning(f"exception performing seek when flow not active {ex}")
+        return
+    to_message, app, buffered = self._to_message, self.app, self._buffered_partitions
+    track_end = app.monitor.track_tp_end_offset
+    for tp, tp_records in records.items():
+        if not (active_partitions is None or tp in active_partitions or tp in buffered):
+            continue
+        track_end(tp, self.highwater(tp))
+        for record in tp_records:
+            if not self.flow_active or app.consumer_generation_id != generation_id:
+                return
+            yield tp, to_message(tp, record)
+
+
 def _patch_recovery_highwaters() -> None:
     from faust.tables.recovery import Recovery
 
@@ -256,6 +293,7 @@ def apply_faust_patches() -> None:
     _patch_recovery_highwaters()
     _patch_seek_to_committed()
     consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+    consumer.Consumer.getmany = _getmany  # type: ignore[method-assign]
     consumer.Consumer._new_offset = _new_offset_without_duplicates(  # type: ignore[method-assign]
         consumer.Consumer._new_offset)
     consumer.Consumer._intent_patched = True  # type: ignore[attr-defined]
