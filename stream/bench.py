@@ -260,6 +260,7 @@ def served_pairs(model_dir: Path, events: list[Event], batch_events: int = 1024,
     from stream.metrics import WorkerMetrics
     from stream.processor import EventProcessor, RawMessage, ServingModel, Sinks
     from stream.state import ItemStats
+    from training.examples import DEFAULT_HORIZON_MS
 
     loaded = load_artifact(model_dir)
     calls: list[tuple[np.ndarray, np.ndarray, list[int]]] = []
@@ -276,9 +277,11 @@ def served_pairs(model_dir: Path, events: list[Event], batch_events: int = 1024,
         return None
 
     items: dict[str, ItemStats] = {}
+    defaults = Settings()  # the worker's: its threshold, cool-down and candidates
     processor = EventProcessor({}, items, {}, ServingModel(Recorder(), loaded.catalogue, loaded.spec),
-                               Sinks(nowhere, nowhere, nowhere), WorkerMetrics(), -1, 3_600_000,
-                               1_800_000, Settings().max_candidates)
+                               Sinks(nowhere, nowhere, nowhere), WorkerMetrics(), defaults.threshold,
+                               int(defaults.cooldown_s * 1000), DEFAULT_HORIZON_MS,
+                               defaults.max_candidates)
     now_s = time.time()
 
     async def replay() -> None:
