@@ -64,7 +64,7 @@ def decay(value: float, dt_ms: int, half_life_ms: int) -> float:
     return value * 2.0 ** (-dt_ms / half_life_ms) if dt_ms else value
 
 
-@lru_cache(maxsize=4096)  # the worker asks for each event's twice in a row (seen, then update)
+@lru_cache(maxsize=4096)  # asked twice in a row per event (seen, then add_unseen or update)
 def event_fingerprint(event_id: str) -> int:
     """A 63-bit id for the dedupe memory (smaller than the id itself)."""
     return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big") >> 1
