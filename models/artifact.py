@@ -2,8 +2,9 @@
 
 Layout::
 
-    manifest.json   format, model_version, feature spec, catalogue, fusion (w_r, t_p),
-                    branch configs, training-data fingerprint, metrics, sha256 per file
+    manifest.json   format, model_version, feature spec, catalogue, fusion (w_r, t_p, the
+                    branches' calibration), branch configs, training-data fingerprint,
+                    metrics, sha256 per file
     resnet.pt       PurchaseResNet state_dict (loaded with ``weights_only=True``)
     forest.pkl      DeepForest (unpickled only after its sha256 matched)
     catalogue.json  user and item attributes
@@ -29,6 +30,7 @@ from typing import Any
 import orjson
 import torch
 
+from models.calibration import PlattCalibrator
 from models.cold_start import ColdStartPrior
 from models.forest import DeepForest
 from models.fusion import FusedScorer
@@ -38,7 +40,7 @@ from stream.features import FeatureSpec
 
 __all__ = ["ArtifactError", "LoadedModel", "save_artifact", "load_artifact", "sha256_file"]
 
-FORMAT = "intent-model/1"
+FORMAT = "intent-model/2"  # 2: calibrated branches, gcForest cascade of our own
 REQUIRED = ("format", "model_version", "feature_spec", "fusion", "resnet", "files")
 
 
@@ -98,7 +100,9 @@ def save_artifact(
             "n_items": len(catalogue.items),
             "n_candidates": scorer.n_items,
         },
-        "fusion": {"w_r": scorer.w_r, "w_f": 1.0 - scorer.w_r, "threshold": scorer.threshold},
+        "fusion": {"w_r": scorer.w_r, "w_f": 1.0 - scorer.w_r, "threshold": scorer.threshold,
+                   "calibration": {"resnet": scorer.calibration[0].to_dict(),
+                                   "forest": scorer.calibration[1].to_dict()}},
         "cold_start": scorer.cold_start.to_dict() if scorer.cold_start is not None else None,
         "resnet": scorer.resnet.config,
         "forest": scorer.forest.params,
@@ -168,7 +172,6 @@ def load_artifact(path: Path | str) -> LoadedModel:
         forest = pickle.loads((path / "forest.pkl").read_bytes())
         if not isinstance(forest, DeepForest):
             raise ArtifactError(f"{path}: forest.pkl holds {type(forest).__name__}")
-        forest.set_inference_jobs(1)
         catalogue = Catalogue.from_json((path / "catalogue.json").read_bytes())
     except ArtifactError:
         raise
@@ -176,6 +179,8 @@ def load_artifact(path: Path | str) -> LoadedModel:
         raise ArtifactError(f"{path}: cannot load: {exc}") from exc
     fusion = manifest["fusion"]
     cold = manifest.get("cold_start")
+    calibration = tuple(PlattCalibrator(**fusion["calibration"][k]) for k in ("resnet", "forest"))
     scorer = FusedScorer(resnet, forest, float(fusion["w_r"]), float(fusion["threshold"]),
-                         manifest["model_version"], ColdStartPrior.from_dict(cold) if cold else None)
+                         manifest["model_version"], ColdStartPrior.from_dict(cold) if cold else None,
+                         calibration)  # type: ignore[arg-type]
     return LoadedModel(scorer, catalogue, spec, manifest, path)

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from stream.features import ITEM_LAYOUT, USER_LAYOUT
 from stream.live_accuracy import ACTIVITY_BUCKETS
 
 __all__ = ["COLD_EVENTS", "ColdStartPrior", "fit_cold_start", "is_cold", "N_EVENTS_COLUMN"]
@@ -34,12 +35,13 @@ __all__ = ["COLD_EVENTS", "ColdStartPrior", "fit_cold_start", "is_cold", "N_EVEN
 # fewer events than this is cold start (the related study's definition); one definition
 # for the live accuracy buckets and the fusion
 COLD_EVENTS = dict(ACTIVITY_BUCKETS)["warm"]
-N_EVENTS_COLUMN = 15  # U[15] = log1p(events so far): see stream.features.user_vector
-# I: user-item views, carts, minutes since touch, rank, category share, item decayed counts
-# (1 h and 1 day x view/cart/buy), buys per view, carts per view, lifetime totals (3)
-ITEM_COLUMNS = [0, 1, 3, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
-# U: session events, session length
-USER_COLUMNS = [17, 18]
+N_EVENTS_COLUMN = USER_LAYOUT.index("n_events")  # log1p(events so far)
+# I: the user's events on the item, its open cart, recency, touches this session, rank,
+# category share; the item's popularity and conversion over all users
+ITEM_COLUMNS = ITEM_LAYOUT.columns("ui_counts", "ui_open_cart", "ui_since_touch", "ui_session_touches",
+                                   "rank", "uc_share", "item_counts", "item_totals", "item_ratios")
+# U: the session's size and length
+USER_COLUMNS = USER_LAYOUT.columns("session_events", "session_minutes")
 
 
 def is_cold(U: np.ndarray) -> np.ndarray:

@@ -1,4 +1,10 @@
-"""The served model: P = w_r * P_resnet + w_f * P_forest, with w_r + w_f = 1.
+"""The served model: P = w_r * C_r(P_resnet) + w_f * C_f(P_forest), with w_r + w_f = 1.
+
+``C_r`` and ``C_f`` calibrate each branch (:mod:`models.calibration`, fitted on the
+validation split) before the weighted average, so that ``w_r`` weighs two
+probabilities on the same scale; ``w_r`` and the threshold ``t_p`` are then chosen on
+validation too. Published intents carry the calibrated branch probabilities, so
+``probability == w_r * resnet + w_f * forest`` (before the cold-start blend).
 
 >>> import numpy as np
 >>> fuse(np.array([0.2, 0.8]), np.array([0.6, 0.4]), w_r=0.25).round(3).tolist()
@@ -12,6 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from models.calibration import PlattCalibrator
 from models.cold_start import ColdStartPrior
 from models.forest import DeepForest
 from models.resnet import PurchaseResNet
@@ -27,11 +34,12 @@ def fuse(p_resnet: np.ndarray, p_forest: np.ndarray, w_r: float) -> np.ndarray:
 
 
 def group_tensors(
-    U: np.ndarray, I: np.ndarray, sizes: Sequence[int], n_items: int
+    U: np.ndarray, I: np.ndarray, sizes: Sequence[int], n_items: int, u_per_group: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
     """Pad grouped rows into (g, user_dim), (g, n_items, item_dim) and a mask; ``flat[k]``
     is the padded slot (g * n_items + j) of input row ``rows[k]``. Rows past a group's
-    catalogue width are not placed."""
+    catalogue width are not placed. ``U`` has a row per row of ``I``, or with
+    ``u_per_group`` one per group."""
     g = len(sizes)
     size = np.asarray(sizes, dtype=np.int64).reshape(-1)
     placed = np.minimum(size, n_items)  # rows past the catalogue width cannot be placed
@@ -40,9 +48,12 @@ def group_tensors(
     slot = np.arange(len(group)) - np.repeat(np.cumsum(placed) - placed, placed)  # ... and slot
     rows = first[group] + slot
     flat = group * n_items + slot
-    users = np.zeros((g, U.shape[1]), dtype=np.float32)
-    nonempty = size > 0
-    users[nonempty] = U[first[nonempty]]
+    if u_per_group:
+        users = np.ascontiguousarray(U, dtype=np.float32)
+    else:
+        users = np.zeros((g, U.shape[1]), dtype=np.float32)
+        nonempty = size > 0
+        users[nonempty] = U[first[nonempty]]
     items = np.zeros((g, n_items, I.shape[1]), dtype=np.float32)
     items[group, slot] = I[rows]
     mask = np.zeros((g, n_items), dtype=bool)
@@ -56,16 +67,17 @@ RESNET_CHUNK = 256
 
 
 def resnet_probabilities(
-    net: PurchaseResNet | torch.nn.Module, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]
+    net: PurchaseResNet | torch.nn.Module, U: np.ndarray, I: np.ndarray, sizes: Sequence[int],
+    u_per_group: bool = False,
 ) -> np.ndarray:
     """P_r per row. Rows beyond the catalogue width of their group score 0."""
     n_items = net.config["n_items"]
-    users, items, mask, flat, rows = group_tensors(U, I, sizes, n_items)
+    users, items, mask, flat, rows = group_tensors(U, I, sizes, n_items, u_per_group)
     with torch.inference_mode():
         chunks = [slice(k, k + RESNET_CHUNK) for k in range(0, len(users), RESNET_CHUNK)]
         logits = [net(users[c], items[c], mask[c]) for c in chunks]
         probs = torch.sigmoid(torch.cat(logits)).numpy().reshape(-1)
-    out = np.zeros(len(U), dtype=np.float32)
+    out = np.zeros(len(I), dtype=np.float32)
     out[rows] = probs[flat]
     return out
 
@@ -85,8 +97,9 @@ class _BySize(torch.nn.Module):
 
 
 class FusedScorer:
-    """The ResNet and Deep Forest branches fused with weight ``w_r``, and for cold-start
-    users blended with the :class:`~models.cold_start.ColdStartPrior`; implements Scorer."""
+    """The ResNet and Deep Forest branches, each calibrated, fused with weight ``w_r``, and
+    for cold-start users blended with the :class:`~models.cold_start.ColdStartPrior`;
+    implements Scorer."""
 
     def __init__(
         self,
@@ -96,8 +109,10 @@ class FusedScorer:
         threshold: float,
         model_version: str = "unversioned",
         cold_start: ColdStartPrior | None = None,
+        calibration: tuple[PlattCalibrator, PlattCalibrator] = (PlattCalibrator(), PlattCalibrator()),
     ) -> None:
         self.resnet = resnet.eval()
+        self.calibration = calibration
         self.cold_start = cold_start
         self.forest = forest
         self.w_r = w_r
@@ -144,9 +159,18 @@ class FusedScorer:
             return Scores(empty, empty, empty)
         p_r = resnet_probabilities(self.inference_resnet(), U, I, sizes)
         p_f = self.forest.predict_proba(np.hstack([U, I]))
-        return Scores(self.combine(p_r, p_f, U, I), p_r, p_f)
+        c_r, c_f = self.calibration[0](p_r), self.calibration[1](p_f)
+        return Scores(self.combine(c_r, c_f, U, I), c_r, c_f)
 
-    def combine(self, p_r: np.ndarray, p_f: np.ndarray, U: np.ndarray, I: np.ndarray) -> np.ndarray:
-        """The served probability from the two branches' (what evaluation uses too)."""
-        p = fuse(p_r, p_f, self.w_r)
+    def combine(self, c_r: np.ndarray, c_f: np.ndarray, U: np.ndarray, I: np.ndarray) -> np.ndarray:
+        """The served probability from the two branches' calibrated probabilities (what
+        evaluation uses too)."""
+        p = fuse(c_r, c_f, self.w_r)
         return self.cold_start.apply(p, U, I) if self.cold_start is not None else p
+
+    def branch_probabilities(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int],
+                             u_per_group: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Both branches' calibrated probabilities, in eager mode (for evaluation)."""
+        p_r = resnet_probabilities(self.resnet, U, I, sizes, u_per_group)
+        X = np.hstack([np.repeat(U, sizes, axis=0) if u_per_group else U, I])
+        return self.calibration[0](p_r), self.calibration[1](self.forest.predict_proba(X))

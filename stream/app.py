@@ -330,8 +330,8 @@ def create_app(settings: Settings) -> faust.App:
                     continue
                 for item_id, rows in activity.items():
                     stats = touched.get(item_id) or items.get(item_id) or ItemStats()
-                    for ts, t, price in rows:
-                        stats.add(ts, t, price)
+                    for row in rows:
+                        stats.add(*row)
                     touched[item_id] = stats
             for item_id, stats in touched.items():
                 items[item_id] = stats

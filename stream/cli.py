@@ -135,8 +135,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
     report = train(args.data, Path(args.out), args.format, cfg, log=log)
     if args.json:
-        keys = ("models", "n_examples", "positive_rate", "candidate_recall")
-        print(orjson.dumps({k: report[k] for k in keys}).decode())
+        keys = ("models", "n_examples", "positive_rate", "candidate_recall", "touched_share", "ci",
+                "purchase_recall", "n_purchases", "paired", "seeds", "seed_figures", "fusion", "total_s",
+                "peak_rss_mb")
+        print(orjson.dumps({k: report[k] for k in keys if k in report}).decode())
     else:
         print((Path(args.out) / "report.md").read_text())
     return 0
@@ -145,16 +147,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import orjson
 
-    from training.report import metrics_table
+    from training.report import results_table
     from training.scoring import evaluate_artifact
 
     summary = evaluate_artifact(Path(args.model), args.data, args.format, progress=not args.json)
     if args.json:
         print(orjson.dumps(summary).decode())
     else:
-        print(metrics_table(summary["models"]))
-        print(f"\n{summary['n_examples']:,} examples, positive rate {summary['positive_rate']:.4%}, "
-              f"candidate recall {summary['candidate_recall']}")
+        print(results_table(summary))
+        print(f"\n{summary['n_examples']:,} examples, positive rate {summary['positive_rate']:.4%}; "
+              f"{summary['n_purchases']} purchases, candidate recall {summary['candidate_recall']} "
+              f"(ceiling: touched before {summary['touched_share']})")
     return 0
 
 

@@ -8,12 +8,14 @@ field          type      meaning
 event_id       str       unique id; duplicates (producer retries) are dropped
 user_id        str       who acted (also the Kafka key)
 item_id        str       on what item
-type           str       ``view`` | ``addtocart`` | ``transaction``
+type           str       one of :data:`EVENT_TYPES`: ``view``, ``addtocart``,
+                         ``transaction``, ``remove_from_cart``, ``favorite``, ``click``
 ts             int       event time, epoch milliseconds
 category_id    str?      item category
 price          float?    item price (finite, >= 0)
 session_id     str?      shop's session id
 source         str?      which shop or feed sent it (data-quality metrics per source)
+brand          str?      the item's brand
 =============  ========  ==========================================================
 
 Unknown fields are dropped (so personal data such as e-mail never reaches state).
@@ -48,7 +50,11 @@ __all__ = [
     "DLQ_REASONS",
 ]
 
-EVENT_TYPES: tuple[str, ...] = ("view", "addtocart", "transaction")
+#: Event types, in the order of their index in state and features. The first three are
+#: the original contract; removals and favourites carry purchase signal (open carts,
+#: wish lists), and ``click`` keeps a click on an item apart from a page view of it
+#: (JD.com logs both). New types are appended, so an index never changes meaning.
+EVENT_TYPES: tuple[str, ...] = ("view", "addtocart", "transaction", "remove_from_cart", "favorite", "click")
 TYPE_INDEX: dict[str, int] = {t: i for i, t in enumerate(EVENT_TYPES)}
 MAX_EVENT_BYTES = 4096
 MAX_ID_CHARS = 128
@@ -93,6 +99,7 @@ class Event(NamedTuple):
     price: float | None = None
     session_id: str | None = None
     source: str | None = None
+    brand: str | None = None
 
     @property
     def type_index(self) -> int:
@@ -148,6 +155,7 @@ def validate_event(obj: Any, now_ms: int | None = None) -> Event:
         event_id, user_id, item_id, etype, ts,  # type: ignore[arg-type]
         _id(obj, "category_id", required=False), price,
         _id(obj, "session_id", required=False), _id(obj, "source", required=False),
+        _id(obj, "brand", required=False),
     )
 
 
@@ -185,6 +193,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         out["session_id"] = event.session_id
     if event.source is not None:
         out["source"] = event.source
+    if event.brand is not None:
+        out["brand"] = event.brand
     return out
 
 

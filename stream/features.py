@@ -2,10 +2,25 @@
 
 This module and :mod:`stream.state` are the single feature code of the project: the
 worker calls :func:`pair_features` on live table state, training calls it on state
-replayed offline. Both vectors have the paper's default sizes (150 and 120); the
-behavioural and attribute features fill the first slots and the rest are hashed
-one-hot buckets (user: category preference shares; item: category, brand), so no slot
-is padding.
+replayed offline. Both vectors have the paper's default sizes (150 and 120). Where each
+feature lives is defined once, by name, in :data:`USER_LAYOUT` and :data:`ITEM_LAYOUT`;
+the behavioural and attribute features fill the first slots and the rest are hashed
+one-hot buckets (user: category preference shares; item: category, brand).
+
+The features follow what strong entries of the JD.com purchase-intent competition
+built (``../shared/docs/model.md``): counts per action type over several windows at
+user, item, user-item and user-category level; open carts (carts not removed or
+bought); conversion ratios; recency per action type; time since first touch.
+
+* U: decayed counts of every event type (half-lives 10 min, 1 h, 1 day, 7 days),
+  minutes since the last event of each type, events, sessions and the current
+  session's size and length, conversion ratios over a day and a week, items,
+  categories, open carts and favourites held, hour of day, tenure, JD.com attributes.
+* I: the user's counts of each type on the item, its open cart, minutes since the
+  user's last touch, cart, purchase and first touch of it, touches this session, its
+  rank among the candidates; the user's share of, carts and purchases in the item's
+  category; the item's decayed counts of every type over all users (1 h, 1 day, 7 days),
+  lifetime totals, conversion ratios, price; JD.com attributes.
 
 >>> from stream.events import Event
 >>> from stream.state import UserState
@@ -13,8 +28,10 @@ is padding.
 >>> U, I = pair_features(FeatureSpec(), "u", s, ["i1"], {}, None)
 >>> U.shape, I.shape
 ((1, 150), (1, 120))
->>> round(float(I[0, 1]), 4)  # log1p(carts of this item by this user)
+>>> round(float(I[0, ITEM_LAYOUT.index("ui_counts", CART)]), 4)  # log1p(carts of it by this user)
 0.6931
+>>> float(I[0, ITEM_LAYOUT.index("ui_open_cart")]) > 0
+True
 """
 from __future__ import annotations
 
@@ -26,29 +43,108 @@ from typing import Mapping
 import numpy as np
 
 from stream.catalogue import AGE_BANDS, Catalogue
+from stream.events import EVENT_TYPES
+from stream.layout import Layout
 from stream.state import (
-    BUYS,
-    CARTS,
+    BUY,
+    CART,
+    CAT_BUYS,
+    CAT_CARTS,
+    CAT_WEIGHT,
     CATEGORY,
+    CLICK,
+    FAV,
     FIRST_TS,
     HALF_LIVES_MS,
     ITEM_HALF_LIVES_MS,
+    LAST_BUY_TS,
     LAST_CART_TS,
     LAST_TS,
     N_TYPES,
-    VIEWS,
+    REMOVE,
+    SESSION,
+    SESSION_TOUCHES,
+    VIEW,
     ItemStats,
     UserState,
+    open_cart,
 )
 
-__all__ = ["FeatureSpec", "pair_features", "USER_FIXED", "ITEM_FIXED", "FEATURE_VERSION"]
+__all__ = ["FeatureSpec", "pair_features", "user_vector", "item_vector", "USER_LAYOUT", "ITEM_LAYOUT",
+           "FEATURE_VERSION"]
 
-FEATURE_VERSION = "1"
+#: Bumped whenever a feature's meaning or place changes; an artifact trained on another
+#: version is refused (``models.artifact``).
+FEATURE_VERSION = "2"
 MINUTE = 60_000.0
 NEVER = math.log1p(7 * 24 * 60.0)  # "minutes since" for something that never happened
-USER_FIXED = 45  # slots before the hashed category buckets
-ITEM_FIXED = 42  # slots before the hashed category and brand buckets
+SEXES, LEVELS = 4, 6  # sex 0..2 or 3 unknown; level 1..5 or 0 unknown
 ITEM_CATEGORY_BUCKETS = 16
+
+
+def _window_labels(half_lives: tuple[int, ...]) -> list[str]:
+    def span(ms: int) -> str:
+        minutes = ms // 60_000
+        return f"{minutes}m" if minutes < 60 else f"{minutes // 60}h" if minutes < 1440 else f"{minutes // 1440}d"
+
+    return [f"{t},{span(h)}" for h in half_lives for t in EVENT_TYPES]
+
+
+_RATIO_LABELS = ["cart/browse,1d", "buy/cart,1d", "buy/browse,1d", "cart/browse,7d", "buy/cart,7d",
+                 "buy/browse,7d"]
+USER_LAYOUT = Layout("user", [
+    ("counts", N_TYPES * len(HALF_LIVES_MS)),  # log1p decayed counts, half-life major
+    ("since_last", N_TYPES),  # log1p minutes since the last event of each type
+    ("never", N_TYPES),  # 1 when the user never had an event of the type
+    ("n_events", 1), ("n_sessions", 1), ("session_events", 1), ("session_minutes", 1),
+    ("ratios", len(_RATIO_LABELS)),
+    ("n_items", 1), ("n_categories", 1), ("open_carts", 1), ("faved_items", 1),
+    ("hour", 2), ("tenure", 1),
+    ("age", AGE_BANDS), ("sex", SEXES), ("level", LEVELS),
+], rest="category_share", labels={
+    "counts": _window_labels(HALF_LIVES_MS), "since_last": list(EVENT_TYPES), "never": list(EVENT_TYPES),
+    "ratios": _RATIO_LABELS, "hour": ["sin", "cos"],
+})
+ITEM_LAYOUT = Layout("item", [
+    ("ui_counts", N_TYPES),  # log1p of the user's events of each type on this item
+    ("ui_open_cart", 1),
+    ("ui_since_touch", 1), ("ui_since_cart", 1), ("ui_never_carted", 1), ("ui_since_first", 1),
+    ("ui_since_buy", 1), ("ui_never_bought", 1), ("ui_session_touches", 1),
+    ("rank", 1), ("is_latest", 1),  # among the user's candidates
+    ("uc_share", 1), ("uc_is_top", 1), ("uc_carts", 1), ("uc_buys", 1),  # user x category
+    ("item_counts", N_TYPES * len(ITEM_HALF_LIVES_MS)),  # all users, log1p decayed
+    ("item_totals", N_TYPES),
+    ("item_ratios", 3), ("price", 1), ("has_price", 1),
+    ("attr_a1", 4), ("attr_a2", 3), ("attr_a3", 3), ("comments", 6), ("has_bad_comment", 1),
+    ("bad_comment_rate", 1), ("has_attrs", 1),
+    ("category_bucket", ITEM_CATEGORY_BUCKETS),
+], rest="brand_bucket", labels={
+    "ui_counts": list(EVENT_TYPES), "item_counts": _window_labels(ITEM_HALF_LIVES_MS),
+    "item_totals": list(EVENT_TYPES), "item_ratios": ["buy/browse,1d", "cart/browse,1d", "buy/cart"],
+})
+USER_FIXED = USER_LAYOUT.fixed
+ITEM_FIXED = ITEM_LAYOUT.fixed
+
+# Where the hot path writes, resolved once from the layouts.
+_U_COUNTS = USER_LAYOUT.slice("counts")
+_U_SINCE = USER_LAYOUT.index("since_last")
+_U_NEVER = USER_LAYOUT.index("never")
+_U_SCALARS = USER_LAYOUT.index("n_events")  # n_events .. tenure: consecutive, one width each
+_U_AGE, _U_SEX, _U_LEVEL = (USER_LAYOUT.index(n) for n in ("age", "sex", "level"))
+_I_ATTRS = {n: ITEM_LAYOUT.index(n) for n in ("attr_a1", "attr_a2", "attr_a3", "comments",
+                                               "has_bad_comment", "bad_comment_rate", "has_attrs")}
+_I_OPEN = ITEM_LAYOUT.index("ui_open_cart")  # ui_open_cart .. ui_session_touches: 8 in a row
+_I_RANK = ITEM_LAYOUT.index("rank")  # then is_latest
+_I_UC = ITEM_LAYOUT.index("uc_share")  # uc_share .. uc_buys: 4 in a row
+_I_ITEM = ITEM_LAYOUT.index("item_counts")  # item_counts .. has_price: consecutive
+_I_ITEM_WIDTH = ITEM_LAYOUT.index("has_price") + 1 - _I_ITEM
+_I_CATEGORY = ITEM_LAYOUT.index("category_bucket")
+assert (ITEM_LAYOUT.index("ui_session_touches") - _I_OPEN, ITEM_LAYOUT.index("uc_buys") - _I_UC,
+        ITEM_LAYOUT.index("is_latest") - _I_RANK, _I_ITEM) == (7, 3, 1, ITEM_LAYOUT.index("uc_buys") + 1)
+assert USER_LAYOUT.index("tenure") - _U_SCALARS == 4 + len(_RATIO_LABELS) + 4 + 2
+_DAY_H = HALF_LIVES_MS.index(24 * 60 * 60_000)
+_WEEK_H = HALF_LIVES_MS.index(7 * 24 * 60 * 60_000)
+_ITEM_DAY_H = ITEM_HALF_LIVES_MS.index(24 * 60 * 60_000)
 
 
 @dataclass(frozen=True)
@@ -62,8 +158,8 @@ class FeatureSpec:
     def __post_init__(self) -> None:
         if self.user_dim < USER_FIXED + 4:
             raise ValueError(f"user_dim must be >= {USER_FIXED + 4}")
-        if self.item_dim < ITEM_FIXED + ITEM_CATEGORY_BUCKETS + 4:
-            raise ValueError(f"item_dim must be >= {ITEM_FIXED + ITEM_CATEGORY_BUCKETS + 4}")
+        if self.item_dim < ITEM_FIXED + 4:
+            raise ValueError(f"item_dim must be >= {ITEM_FIXED + 4}")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -77,41 +173,45 @@ def _since(now: int, ts: int) -> float:
     return math.log1p(max(now - ts, 0) / MINUTE) if ts else NEVER
 
 
+def _ratios(counts: list[float], h: int) -> list[float]:
+    at = h * N_TYPES
+    browse = counts[at + VIEW] + counts[at + CLICK]
+    carts, buys = counts[at + CART], counts[at + BUY]
+    return [carts / (browse + 1.0), buys / (carts + 1.0), buys / (browse + 1.0)]
+
+
 def user_vector(spec: FeatureSpec, user_id: str, s: UserState, catalogue: Catalogue | None) -> np.ndarray:
     u = np.zeros(spec.user_dim, dtype=np.float32)
     now = s.ref_ts
-    n_hl = len(HALF_LIVES_MS)
-    u[0 : N_TYPES * n_hl] = np.log1p(s.counts)
+    u[_U_COUNTS] = np.log1p(s.counts)
     for t in range(N_TYPES):
-        u[9 + t] = _since(now, s.last_ts[t])
-        u[12 + t] = 0.0 if s.last_ts[t] else 1.0
-    u[15] = math.log1p(s.n_events)
-    u[16] = math.log1p(s.n_sessions)
-    u[17] = math.log1p(s.session_events)
-    u[18] = math.log1p(max(s.session_last() - s.session_start, 0) / MINUTE)
-    day = (n_hl - 1) * N_TYPES
-    views, carts, buys = s.counts[day], s.counts[day + 1], s.counts[day + 2]
-    u[19] = carts / (views + 1.0)
-    u[20] = buys / (carts + 1.0)
-    u[21] = buys / (views + 1.0)
-    u[22] = math.log1p(len(s.items))
-    u[23] = math.log1p(len(s.categories))
+        u[_U_SINCE + t] = _since(now, s.last_ts[t])
+        u[_U_NEVER + t] = 0.0 if s.last_ts[t] else 1.0
     hour = (now / 3_600_000.0) % 24.0
-    u[24], u[25] = math.sin(hour / 24 * 2 * math.pi), math.cos(hour / 24 * 2 * math.pi)
-    u[26] = math.log1p(max(now - s.first_ts, 0) / MINUTE)
+    scalars = [
+        math.log1p(s.n_events), math.log1p(s.n_sessions), math.log1p(s.session_events),
+        math.log1p(max(s.session_last() - s.session_start, 0) / MINUTE),
+        *_ratios(s.counts, _DAY_H), *_ratios(s.counts, _WEEK_H),
+        math.log1p(len(s.items)), math.log1p(len(s.categories)),
+        math.log1p(sum(open_cart(rec) > 0 for rec in s.items.values())),
+        math.log1p(sum(rec[FAV] > 0 for rec in s.items.values())),
+        math.sin(hour / 24 * 2 * math.pi), math.cos(hour / 24 * 2 * math.pi),
+        math.log1p(max(now - s.first_ts, 0) / MINUTE),
+    ]
+    u[_U_SCALARS:_U_SCALARS + len(scalars)] = scalars
     attrs = catalogue.user(user_id) if catalogue is not None else None
     if attrs is None:
-        u[27] = u[27 + AGE_BANDS + 3] = u[27 + AGE_BANDS + 4] = 1.0  # unknown age, sex, level
+        u[_U_AGE] = u[_U_SEX + SEXES - 1] = u[_U_LEVEL] = 1.0  # unknown age, sex, level
     else:
         age, sex, level = attrs
-        u[27 + age] = 1.0
-        u[34 + sex] = 1.0
-        u[39 + level] = 1.0
-    total = sum(s.categories.values())
+        u[_U_AGE + age] = 1.0
+        u[_U_SEX + sex] = 1.0
+        u[_U_LEVEL + level] = 1.0
+    total = sum(rec[CAT_WEIGHT] for rec in s.categories.values())
     if total > 0:
         buckets = spec.user_dim - USER_FIXED
-        for cat, weight in s.categories.items():
-            u[USER_FIXED + _bucket(cat, buckets)] += weight / total
+        for cat, rec in s.categories.items():
+            u[USER_FIXED + _bucket(cat, buckets)] += rec[CAT_WEIGHT] / total
     return u
 
 
@@ -130,44 +230,55 @@ def item_vector(
     now = s.ref_ts
     rec = s.items.get(item_id)
     category = None
+    head = [0.0] * _I_ITEM  # ui_counts .. uc_buys, written in one assignment
     if rec is not None:
-        v[0] = math.log1p(rec[VIEWS])
-        v[1] = math.log1p(rec[CARTS])
-        v[2] = math.log1p(rec[BUYS])
-        v[3] = _since(now, rec[LAST_TS])
-        v[4] = _since(now, rec[LAST_CART_TS])
-        v[5] = 0.0 if rec[LAST_CART_TS] else 1.0
-        v[6] = _since(now, rec[FIRST_TS])
+        head[:N_TYPES] = [math.log1p(c) for c in rec[:N_TYPES]]
+        head[_I_OPEN:_I_OPEN + 8] = [  # ui_open_cart .. ui_session_touches
+            math.log1p(open_cart(rec)),
+            _since(now, rec[LAST_TS]), _since(now, rec[LAST_CART_TS]), 0.0 if rec[LAST_CART_TS] else 1.0,
+            _since(now, rec[FIRST_TS]), _since(now, rec[LAST_BUY_TS]), 0.0 if rec[LAST_BUY_TS] else 1.0,
+            math.log1p(rec[SESSION_TOUCHES] if rec[SESSION] == s.n_sessions else 0),
+        ]
         category = rec[CATEGORY]
-    v[7] = rank / max(n_candidates, 1)
+    head[_I_RANK] = rank / max(n_candidates, 1)
+    head[_I_RANK + 1] = 1.0 if rank == 0 else 0.0
     if category is not None and s.categories:
-        total = sum(s.categories.values())
-        share = s.categories.get(category, 0.0)
-        v[8] = share / total if total else 0.0
-        v[9] = 1.0 if share == max(s.categories.values()) else 0.0
+        cat = s.categories.get(category)
+        if cat is not None:
+            total = sum(r[CAT_WEIGHT] for r in s.categories.values())
+            top = max(r[CAT_WEIGHT] for r in s.categories.values())
+            head[_I_UC:_I_UC + 4] = [  # uc_share .. uc_buys
+                cat[CAT_WEIGHT] / total if total else 0.0, 1.0 if cat[CAT_WEIGHT] == top else 0.0,
+                math.log1p(cat[CAT_CARTS]), math.log1p(cat[CAT_BUYS]),
+            ]
+    v[:_I_ITEM] = head
+    brand = None
     if stats is not None:
         counts = stats.counts_at(now)
-        v[10 : 10 + N_TYPES * len(ITEM_HALF_LIVES_MS)] = np.log1p(counts)
-        dv, dc, db = counts[N_TYPES], counts[N_TYPES + 1], counts[N_TYPES + 2]
-        v[16] = db / (dv + 1.0)
-        v[17] = dc / (dv + 1.0)
-        v[18:21] = np.log1p(stats.totals)
-        if stats.price is not None:
-            v[21], v[22] = math.log1p(stats.price), 1.0
+        at = _ITEM_DAY_H * N_TYPES
+        browse = counts[at + VIEW] + counts[at + CLICK]
+        t = stats.totals
+        body = [math.log1p(c) for c in counts]
+        body += [math.log1p(c) for c in t]
+        body += [counts[at + BUY] / (browse + 1.0), counts[at + CART] / (browse + 1.0),
+                 t[BUY] / (t[CART] + 1.0)]
+        body += [math.log1p(stats.price), 1.0] if stats.price is not None else [0.0, 0.0]
+        v[_I_ITEM:_I_ITEM + _I_ITEM_WIDTH] = body
+        brand = stats.brand
     attrs = catalogue.item(item_id) if catalogue is not None else None
     if attrs is not None:
         a1, a2, a3, brand, comments, has_bad, bad_rate = attrs
-        v[23 + (a1 if 0 < a1 <= 3 else 0)] = 1.0
-        v[27 + (a2 if 0 < a2 <= 2 else 0)] = 1.0
-        v[30 + (a3 if 0 < a3 <= 2 else 0)] = 1.0
-        v[33 + (comments + 1 if 0 <= comments <= 4 else 0)] = 1.0
-        v[39] = float(has_bad)
-        v[40] = float(bad_rate)
-        v[41] = 1.0
-        brand_buckets = spec.item_dim - ITEM_FIXED - ITEM_CATEGORY_BUCKETS
-        v[ITEM_FIXED + ITEM_CATEGORY_BUCKETS + _bucket(brand, brand_buckets)] = 1.0
+        v[_I_ATTRS["attr_a1"] + (a1 if 0 < a1 <= 3 else 0)] = 1.0
+        v[_I_ATTRS["attr_a2"] + (a2 if 0 < a2 <= 2 else 0)] = 1.0
+        v[_I_ATTRS["attr_a3"] + (a3 if 0 < a3 <= 2 else 0)] = 1.0
+        v[_I_ATTRS["comments"] + (comments + 1 if 0 <= comments <= 4 else 0)] = 1.0
+        v[_I_ATTRS["has_bad_comment"]] = float(has_bad)
+        v[_I_ATTRS["bad_comment_rate"]] = float(bad_rate)
+        v[_I_ATTRS["has_attrs"]] = 1.0
+    if brand is not None:
+        v[ITEM_FIXED + _bucket(brand, spec.item_dim - ITEM_FIXED)] = 1.0
     if category is not None:
-        v[ITEM_FIXED + _bucket(category, ITEM_CATEGORY_BUCKETS)] = 1.0
+        v[_I_CATEGORY + _bucket(category, ITEM_CATEGORY_BUCKETS)] = 1.0
     return v
 
 

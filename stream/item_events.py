@@ -4,7 +4,8 @@ The per-item popularity table (:class:`~stream.state.ItemStats`) must be written
 agent per item, so item activity is routed by item id with Kafka's default partitioner
 (murmur2 of the id bytes). Instead of forwarding every event (one Kafka record per
 event), the worker sends, per micro-batch, ONE record per partition holding every item
-touched in the batch with its ``[ts, type index, price]`` triples, in event order. The
+touched in the batch with its ``[ts, type index, price]`` triples (``[ts, type index,
+price, brand]`` when the event names a brand), in event order. The
 record carries no user id, so pseudonymisation has nothing to hide here.
 
 >>> from stream.events import Event
@@ -43,7 +44,10 @@ class ItemActivity:
     def add(self, event: Event) -> None:
         part = partition_for(event.item_id.encode(), self.partitions)
         items = self.by_partition.setdefault(part, {})
-        items.setdefault(event.item_id, []).append([event.ts, TYPE_INDEX[event.type], event.price])
+        row = [event.ts, TYPE_INDEX[event.type], event.price]
+        if event.brand is not None:
+            row.append(event.brand)
+        items.setdefault(event.item_id, []).append(row)
 
     def messages(self) -> Iterator[tuple[int, bytes]]:
         """``(partition, value)`` for each partition that has activity."""
@@ -52,7 +56,8 @@ class ItemActivity:
 
 
 def decode_item_activity(raw: bytes) -> dict[str, list[list[Any]]]:
-    """``{item_id: [[ts, type index, price], ...]}`` from an ``events-by-item`` value."""
+    """``{item_id: [[ts, type index, price(, brand)], ...]}`` from an ``events-by-item``
+    value: each row is the arguments of :meth:`~stream.state.ItemStats.add`."""
     value = orjson.loads(raw)
     if not isinstance(value, dict):
         raise ValueError("events-by-item value must be an object")

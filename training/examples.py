@@ -5,13 +5,23 @@ state is exactly what the worker holds; when the user's next event has a later t
 (the worker scores a user once per micro-batch, and same-second events arrive
 together) the moment becomes an example group: the user's candidate items with U and
 I computed by :func:`stream.features.pair_features`. A candidate's label is 1 when the
-user buys that item in ``(t, t + horizon]`` strictly after the moment's event; the
-features only ever see events up to it, so a future event cannot change a past
-example (tests/training/test_examples.py checks this).
+user buys that item in ``(t, t + horizon]`` strictly after the moment's event, cut at
+the end of the moment's part of the :class:`~training.splits.CalendarSplit`; the
+features only ever see events up to the moment, so a future event cannot change a past
+example (tests/training/test_examples.py checks both).
 
-Default horizon: 30 minutes. In the JD.com sample, 95% of purchases come within 25
-minutes of the user's first touch of the item, and each monthly slice spans only
-0.5 to 3 hours, so a longer horizon would mostly run off the end of the data.
+Memory grows with the examples kept, not with the moments replayed: a training moment
+none of whose candidates is bought is kept with probability ``neg_group_rate`` (decided
+before its features are computed), while every validation and test moment is kept,
+since they are what the models are judged on. Groups are sampled whole because the
+ResNet scores a user's candidates together. Rows are float32.
+
+Every purchase is recorded too (:class:`Purchases`), whether or not its item was a
+candidate, so that per-purchase recall counts the purchases no candidate list held.
+
+Default horizon: 30 minutes, the worker's intent horizon. In the JD.com sample each
+monthly slice spans only 0.5 to 3 hours; on Taobao 72% of purchases come within 30
+minutes of the user's previous event.
 """
 from __future__ import annotations
 
@@ -19,83 +29,247 @@ import bisect
 import math
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from stream.catalogue import Catalogue
 from stream.events import TYPE_INDEX, Event
-from stream.features import FeatureSpec, pair_features
-from stream.state import ItemStats, UserState
+from stream.features import FeatureSpec, pair_features, user_vector
+from stream.state import CATEGORY, N_TYPES, ItemStats, UserState
+from training.splits import PARTS, CalendarSplit
 
-__all__ = ["ExampleSet", "build_examples", "SEQ_LEN", "SEQ_DIM", "DEFAULT_HORIZON_MS"]
+__all__ = ["ExampleSet", "Purchases", "build_examples", "SEQ_LEN", "SEQ_DIM", "DEFAULT_HORIZON_MS"]
 
 DEFAULT_HORIZON_MS = 30 * 60_000
-SEQ_LEN = 20  # recent actions seen by the sequence baseline
-SEQ_DIM = 6  # type one-hot (3), same item, same category, log1p(minutes ago)
+SEQ_LEN = 20  # recent actions seen by the sequence models
+SEQ_DIM = N_TYPES + 3  # type one-hot, same item, same category, log1p(minutes ago)
+BUY = TYPE_INDEX["transaction"]
+
+
+@dataclass
+class Purchases:
+    """The purchases a part counts for per-purchase recall, one entry each."""
+
+    users: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    ts: list[int] = field(default_factory=list)
+    candidate: list[bool] = field(default_factory=list)  # its item was a candidate just before
+    touched: list[bool] = field(default_factory=list)  # the user had touched the item before
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def candidate_recall(self) -> float | None:
+        return round(sum(self.candidate) / len(self), 4) if len(self) else None
+
+    def touched_share(self) -> float | None:
+        """The ceiling of per-purchase recall: no model scores an item never touched."""
+        return round(sum(self.touched) / len(self), 4) if len(self) else None
 
 
 @dataclass
 class ExampleSet:
-    """Rows are (user, moment, candidate item); ``sizes`` groups rows by moment."""
+    """Rows are (user, moment, candidate item); ``sizes`` groups rows by moment.
 
-    U: np.ndarray
-    I: np.ndarray
+    ``U`` is stored once per group (every row of a group has its user's vector) and
+    ``I`` per row; :meth:`X` joins them into the ``[U, I]`` rows the tabular models take.
+
+    ``cover`` pairs a row with each counted purchase its label window holds (row index,
+    purchase index): a purchase is caught when one of its rows scores above threshold.
+    The sequence of the user's last actions is stored once per group (types, ages) and
+    per row only as two masks (same item, same category); :meth:`sequences` builds the
+    dense ``(rows, SEQ_LEN, SEQ_DIM)`` input of the sequence models on demand.
+    """
+
+    U: np.ndarray  # (groups, user_dim)
+    I: np.ndarray  # (rows, item_dim)
     y: np.ndarray
-    seq: np.ndarray
-    sizes: list[int]
+    sizes: np.ndarray  # per group
     moment_ts: np.ndarray  # per group
     moment_index: np.ndarray  # per group: index of the triggering event
     users: list[str]  # per group
     items: list[str]  # per row
-    purchases: list[tuple[int, bool]] = field(default_factory=list)  # (event index, in candidates)
+    seq_types: np.ndarray  # (groups, SEQ_LEN) int8, -1 = padding
+    seq_ages: np.ndarray  # (groups, SEQ_LEN) float32, log1p minutes before the moment
+    seq_same_item: np.ndarray  # (rows, SEQ_LEN) bool
+    seq_same_cat: np.ndarray  # (rows, SEQ_LEN) bool
+    purchases: Purchases = field(default_factory=Purchases)
+    cover: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
     @property
     def n(self) -> int:
         return len(self.y)
 
     def group_starts(self) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+        return (np.cumsum(self.sizes) - self.sizes).astype(np.int64)
+
+    def row_group(self) -> np.ndarray:
+        """The group of each row."""
+        return np.repeat(np.arange(len(self.sizes)), self.sizes)
+
+    def U_rows(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """U repeated for each row (of ``rows``)."""
+        groups = self.row_group()
+        return self.U[groups if rows is None else groups[rows]]
+
+    def X(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """``[U, I]`` per row (of ``rows``), float32."""
+        I = self.I if rows is None else self.I[rows]
+        return np.hstack([self.U_rows(rows), I])
+
+    def group_chunks(self, max_rows: int = 65_536) -> list[tuple[slice, slice]]:
+        """Consecutive (groups, rows) slices of at most about ``max_rows`` rows each, so
+        that a large part can be scored without building all of its ``[U, I]`` at once."""
+        out, g0, r0, rows = [], 0, 0, 0
+        for g, size in enumerate(self.sizes):
+            if rows and rows + size > max_rows:
+                out.append((slice(g0, g), slice(r0, r0 + rows)))
+                g0, r0, rows = g, r0 + rows, 0
+            rows += int(size)
+        if rows or not out:
+            out.append((slice(g0, len(self.sizes)), slice(r0, r0 + rows)))
+        return out
+
+    def row_users(self) -> np.ndarray:
+        """Each row's user as an index into ``sorted(set(users))`` (for the bootstrap)."""
+        names = sorted(set(self.users))
+        at = {u: k for k, u in enumerate(names)}
+        return np.asarray([at[u] for u in self.users], dtype=np.int64)[self.row_group()]
+
+    def purchase_users(self) -> np.ndarray:
+        """Each counted purchase's user, indexed as in :meth:`row_users` (-1: a user
+        with no scored row, who is resampled with nobody)."""
+        at = {u: k for k, u in enumerate(sorted(set(self.users)))}
+        return np.asarray([at.get(u, -1) for u in self.purchases.users], dtype=np.int64)
+
+    def sequences(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Dense sequence input for ``rows`` (all when None): (rows, SEQ_LEN, SEQ_DIM)."""
+        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        groups = self.row_group()[rows]
+        types = self.seq_types[groups]
+        out = np.zeros((len(rows), SEQ_LEN, SEQ_DIM), dtype=np.float32)
+        r, k = np.nonzero(types >= 0)
+        out[r, k, types[r, k]] = 1.0
+        out[:, :, N_TYPES] = self.seq_same_item[rows]
+        out[:, :, N_TYPES + 1] = self.seq_same_cat[rows]
+        out[:, :, N_TYPES + 2] = self.seq_ages[groups]
+        return out
 
     def select_groups(self, mask: np.ndarray) -> "ExampleSet":
-        """The groups where ``mask`` (per group) is true, rows and all."""
-        starts = self.group_starts()
-        rows = np.concatenate(
-            [np.arange(s, s + n) for s, n, m in zip(starts, self.sizes, mask) if m] or [np.zeros(0, int)]
-        ).astype(np.int64)
+        """The groups where ``mask`` (per group) is true, rows and all (no purchases)."""
+        mask = np.asarray(mask, dtype=bool)
+        rows = mask[self.row_group()]
         idx = np.flatnonzero(mask)
         return ExampleSet(
-            self.U[rows], self.I[rows], self.y[rows], self.seq[rows],
-            [self.sizes[i] for i in idx], self.moment_ts[idx], self.moment_index[idx],
-            [self.users[i] for i in idx], [self.items[r] for r in rows],
+            self.U[idx], self.I[rows], self.y[rows], self.sizes[idx], self.moment_ts[idx],
+            self.moment_index[idx], [self.users[i] for i in idx],
+            [it for it, keep in zip(self.items, rows) if keep], self.seq_types[idx], self.seq_ages[idx],
+            self.seq_same_item[rows], self.seq_same_cat[rows],
         )
 
 
-def _sequence(recent: deque, item: str, category: str | None, now: int) -> np.ndarray:
-    out = np.zeros((SEQ_LEN, SEQ_DIM), dtype=np.float32)
-    # most recent action last, left-padded
-    for k, (ts, t, it, cat) in enumerate(recent, start=SEQ_LEN - len(recent)):
-        out[k, t] = 1.0
-        out[k, 3] = 1.0 if it == item else 0.0
-        out[k, 4] = 1.0 if category is not None and cat == category else 0.0
-        out[k, 5] = math.log1p(max(now - ts, 0) / 60_000.0)
-    return out
+class _PartBuilder:
+    """Accumulates one part's groups; every ``CHUNK`` groups the small per-group arrays
+    are joined, so that Python's per-array overhead never holds more than a chunk."""
+
+    CHUNK = 2048
+    ROW_FIELDS = ("I", "y", "same_item", "same_cat")
+    GROUP_FIELDS = ("U", "types", "ages")
+
+    def __init__(self) -> None:
+        self.pending: dict[str, list[np.ndarray]] = {f: [] for f in self.ROW_FIELDS + self.GROUP_FIELDS}
+        self.chunks: dict[str, list[np.ndarray]] = {f: [] for f in self.ROW_FIELDS + self.GROUP_FIELDS}
+        self.sizes: list[int] = []
+        self.moment_ts: list[int] = []
+        self.moment_index: list[int] = []
+        self.users: list[str] = []
+        self.items: list[str] = []
+        self.cover: list[tuple[int, int]] = []  # (row, global purchase id)
+        self.n_rows = 0
+
+    def add(self, **arrays: np.ndarray) -> None:
+        for name, value in arrays.items():
+            self.pending[name].append(value)
+        if len(self.pending["U"]) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        for name, parts in self.pending.items():
+            if parts:
+                join = np.stack if name in self.GROUP_FIELDS else np.concatenate
+                self.chunks[name].append(join(parts))
+                parts.clear()
+
+    def build(self, purchase_ids: list[int], purchases: Purchases, dims: tuple[int, int]) -> ExampleSet:
+        local = {gid: k for k, gid in enumerate(purchase_ids)}
+        cover = np.asarray([(r, local[g]) for r, g in self.cover if g in local], dtype=np.int64)
+        self._flush()
+        empty = {"U": np.zeros((0, dims[0]), np.float32), "I": np.zeros((0, dims[1]), np.float32),
+                 "y": np.zeros(0, np.int8), "same_item": np.zeros((0, SEQ_LEN), bool),
+                 "same_cat": np.zeros((0, SEQ_LEN), bool), "types": np.zeros((0, SEQ_LEN), np.int8),
+                 "ages": np.zeros((0, SEQ_LEN), np.float32)}
+        a = {name: np.concatenate(parts) if parts else empty[name] for name, parts in self.chunks.items()}
+        self.chunks = {}
+        return ExampleSet(
+            a["U"], a["I"], a["y"], np.asarray(self.sizes, dtype=np.int64),
+            np.asarray(self.moment_ts, dtype=np.int64), np.asarray(self.moment_index, dtype=np.int64),
+            self.users, self.items, a["types"], a["ages"], a["same_item"], a["same_cat"], purchases,
+            cover.reshape(-1, 2),
+        )
+
+
+def _sequence(recent: deque, now: int) -> tuple[np.ndarray, np.ndarray]:
+    """Types and ages of the user's last actions, most recent last, left-padded."""
+    types = np.full(SEQ_LEN, -1, dtype=np.int8)
+    ages = np.zeros(SEQ_LEN, dtype=np.float32)
+    first = SEQ_LEN - len(recent)
+    for k, (ts, t, _, _) in enumerate(recent, start=first):
+        types[k] = t
+        ages[k] = math.log1p(max(now - ts, 0) / 60_000.0)
+    return types, ages
 
 
 def build_examples(
     events: list[Event],
     catalogue: Catalogue | None = None,
     spec: FeatureSpec = FeatureSpec(),
-    n_candidates: int = 16,
+    n_candidates: int = 32,
     horizon_ms: int = DEFAULT_HORIZON_MS,
-    progress: bool = False,
-) -> ExampleSet:
-    """Replay ``events`` (in replay order) and emit one example group per moment."""
-    buys: dict[tuple[str, str], tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    split: CalendarSplit | None = None,
+    neg_group_rate: float = 1.0,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, ExampleSet]:
+    """Replay ``events`` (in replay order) and return the example groups of each part:
+    ``train``, ``val``, ``test`` with a ``split``, else one part ``all`` (every moment,
+    labels cut at the end of the data). ``neg_group_rate`` samples the training part's
+    moments without a purchase; ``progress(done, total)`` is called now and then."""
+    if not events:
+        raise ValueError("no examples: the data set has no events")
+    first_ts = min(e.ts for e in events)
+    end_ts = max(e.ts for e in events) + 1
+    if split is None:
+        parts: dict[str, tuple[int, int]] = {"all": (first_ts, end_ts)}
+    else:
+        parts = {name: split.bounds(name) for name in PARTS}
+
+    def part_of(ts: int) -> str | None:
+        for name, (lo, hi) in parts.items():
+            if lo <= ts < hi:
+                return name
+        return None
+
+    # Look-ahead tables: every purchase's event index and time, per (user, item).
+    buys: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
+    purchase_events: list[int] = []
     for k, e in enumerate(events):
         if e.type == "transaction":
-            idx, ts = buys[(e.user_id, e.item_id)]
+            idx, ts, ids = buys[(e.user_id, e.item_id)]
             idx.append(k)
             ts.append(e.ts)
+            ids.append(len(purchase_events))
+            purchase_events.append(k)
     next_same_ts = [False] * len(events)
     last_of_user: dict[str, int] = {}
     for k, e in enumerate(events):
@@ -104,24 +278,33 @@ def build_examples(
             next_same_ts[prev] = True
         last_of_user[e.user_id] = k
 
+    rng = np.random.default_rng(seed)
+    builders = {name: _PartBuilder() for name in parts}
+    part_purchases = {name: Purchases() for name in parts}
+    part_purchase_ids: dict[str, list[int]] = {name: [] for name in parts}
     users: dict[str, UserState] = {}
     items: dict[str, ItemStats] = {}
+    touched: set[tuple[str, str]] = set()
     recent: dict[str, deque] = defaultdict(lambda: deque(maxlen=SEQ_LEN))
-    U_parts, I_parts, y_parts, seq_parts = [], [], [], []
-    sizes, moment_ts, moment_idx, group_users, row_items = [], [], [], [], []
-    purchases: list[tuple[int, bool]] = []
-    iterator = range(len(events))
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, desc="replaying history", unit="ev", mininterval=1.0)
-    for k in iterator:
-        e = events[k]
+    n_purchase = 0
+    for k, e in enumerate(events):
+        if progress is not None and k % 20_000 == 0:
+            progress(k, len(events))
         state = users.get(e.user_id)
         if state is None:
             state = users[e.user_id] = UserState()
         if e.type == "transaction":
-            purchases.append((k, e.item_id in state.candidates(n_candidates)))
+            name = part_of(e.ts)
+            if name is not None and e.ts >= parts[name][0] + horizon_ms:
+                p = part_purchases[name]
+                p.users.append(e.user_id)
+                p.items.append(e.item_id)
+                p.ts.append(e.ts)
+                p.candidate.append(e.item_id in state.candidates(n_candidates))
+                p.touched.append((e.user_id, e.item_id) in touched)
+                part_purchase_ids[name].append(n_purchase)
+            n_purchase += 1
+        touched.add((e.user_id, e.item_id))
         if not state.update(e):
             continue
         stats = items.get(e.item_id)
@@ -131,30 +314,47 @@ def build_examples(
         recent[e.user_id].append((e.ts, TYPE_INDEX[e.type], e.item_id, e.category_id))
         if next_same_ts[k]:
             continue
+        name = part_of(e.ts)
+        if name is None:
+            continue
+        label_end = parts[name][1]
         cands = state.candidates(n_candidates)
-        U, I = pair_features(spec, e.user_id, state, cands, items, catalogue)
         labels = np.zeros(len(cands), dtype=np.int8)
+        covered: list[tuple[int, int]] = []
         for j, item in enumerate(cands):
             hit = buys.get((e.user_id, item))
-            if hit:
-                pos = bisect.bisect_right(hit[0], k)
-                labels[j] = pos < len(hit[0]) and hit[1][pos] <= e.ts + horizon_ms
-        seqs = np.stack([
-            _sequence(recent[e.user_id], item, state.items[item][6], e.ts) for item in cands
-        ])
-        U_parts.append(U)
-        I_parts.append(I)
-        y_parts.append(labels)
-        seq_parts.append(seqs)
-        sizes.append(len(cands))
-        moment_ts.append(e.ts)
-        moment_idx.append(k)
-        group_users.append(e.user_id)
-        row_items.extend(cands)
-    if not sizes:
-        raise ValueError("no examples: the data set has no events")
-    return ExampleSet(
-        np.concatenate(U_parts), np.concatenate(I_parts), np.concatenate(y_parts),
-        np.concatenate(seq_parts), sizes, np.asarray(moment_ts), np.asarray(moment_idx),
-        group_users, row_items, purchases,
-    )
+            if not hit:
+                continue
+            pos = bisect.bisect_right(hit[0], k)
+            while pos < len(hit[0]) and hit[1][pos] <= e.ts + horizon_ms and hit[1][pos] < label_end:
+                labels[j] = 1
+                covered.append((j, hit[2][pos]))
+                pos += 1
+        if name == "train" and not covered and neg_group_rate < 1.0 and rng.random() >= neg_group_rate:
+            continue
+        b = builders[name]
+        U, I = pair_features(spec, e.user_id, state, cands, items, catalogue)
+        U = U[0] if len(U) else user_vector(spec, e.user_id, state, catalogue)
+        types, ages = _sequence(recent[e.user_id], e.ts)
+        seq_items = [it for _, _, it, _ in recent[e.user_id]]
+        seq_cats = [c for _, _, _, c in recent[e.user_id]]
+        pad = SEQ_LEN - len(seq_items)
+        same_item = np.zeros((len(cands), SEQ_LEN), dtype=bool)
+        same_cat = np.zeros((len(cands), SEQ_LEN), dtype=bool)
+        for j, item in enumerate(cands):
+            cat = state.items[item][CATEGORY]
+            same_item[j, pad:] = [it == item for it in seq_items]
+            if cat is not None:
+                same_cat[j, pad:] = [c == cat for c in seq_cats]
+        b.cover.extend((b.n_rows + j, gid) for j, gid in covered)
+        b.add(U=U, I=I, y=labels, same_item=same_item, same_cat=same_cat, types=types, ages=ages)
+        b.sizes.append(len(cands))
+        b.moment_ts.append(e.ts)
+        b.moment_index.append(k)
+        b.users.append(e.user_id)
+        b.items.extend(cands)
+        b.n_rows += len(cands)
+    if progress is not None:
+        progress(len(events), len(events))
+    dims = (spec.user_dim, spec.item_dim)
+    return {name: builders[name].build(part_purchase_ids[name], part_purchases[name], dims) for name in parts}

@@ -1,43 +1,59 @@
-"""Training loop of the ResNet branch on grouped examples (one group = one catalogue)."""
+"""Training loop of the ResNet branch on grouped examples (one group = one catalogue).
+
+AdamW with weight decay, and early stopping on the validation split's PR-AUC: the
+weights of the best epoch are kept, and training stops once ``patience`` epochs in a
+row did not beat it. Without both, the network learnt the training users by heart
+(train ROC-AUC 0.99 against 0.75 on validation).
+"""
 from __future__ import annotations
+
+import copy
+import time
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from models.fusion import group_tensors
+from models.fusion import group_tensors, resnet_probabilities
 from models.resnet import PurchaseResNet
 from training.examples import ExampleSet
+from training.metrics import pr_auc
 
 __all__ = ["fit_resnet"]
 
 
-def fit_resnet(
-    ex: ExampleSet, n_items: int, epochs: int = 8, batch: int = 512, lr: float = 1e-3,
-    seed: int = 0, progress: bool = False, **net_kwargs: int,
-) -> tuple[PurchaseResNet, list[float]]:
-    """Fit on every group of ``ex``; returns the net and the per-step loss curve."""
-    torch.manual_seed(seed)
-    net = PurchaseResNet(ex.U.shape[1], ex.I.shape[1], n_items, **net_kwargs)
-    net.fit_normalisation(torch.from_numpy(ex.U), torch.from_numpy(ex.I))
-    users, items, mask, flat, rows = group_tensors(ex.U, ex.I, ex.sizes, n_items)
-    labels = torch.zeros(len(ex.sizes) * n_items)
-    labels[torch.from_numpy(flat)] = torch.from_numpy(ex.y[rows].astype(np.float32))
-    labels = labels.view(len(ex.sizes), n_items)
-    pos = max(float(ex.y.sum()), 1.0)
-    # sqrt of the class ratio: enough weight on rare buyers without wrecking calibration
-    loss_fn = nn.BCEWithLogitsLoss(reduction="none",
-                                   pos_weight=torch.tensor(((len(ex.y) - pos) / pos) ** 0.5))
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    losses: list[float] = []
-    steps = range(epochs)
-    if progress:
-        from tqdm import tqdm
+def score_resnet(net: PurchaseResNet, ex: ExampleSet) -> np.ndarray:
+    """P_r for every row of ``ex``."""
+    return resnet_probabilities(net, ex.U, ex.I, ex.sizes, u_per_group=True)
 
-        steps = tqdm(steps, desc="resnet epochs", unit="epoch")
-    net.train()
-    for _ in steps:
+
+def fit_resnet(
+    train: ExampleSet, val: ExampleSet, n_items: int, max_epochs: int = 25, patience: int = 4,
+    batch: int = 256, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
+    log: Callable[[str], None] | None = None, **net_kwargs: int,
+) -> tuple[PurchaseResNet, dict[str, list[float]]]:
+    """Fit on every group of ``train``; returns the best net (by validation PR-AUC) and
+    its curves: mean training loss and validation PR-AUC per epoch."""
+    torch.manual_seed(seed)
+    net = PurchaseResNet(train.U.shape[1], train.I.shape[1], n_items, **net_kwargs)
+    net.fit_scaling(torch.from_numpy(train.U), torch.from_numpy(train.I))
+    users, items, mask, flat, rows = group_tensors(train.U, train.I, train.sizes, n_items, u_per_group=True)
+    labels = torch.zeros(len(train.sizes) * n_items)
+    labels[torch.from_numpy(flat)] = torch.from_numpy(train.y[rows].astype(np.float32))
+    labels = labels.view(len(train.sizes), n_items)
+    pos = max(float(train.y.sum()), 1.0)
+    # sqrt of the class ratio: weight on rare buyers; the scale is calibrated afterwards
+    loss_fn = nn.BCEWithLogitsLoss(reduction="none",
+                                   pos_weight=torch.tensor(((len(train.y) - pos) / pos) ** 0.5))
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    curves: dict[str, list[float]] = {"train_loss": [], "val_pr_auc": []}
+    best_auc, best_state, stale = -1.0, copy.deepcopy(net.state_dict()), 0
+    for epoch in range(max_epochs):
+        t0 = time.time()
+        net.train()
+        losses = []
         for idx in torch.randperm(len(users), generator=gen).split(batch):
             if len(idx) < 2:  # batch norm needs two samples
                 continue
@@ -48,4 +64,18 @@ def fit_resnet(
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
-    return net.eval(), losses
+        net.eval()
+        auc = pr_auc(val.y, score_resnet(net, val)) if val.y.any() else 0.0
+        curves["train_loss"].append(round(float(np.mean(losses)), 5) if losses else float("nan"))
+        curves["val_pr_auc"].append(round(auc, 5))
+        if log is not None:
+            log(f"    resnet epoch {epoch + 1}: loss {curves['train_loss'][-1]:.4f}, "
+                f"validation PR-AUC {auc:.4f} ({time.time() - t0:.1f}s)")
+        if auc > best_auc + 1e-5:
+            best_auc, best_state, stale = auc, copy.deepcopy(net.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    net.load_state_dict(best_state)
+    return net.eval(), curves

@@ -1,73 +1,89 @@
-"""``intent train``: data -> examples -> every model -> fusion -> artifact + report."""
+"""``intent train``: data -> examples -> every model, several seeds -> fusion -> artifact + report.
+
+Stages, each timed and its peak memory printed:
+
+1. read the clickstream; cut the calendar split (:mod:`training.splits`);
+2. replay it into examples (:mod:`training.examples`): every validation and test
+   moment, the training moments with a purchase and ``neg_group_rate`` of the others;
+3. the tabular rows: every positive training row and ``neg_ratio`` negatives per
+   positive, the SAME rows for every model fitted on rows (baselines, the sequence
+   model, the deep forest); the ResNet takes the training part's whole catalogues;
+4. per seed (``seeds``, each passed to every model): the baselines, tuned on the
+   validation split with the first seed and refitted with the others; the
+   LSTM-attention; the ResNet branch; the deep forest (depth and trees tuned like the
+   baselines); each branch calibrated on validation, then ``w_r`` and ``t_p`` chosen on
+   validation; the cold-start prior;
+5. every model's threshold chosen on validation (F1), then the test split judged by
+   :func:`training.evaluation.summarize`: intervals by user, paired differences;
+6. the served model (the first seed's fusion) written as the artifact, with the report.
+"""
 from __future__ import annotations
 
 import hashlib
+import resource
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from models.artifact import save_artifact, sha256_file
-from models.cold_start import fit_cold_start
+from models.calibration import PlattCalibrator
+from models.cold_start import ColdStartPrior, fit_cold_start
 from models.forest import DeepForest
 from models.fusion import FusedScorer, fuse, resnet_probabilities
 from stream.features import FeatureSpec
 from stream.readers import read_clickstream
 from training.attributes import load_catalogue
-from training.baselines import BASELINES, fit_baseline
-from training.evaluate import activity_table, best_threshold, classification_metrics, f1_at
+from training.baselines import BASELINES, Baseline, fit_baseline, tune_baseline
+from training.evaluation import summarize
 from training.examples import DEFAULT_HORIZON_MS, ExampleSet, build_examples
 from training.fit_resnet import fit_resnet
+from training.metrics import best_threshold, pr_auc
+from training.rules import RULES
 from training.sequence_model import fit_sequence_model, score_sequence_model
+from training.splits import CalendarSplit, fitting_horizon
 
-__all__ = ["TrainConfig", "train", "split_examples", "evaluation_summary"]
+__all__ = ["TrainConfig", "train", "fingerprint", "tabular_rows"]
+
+#: Models the per-activity table gives intervals for (the rest: point figures).
+BUCKET_MODELS = ("fused", "resnet", "deep_forest", "lightgbm", "random_forest", "cart_rule")
+DETERMINISTIC = ("logistic_regression", "linear_svm")  # the seed changes nothing: fitted once
+ROW_BYTES = FeatureSpec().item_dim * 4 + 2 * 20 + 1
 
 
 @dataclass
 class TrainConfig:
     quick: bool = False
-    horizon_ms: int = DEFAULT_HORIZON_MS
-    n_candidates: int = 16
-    train_frac: float = 0.5
-    val_frac: float = 0.17
-    neg_ratio: int = 10  # sampled negatives per positive for the tabular models
+    horizon_ms: int = DEFAULT_HORIZON_MS  # shortened when validation or test is too short for it
+    n_candidates: int = 32
+    val_days: int | None = None  # default: 1/9 of the active days (at least 1)
+    test_days: int | None = None  # default: 2/9 of them (at least 1)
+    neg_group_rate: float = 0.1  # training moments without a purchase that are kept
+    neg_ratio: int = 20  # negatives per positive in the tabular rows
+    seeds: tuple[int, ...] = (0, 1, 2)
+    n_boot: int = 300
     window: int = 100
     stride: int = 20
-    max_depth: int = 40
-    depth_sweep: tuple[int, ...] = (4, 10, 20, 40)
-    stride_sweep: tuple[int, ...] = (1, 5, 10, 20, 50)
-    tree_sweep: tuple[int, ...] = (10, 30, 60)  # trees per scanner and cascade forest
-    resnet_epochs: int = 8
-    seed: int = 0
+    forest_depths: tuple[int, ...] = (8, 16)
+    forest_trees: tuple[int, ...] = (30, 60)
+    forest_layers: int = 3
+    resnet_epochs: int = 25
+    lstm_epochs: int = 8
     progress: bool = True
 
     def scaled(self) -> "TrainConfig":
+        """Quick mode: one seed, small grids and budgets (for tests and a first look)."""
         if self.quick:
-            self.depth_sweep, self.stride_sweep, self.tree_sweep = (4, 20), (10, 50), (5, 10)
-            self.resnet_epochs = 3
+            self.seeds, self.n_boot = self.seeds[:1], min(self.n_boot, 50)
+            self.forest_depths, self.forest_trees, self.forest_layers = (8,), (15,), 2
+            self.resnet_epochs, self.lstm_epochs = 4, 2
         return self
 
-
-def split_examples(ex: ExampleSet, n_events: int, cfg: TrainConfig) -> tuple[ExampleSet, ExampleSet, ExampleSet]:
-    """Time split by replay position; train moments whose horizon reaches into
-    validation are dropped (an embargo), so no label straddles the boundary."""
-    pos = ex.moment_index / max(n_events, 1)
-    in_train = pos < cfg.train_frac
-    cut_ts = ex.moment_ts[in_train].max(initial=0)
-    train = in_train & (ex.moment_ts <= cut_ts - cfg.horizon_ms)
-    val = (pos >= cfg.train_frac) & (pos < cfg.train_frac + cfg.val_frac)
-    test = pos >= cfg.train_frac + cfg.val_frac
-    return ex.select_groups(train), ex.select_groups(val), ex.select_groups(test)
-
-
-def _subsample(y: np.ndarray, ratio: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    pos = np.flatnonzero(y == 1)
-    neg = np.flatnonzero(y == 0)
-    keep = min(len(neg), max(ratio * len(pos), 2000))
-    return np.sort(np.concatenate([pos, rng.choice(neg, keep, replace=False)]))
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
 
 
 def fingerprint(files: list[Path]) -> str:
@@ -78,17 +94,155 @@ def fingerprint(files: list[Path]) -> str:
     return h.hexdigest()
 
 
-def evaluation_summary(
-    ex: ExampleSet, scores: dict[str, np.ndarray], thresholds: dict[str, float]
-) -> dict[str, Any]:
-    """The ``--json`` object of ``intent train`` and ``intent evaluate``."""
-    in_cands = [c for _, c in ex.purchases]
-    return {
-        "models": {name: classification_metrics(ex.y, p, thresholds[name]) for name, p in scores.items()},
-        "n_examples": int(ex.n),
-        "positive_rate": round(float(ex.y.mean()), 6) if ex.n else 0.0,
-        "candidate_recall": round(sum(in_cands) / len(in_cands), 4) if in_cands else None,
-    }
+def tabular_rows(y: np.ndarray, ratio: int, seed: int) -> np.ndarray:
+    """Every positive row and ``ratio`` negatives per positive (all when fewer), sorted."""
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    keep = min(len(neg), max(ratio * len(pos), 2000))
+    return np.sort(np.concatenate([pos, rng.choice(neg, keep, replace=False)]))
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Stages:
+    """Times each stage and records the process's peak memory after it."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log = log
+        self.rows: list[dict[str, Any]] = []
+        self.t0 = time.time()
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t = time.time()
+        yield
+        row = {"stage": name, "seconds": round(time.time() - t, 1), "peak_rss_mb": round(peak_rss_mb())}
+        self.rows.append(row)
+        self.log(f"  {name}: {row['seconds']:.1f}s (peak RSS {row['peak_rss_mb']:,} MB)")
+
+    def total(self) -> float:
+        return round(time.time() - self.t0, 1)
+
+
+def _chunked(ex: ExampleSet, fn: Callable[[ExampleSet, slice, slice], np.ndarray]) -> np.ndarray:
+    """``fn`` over consecutive groups of ``ex`` (so [U, I] is never built for all rows)."""
+    out = np.zeros(ex.n, dtype=np.float32)
+    for gs, rs in ex.group_chunks():
+        out[rs] = fn(ex, gs, rs)
+    return out
+
+
+def _rows_of(ex: ExampleSet, rs: slice) -> np.ndarray:
+    return np.arange(rs.start, rs.stop)
+
+
+@dataclass
+class SeedRun:
+    """One seed's models and their scores on validation and test."""
+
+    seed: int
+    val: dict[str, np.ndarray] = field(default_factory=dict)
+    test: dict[str, np.ndarray] = field(default_factory=dict)
+    scorer: FusedScorer | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, va: ExampleSet,
+                  te: ExampleSet, tuned: dict[str, Any], stage: Stages, log: Callable[[str], None]) -> None:
+    """The ResNet and the deep forest of one seed, calibrated and fused (into ``run``)."""
+    seed = run.seed
+    with stage(f"seed {seed}: resnet"):
+        resnet, curves = fit_resnet(tr, va, cfg.n_candidates, max_epochs=cfg.resnet_epochs, seed=seed,
+                                    log=log if cfg.progress else None)
+        raw = {name: _chunked(ex, lambda e, gs, rs: resnet_probabilities(
+            resnet, e.U[gs], e.I[rs], e.sizes[gs], u_per_group=True)) for name, ex in (("val", va), ("test", te))}
+        run.notes["resnet_curves"] = curves
+    Xtr = tr.X(rows)
+    with stage(f"seed {seed}: deep forest"):
+        grid = [(d, n) for d in cfg.forest_depths for n in cfg.forest_trees] if "forest" not in tuned \
+            else [tuned["forest"]]
+        best: tuple[float, DeepForest | None, np.ndarray | None] = (-1.0, None, None)
+        sweep = []
+        for depth, trees in grid:
+            t = time.time()
+            forest = DeepForest(cfg.window, cfg.stride, trees, trees, depth, cfg.forest_layers,
+                                random_state=seed).fit(Xtr, tr.y[rows], tr.row_users()[rows], va.X(), va.y)
+            fit_s = time.time() - t
+            t = time.time()
+            p_val = _chunked(va, lambda e, gs, rs: forest.predict_proba(e.X(_rows_of(e, rs))))
+            score = pr_auc(va.y, p_val)
+            sweep.append({"max_depth": depth, "n_trees": trees, "levels": forest.n_levels,
+                          "level_val_pr_auc": forest.level_val_pr_auc_, "fit_s": round(fit_s, 1),
+                          "us_per_pair": round((time.time() - t) / max(va.n, 1) * 1e6, 2),
+                          "val_pr_auc": round(score, 5)})
+            if score > best[0]:
+                best = (score, forest, p_val)
+        _, forest, p_val = best
+        assert forest is not None and p_val is not None
+        tuned.setdefault("forest", (forest.max_depth, forest.cascade_trees))
+        raw["forest_val"] = p_val
+        raw["forest_test"] = _chunked(te, lambda e, gs, rs: forest.predict_proba(e.X(_rows_of(e, rs))))
+        run.notes["forest_sweep"] = sweep
+    with stage(f"seed {seed}: calibration and fusion"):
+        cal = (PlattCalibrator.fit(raw["val"], va.y), PlattCalibrator.fit(raw["forest_val"], va.y))
+        c = {"val": (cal[0](raw["val"]), cal[1](raw["forest_val"])),
+             "test": (cal[0](raw["test"]), cal[1](raw["forest_test"]))}
+        curve, best_w = [], (-1.0, 0.0)
+        for w_r in np.round(np.linspace(0, 1, 21), 2):
+            score = pr_auc(va.y, fuse(*c["val"], float(w_r)))
+            curve.append({"w_r": float(w_r), "val_pr_auc": round(score, 5)})
+            if score > best_w[0] + 1e-9:
+                best_w = (score, float(w_r))
+        w_r = best_w[1]
+        fused_val = fuse(*c["val"], w_r)
+        Urow_tr = tr.U_rows(rows)
+        cold_prior, cold_curve = fit_cold_start(Urow_tr, tr.I[rows], tr.y[rows], va.U_rows(), va.I, va.y, fused_val)
+        scorer = FusedScorer(resnet, forest, w_r, 0.5, "unversioned", cold_prior, cal)
+        for name, ex in (("val", va), ("test", te)):
+            c_r, c_f = c[name]
+            scores: dict[str, np.ndarray] = getattr(run, name)
+            scores["resnet"], scores["deep_forest"] = c_r, c_f
+            scores["fused_no_prior"] = fuse(c_r, c_f, w_r)
+            scores["fused"] = _chunked(ex, lambda e, gs, rs: scorer.combine(
+                c_r[rs], c_f[rs], e.U_rows(_rows_of(e, rs)), e.I[rs]))
+        scorer.threshold = best_threshold(va.y, run.val["fused"])
+        run.scorer = scorer
+        run.notes.update(fusion_curve=curve, w_r=w_r, threshold=scorer.threshold,
+                         cold_start_weight=cold_prior.weight, cold_start_curve=cold_curve,
+                         calibration={"resnet": cal[0].to_dict(), "deep_forest": cal[1].to_dict()})
+
+
+def _fit_seed(seed: int, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, va: ExampleSet, te: ExampleSet,
+              tuned: dict[str, Any], stage: Stages, log: Callable[[str], None],
+              first: SeedRun | None) -> SeedRun:
+    run = SeedRun(seed)
+    Xtr, ytr = tr.X(rows), tr.y[rows]
+    Xva = va.X()
+    for name in BASELINES:
+        with stage(f"seed {seed}: {name}"):
+            if first is not None and name in DETERMINISTIC:
+                run.val[name], run.test[name] = first.val[name], first.test[name]
+                continue
+            if name in tuned:
+                model: Baseline = fit_baseline(name, tuned[name], Xtr, ytr, Xva, va.y, seed, cfg.quick)
+            else:
+                model, grid = tune_baseline(name, Xtr, ytr, Xva, va.y, seed, cfg.quick)
+                tuned[name] = {k: v for k, v in model.params.items() if k != "rounds"}
+                run.notes.setdefault("grids", {})[name] = grid
+            run.notes.setdefault("params", {})[name] = model.params
+            run.val[name] = model.score(Xva)
+            run.test[name] = _chunked(te, lambda e, gs, rs: model.score(e.X(_rows_of(e, rs))))
+    del Xva
+    with stage(f"seed {seed}: lstm_attention"):
+        seq, scaling, curve = fit_sequence_model(tr, rows, va, max_epochs=cfg.lstm_epochs, seed=seed,
+                                                 log=log if cfg.progress else None)
+        run.val["lstm_attention"] = score_sequence_model(seq, scaling, va)
+        run.test["lstm_attention"] = score_sequence_model(seq, scaling, te)
+        run.notes["lstm_curve"] = curve
+    _fit_branches(run, cfg, tr, rows, va, te, tuned, stage, log)
+    return run
 
 
 def train(
@@ -97,133 +251,130 @@ def train(
 ) -> dict[str, Any]:
     """Train everything and write the artifact; returns the report dict."""
     cfg = (cfg or TrainConfig()).scaled()
-    t0 = time.time()
-    timings: dict[str, float] = {}
+    stage = Stages(log)
+    with stage("read data"):
+        read = read_clickstream(data, fmt)
+        if not read.events:
+            raise ValueError("the data set holds no usable events")
+        catalogue = load_catalogue(read.files)
+        spec = FeatureSpec()
+        times = [e.ts for e in read.events]
+        split = CalendarSplit.from_times(times, cfg.horizon_ms, read.day_offset_ms, cfg.val_days, cfg.test_days)
+        horizon = fitting_horizon(split, times, cfg.horizon_ms)
+        if horizon != cfg.horizon_ms:
+            log(f"validation or test lasts under four horizons: horizon {cfg.horizon_ms // 60_000} -> "
+                f"{horizon // 60_000} minutes")
+            cfg.horizon_ms = horizon
+            split = replace(split, embargo_ms=horizon)
+        del times
+    log(f"read {len(read.events):,} events from {len(read.files)} file(s); skipped {dict(read.skipped)}; "
+        f"active days train/val/test {split.days}; horizon {cfg.horizon_ms // 60_000} minutes")
+    with stage("build examples"):
+        def progress(done: int, total: int) -> None:
+            if cfg.progress and done and done % 100_000 < 20_000:
+                log(f"    replayed {done:,} of {total:,} events")
 
-    def step(name: str, since: float) -> float:
-        timings[name] = round(time.time() - since, 2)
-        log(f"  {name}: {timings[name]:.1f}s")
-        return time.time()
-
-    read = read_clickstream(data, fmt)
-    if not read.events:
-        raise ValueError("the data set holds no usable events")
-    catalogue = load_catalogue(read.files)
-    spec = FeatureSpec()
-    log(f"read {len(read.events):,} events from {len(read.files)} file(s); skipped {dict(read.skipped)}")
-    t = time.time()
-    ex = build_examples(read.events, catalogue, spec, cfg.n_candidates, cfg.horizon_ms, cfg.progress)
-    t = step("build examples", t)
-    tr, va, te = split_examples(ex, len(read.events), cfg)
-    # candidate recall is over the purchases inside each split
-    n_ev = len(read.events)
-    lo, hi = cfg.train_frac + cfg.val_frac, 1.0
-    te.purchases = [(k, c) for k, c in ex.purchases if lo * n_ev <= k < hi * n_ev]
-    log(f"examples: train {tr.n:,} (pos {int(tr.y.sum())}), val {va.n:,} (pos {int(va.y.sum())}), "
-        f"test {te.n:,} (pos {int(te.y.sum())})")
-    if tr.y.sum() == 0 or va.y.sum() == 0:
-        raise ValueError("too few purchases to train: train and validation splits need positives")
-
-    Xtr, Xva, Xte = (np.hstack([e.U, e.I]) for e in (tr, va, te))
-    sub = _subsample(tr.y, cfg.neg_ratio, cfg.seed)
-    val_scores: dict[str, np.ndarray] = {}
-    test_scores: dict[str, np.ndarray] = {}
-    for name in BASELINES:
-        model = fit_baseline(name, Xtr[sub], tr.y[sub], cfg.quick)
-        val_scores[name], test_scores[name] = model.score(Xva), model.score(Xte)
-        t = step(f"fit {name}", t)
-
-    seq_model = fit_sequence_model(tr.seq[sub], Xtr[sub], tr.y[sub], epochs=2 if cfg.quick else 6)
-    val_scores["lstm_attention"] = score_sequence_model(seq_model, va.seq, Xva)
-    test_scores["lstm_attention"] = score_sequence_model(seq_model, te.seq, Xte)
-    t = step("fit lstm_attention", t)
-
-    resnet, losses = fit_resnet(tr, cfg.n_candidates, epochs=cfg.resnet_epochs, seed=cfg.seed,
-                                progress=cfg.progress)
-    val_scores["resnet"] = resnet_probabilities(resnet, va.U, va.I, va.sizes)
-    test_scores["resnet"] = resnet_probabilities(resnet, te.U, te.I, te.sizes)
-    t = step("fit resnet", t)
-
-    trees = (10, 20) if cfg.quick else (30, 50)
-
-    def forest_point(stride: int, n_trees: int, cascade_trees: int, depth: int) -> dict[str, Any]:
-        """Fit a small deep forest; its cost per scored pair and validation accuracy."""
-        tf = time.time()
-        f = DeepForest(cfg.window, stride, n_trees, cascade_trees, depth, max_layers=2,
-                       random_state=cfg.seed).fit(Xtr[sub], tr.y[sub])
-        fit_s, ts = time.time() - tf, time.time()
-        pv = f.predict_proba(Xva)
-        return {"windows": len(f.scanner.starts_), "fit_s": round(fit_s, 2),
-                "us_per_pair": round((time.time() - ts) / max(len(Xva), 1) * 1e6, 1),
-                "val_f1": round(f1_at(va.y, pv, best_threshold(va.y, pv)), 4),
-                "val_pr_auc": classification_metrics(va.y, pv, 0.5)["pr_auc"]}
-
-    half = (trees[0] // 2, trees[1] // 2)
-    depth_curve = [{"max_depth": d, **forest_point(max(cfg.stride, 10), *half, d)} for d in cfg.depth_sweep]
-    t = step("forest depth sweep", t)
-    stride_curve = [{"stride": st, **forest_point(st, *half, cfg.max_depth)} for st in cfg.stride_sweep]
-    t = step("forest stride sweep", t)
-    tree_curve = [{"n_trees": n, **forest_point(cfg.stride, n, n, cfg.max_depth)} for n in cfg.tree_sweep]
-    t = step("forest tree-count sweep", t)
-
-    forest = DeepForest(cfg.window, cfg.stride, *trees, cfg.max_depth, random_state=cfg.seed)
-    forest.fit(Xtr[sub], tr.y[sub])
-    val_scores["deep_forest"] = forest.predict_proba(Xva)
-    test_scores["deep_forest"] = forest.predict_proba(Xte)
-    t = step("fit deep forest", t)
-
-    weight_curve = []
-    best = (-1.0, 0.0, 0.5)
-    for w_r in np.round(np.linspace(0, 1, 21), 2):
-        p = fuse(val_scores["resnet"], val_scores["deep_forest"], float(w_r))
-        thr = best_threshold(va.y, p)
-        f1 = f1_at(va.y, p, thr)
-        weight_curve.append({"w_r": float(w_r), "val_f1": round(f1, 4), "threshold": round(thr, 6)})
-        if f1 > best[0]:
-            best = (f1, float(w_r), thr)
-    _, w_r, _ = best
-    val_scores["fused_no_prior"] = fuse(val_scores["resnet"], val_scores["deep_forest"], w_r)
-    test_scores["fused_no_prior"] = fuse(test_scores["resnet"], test_scores["deep_forest"], w_r)
-    cold_prior, cold_curve = fit_cold_start(tr.U, tr.I, tr.y, va.U, va.I, va.y, val_scores["fused_no_prior"])
-    val_scores["fused"] = cold_prior.apply(val_scores["fused_no_prior"], va.U, va.I)
-    test_scores["fused"] = cold_prior.apply(test_scores["fused_no_prior"], te.U, te.I)
-    t_p = best_threshold(va.y, val_scores["fused"])
-    t = step("fit cold-start prior", t)
-    thresholds = {name: (t_p if name == "fused" else best_threshold(va.y, p))
-                  for name, p in val_scores.items()}
-    summary = evaluation_summary(te, test_scores, thresholds)
-    summary["validation"] = {n: classification_metrics(va.y, p, thresholds[n]) for n, p in val_scores.items()}
-
+        parts = build_examples(read.events, catalogue, spec, cfg.n_candidates, cfg.horizon_ms, split,
+                               cfg.neg_group_rate, cfg.seeds[0], progress)
+    tr, va, te = parts["train"], parts["val"], parts["test"]
+    log(f"examples: train {tr.n:,} rows kept (pos {int(tr.y.sum())}), val {va.n:,} (pos {int(va.y.sum())}), "
+        f"test {te.n:,} (pos {int(te.y.sum())}); test purchases {len(te.purchases)}, candidate recall "
+        f"{te.purchases.candidate_recall()} of a ceiling {te.purchases.touched_share()}")
+    if tr.y.sum() < 2 or va.y.sum() == 0:
+        raise ValueError("too few purchases to train: the train and validation splits need positives "
+                         f"(train {int(tr.y.sum())}, validation {int(va.y.sum())})")
+    rows = tabular_rows(tr.y, cfg.neg_ratio, cfg.seeds[0])
+    tuned: dict[str, Any] = {}
+    runs: list[SeedRun] = []
+    for seed in cfg.seeds:
+        runs.append(_fit_seed(seed, cfg, tr, rows, va, te, tuned, stage, log, runs[0] if runs else None))
+    with stage("evaluate on test"):
+        for name, rule in RULES.items():
+            for run in runs:
+                run.val[name], run.test[name] = rule(va.I), rule(te.I)
+        names = list(runs[0].test)
+        thresholds = {n: [run.scorer.threshold if n == "fused" and run.scorer else best_threshold(va.y, run.val[n])
+                          for run in runs] for n in names}
+        test_summary = summarize(te, {n: [run.test[n] for run in runs] for n in names}, thresholds,
+                                 cfg.n_boot, cfg.seeds[0], BUCKET_MODELS)
+        val_summary = summarize(va, {n: [run.val[n] for run in runs] for n in names}, thresholds,
+                                0, cfg.seeds[0])
+        fusion_ci = _fusion_curve_ci(va, runs, cfg)
+    served = runs[0].scorer
+    assert served is not None
     files = read.files
     version = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + fingerprint(files)[:8]
-    scorer = FusedScorer(resnet, forest, w_r, t_p, version, cold_prior)
-    report = {
-        **summary,
+    served.model_version = version
+    first = runs[0].notes
+    report: dict[str, Any] = {
+        **test_summary,
+        "validation": val_summary["models"],
         "model_version": version,
-        "data": {"files": [str(f) for f in files], "n_events": len(read.events),
-                 "skipped": dict(read.skipped), "users": len({e.user_id for e in read.events})},
-        "split": {"train": tr.n, "val": va.n, "test": te.n,
-                  "train_pos": int(tr.y.sum()), "val_pos": int(va.y.sum()), "test_pos": int(te.y.sum()),
-                  "train_sampled": int(len(sub))},
-        "fusion": {"w_r": w_r, "w_f": round(1 - w_r, 4), "threshold": t_p,
-                   "cold_start_weight": cold_prior.weight},
-        "by_activity": activity_table(te, test_scores, thresholds),
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg).items()},
-        "curves": {"resnet_loss": losses, "forest_depth": depth_curve,
-                   "forest_stride": stride_curve, "forest_trees": tree_curve, "fusion_weight": weight_curve,
-                   "cold_start_weight": cold_curve},
-        "timings_s": timings,
+        "data": {"files": [str(f) for f in files], "n_events": len(read.events), "skipped": dict(read.skipped),
+                 "users": len({e.user_id for e in read.events}),
+                 "purchases": sum(e.type == "transaction" for e in read.events)},
+        "split": {**split.to_dict(), "train": tr.n, "val": va.n, "test": te.n, "train_pos": int(tr.y.sum()),
+                  "val_pos": int(va.y.sum()), "test_pos": int(te.y.sum()), "train_tabular_rows": int(len(rows)),
+                  "val_purchases": len(va.purchases), "test_purchases": len(te.purchases),
+                  "val_candidate_recall": va.purchases.candidate_recall()},
+        "seeds": list(cfg.seeds),
+        "fusion": {"w_r": served.w_r, "w_f": round(1 - served.w_r, 4), "threshold": served.threshold,
+                   "cold_start_weight": first["cold_start_weight"], "calibration": first["calibration"],
+                   "per_seed": [{"seed": r.seed, "w_r": r.notes["w_r"], "threshold": r.notes["threshold"]}
+                                for r in runs]},
+        "tuning": {"params": first.get("params", {}), "grids": first.get("grids", {}),
+                   "forest": first["forest_sweep"]},
+        "config": cfg.to_dict(),
+        "curves": {"resnet": first["resnet_curves"], "lstm_attention": first["lstm_curve"],
+                   "fusion_weight": fusion_ci, "cold_start_weight": first["cold_start_curve"]},
     }
+    report["timings"] = stage.rows
+    report["peak_rss_mb"] = round(peak_rss_mb())
+    report["scale"] = _scale_note(report, len(read.events), stage)
     from training.report import render_report
 
-    report["timings_s"]["total"] = round(time.time() - t0, 1)
-    extra_files = render_report(report, te.y, test_scores)
+    report["total_s"] = stage.total()
+    extra_files = render_report(report, te.y, {n: runs[0].test[n] for n in names})
     save_artifact(
-        Path(out), scorer, catalogue, spec,
+        Path(out), served, catalogue, spec,
         {"training_data": {"files": [f.name for f in files], "fingerprint": fingerprint(files),
                            "n_events": len(read.events), "horizon_ms": cfg.horizon_ms},
-         "metrics": summary["models"]},
+         "metrics": test_summary["models"]},
         extra_files,
     )
-    log(f"wrote {out} (model {version}) in {report['timings_s']['total']:.0f}s")
+    log(f"wrote {out} (model {version}) in {stage.total():.0f}s, peak RSS {report['peak_rss_mb']:,} MB")
     return report
+
+
+def _fusion_curve_ci(va: ExampleSet, runs: list[SeedRun], cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Validation PR-AUC of the fusion at each w_r (calibrated branches, mean over seeds),
+    with its bootstrap interval by user."""
+    from training.bootstrap import UserBootstrap
+
+    boot = UserBootstrap(va.y, va.row_users(), n_boot=min(cfg.n_boot, 200), seed=cfg.seeds[0])
+    out = []
+    for w_r in np.round(np.linspace(0, 1, 11), 2):
+        runs_p = [fuse(r.val["resnet"], r.val["deep_forest"], float(w_r)) for r in runs]
+        res = boot.run({"f": runs_p}, {"f": [0.5] * len(runs_p)}, metrics=("pr_auc",))["f"]
+        out.append({"w_r": float(w_r), "val_pr_auc": res["point"]["pr_auc"], "ci": res["ci"]["pr_auc"]})
+    return out
+
+
+def _scale_note(report: dict[str, Any], n_events: int, stage: Stages) -> dict[str, Any]:
+    """What a data set of 2.7 million events (RetailRocket's size) would need, scaled
+    linearly from this run's per-event cost (examples and memory grow with events)."""
+    build = next((r["seconds"] for r in stage.rows if r["stage"] == "build examples"), 0.0)
+    target = 2_700_000
+    factor = target / max(n_events, 1)
+    rows = report["split"]["val"] + report["split"]["test"]
+    return {
+        "events": n_events, "target_events": target,
+        "build_s_per_1k_events": round(build / max(n_events, 1) * 1000, 3),
+        "eval_rows_per_event": round(rows / max(n_events, 1), 2),
+        "projected_build_s": round(build * factor),
+        "projected_eval_rows": int(rows * factor),
+        # a kept row holds I (item_dim float32), two sequence masks and its label
+        "projected_eval_gb": round(rows * factor * ROW_BYTES / 1e9, 1),
+        "total_s": stage.total(), "peak_rss_mb": round(peak_rss_mb()),
+        "projected_total_s": round(stage.total() * factor),
+    }

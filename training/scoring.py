@@ -1,4 +1,10 @@
-"""Score an :class:`~training.examples.ExampleSet` with a loaded artifact (``intent evaluate``)."""
+"""Score a data set with a loaded artifact (``intent evaluate``).
+
+Every moment of the data is an example (no split: the whole data set is judged), with
+label windows cut at the end of the data; the artifact's branches and fusion are
+judged by the same protocol as training (:func:`training.evaluation.summarize`), at
+the thresholds chosen when it was trained.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,29 +13,37 @@ from typing import Any
 import numpy as np
 
 from models.artifact import load_artifact
-from models.fusion import resnet_probabilities
 from stream.readers import read_clickstream
+from training.evaluation import summarize
 from training.examples import DEFAULT_HORIZON_MS, build_examples
-from training.pipeline import evaluation_summary
 
 __all__ = ["evaluate_artifact"]
 
 
 def evaluate_artifact(model_dir: Path, data: list[str | Path], fmt: str | None = None,
-                      progress: bool = False) -> dict[str, Any]:
-    """Metrics of the artifact's branches and fusion on every example of ``data``."""
+                      progress: bool = False, n_boot: int = 200) -> dict[str, Any]:
+    """Metrics, with intervals by user, of the artifact's branches and fusion on ``data``."""
     loaded = load_artifact(model_dir)
     read = read_clickstream(data, fmt)
     horizon = int(loaded.manifest.get("training_data", {}).get("horizon_ms", DEFAULT_HORIZON_MS))
     scorer = loaded.scorer
-    ex = build_examples(read.events, loaded.catalogue, loaded.spec, scorer.n_items, horizon, progress)
-    p_r = resnet_probabilities(scorer.resnet, ex.U, ex.I, ex.sizes)
-    p_f = scorer.forest.predict_proba(np.hstack([ex.U, ex.I]))
-    p = scorer.combine(p_r, p_f, ex.U, ex.I)
+
+    def report(done: int, total: int) -> None:
+        if progress and done % 20_000 == 0:
+            print(f"  replayed {done:,} of {total:,} events", flush=True)
+
+    ex = build_examples(read.events, loaded.catalogue, loaded.spec, scorer.n_items, horizon,
+                        progress=report)["all"]
+    c_r = np.zeros(ex.n, dtype=np.float32)
+    c_f = np.zeros(ex.n, dtype=np.float32)
+    fused = np.zeros(ex.n, dtype=np.float32)
+    for gs, rs in ex.group_chunks():
+        c_r[rs], c_f[rs] = scorer.branch_probabilities(ex.U[gs], ex.I[rs], ex.sizes[gs], u_per_group=True)
+        fused[rs] = scorer.combine(c_r[rs], c_f[rs], ex.U_rows(np.arange(rs.start, rs.stop)), ex.I[rs])
     trained = loaded.manifest.get("metrics", {})
     thresholds = {
-        "resnet": trained.get("resnet", {}).get("threshold", 0.5),
-        "deep_forest": trained.get("deep_forest", {}).get("threshold", 0.5),
-        "fused": scorer.threshold,
+        "resnet": [trained.get("resnet", {}).get("threshold", 0.5)],
+        "deep_forest": [trained.get("deep_forest", {}).get("threshold", 0.5)],
+        "fused": [scorer.threshold],
     }
-    return evaluation_summary(ex, {"resnet": p_r, "deep_forest": p_f, "fused": p}, thresholds)
+    return summarize(ex, {"resnet": [c_r], "deep_forest": [c_f], "fused": [fused]}, thresholds, n_boot)

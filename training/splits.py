@@ -1,0 +1,135 @@
+"""The time split every model is judged on: calendar days, forward-chaining, embargoed.
+
+The data's active calendar days (in the data set's local time; a day holding at least
+``min_day_share`` of the events) are cut into train, validation and test, in that order:
+by default test takes the last 2/9 of them and validation the 1/9 before (Taobao's 9
+days: 6 / 1 / 2; JD.com's three monthly slices: Feb / Mar / Apr). Each part is a range of
+event time:
+
+* a moment belongs to the part its time falls in; its features see only the events
+  before it (the replay guarantees that), and its label window ``(t, t + H]`` is **cut**
+  at the part's end, so no label looks into the next part;
+* the first ``H`` of validation and of test (the embargo) is replayed into state but
+  yields no example, so no scored moment of a later part sits within a label horizon
+  of an earlier one;
+* purchases are counted for a part's per-purchase recall from ``H`` after its first
+  scored moment, so every counted purchase has its whole look-back window scored.
+
+>>> DAY = 86_400_000
+>>> ts = [d * DAY + 3_600_000 for d in range(9)]
+>>> s = CalendarSplit.from_times(ts, horizon_ms=1_800_000)
+>>> [s.part(t) for t in ts]
+['train', 'train', 'train', 'train', 'train', 'train', 'val', 'test', 'test']
+>>> s.part(6 * DAY + 60_000) is None  # inside validation's embargo
+True
+>>> s.label_end("train") == s.val_start
+True
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Iterable
+
+__all__ = ["CalendarSplit", "PARTS", "SplitError", "fitting_horizon"]
+
+DAY_MS = 86_400_000
+PARTS = ("train", "val", "test")
+
+
+class SplitError(ValueError):
+    """Data that cannot be split by calendar days (too few days)."""
+
+
+@dataclass(frozen=True)
+class CalendarSplit:
+    """Part boundaries in epoch ms: train ``[start, val_start)``, validation
+    ``[val_start, test_start)``, test ``[test_start, end)``; see the module docstring."""
+
+    start: int
+    val_start: int
+    test_start: int
+    end: int
+    embargo_ms: int
+    days: tuple[int, int, int] = (0, 0, 0)  # active days in each part
+
+    @classmethod
+    def from_times(
+        cls, times: Iterable[int], horizon_ms: int, day_offset_ms: int = 0,
+        val_days: int | None = None, test_days: int | None = None, min_day_share: float = 0.01,
+    ) -> "CalendarSplit":
+        """Cut the active days of ``times`` (``day_offset_ms``: where the data's local day
+        starts relative to UTC midnight, e.g. -8 h for China time)."""
+        times = list(times)
+        if not times:
+            raise SplitError("no events to split")
+        per_day = Counter((t - day_offset_ms) // DAY_MS for t in times)
+        active = sorted(d for d, n in per_day.items() if n >= min_day_share * len(times))
+        n = len(active)
+        n_test = test_days if test_days is not None else max(1, round(n * 2 / 9))
+        n_val = val_days if val_days is not None else max(1, round(n / 9))
+        if n - n_test - n_val < 1 or n_test < 1 or n_val < 1:
+            raise SplitError(
+                f"a calendar split needs at least {n_test + n_val + 1} active days "
+                f"(train, {n_val} validation, {n_test} test); the data has {n}")
+        val_day, test_day = active[n - n_test - n_val], active[n - n_test]
+        return cls(
+            start=min(times), val_start=val_day * DAY_MS + day_offset_ms,
+            test_start=test_day * DAY_MS + day_offset_ms, end=max(times) + 1, embargo_ms=horizon_ms,
+            days=(n - n_test - n_val, n_val, n_test),
+        )
+
+    def bounds(self, part: str) -> tuple[int, int]:
+        """``[first scored moment, end)`` of a part: its range less the embargo."""
+        if part == "train":
+            return self.start, self.val_start
+        if part == "val":
+            return self.val_start + self.embargo_ms, self.test_start
+        if part == "test":
+            return self.test_start + self.embargo_ms, self.end
+        raise KeyError(part)
+
+    def part(self, ts: int) -> str | None:
+        """The part a moment at ``ts`` is an example of (None: embargoed or outside)."""
+        for name in PARTS:
+            lo, hi = self.bounds(name)
+            if lo <= ts < hi:
+                return name
+        return None
+
+    def label_end(self, part: str) -> int:
+        """Label windows of the part's moments stop before this time."""
+        return self.bounds(part)[1]
+
+    def spans(self, times: Iterable[int]) -> dict[str, int]:
+        """How long each part's data lasts (its last event time minus its start), in ms."""
+        starts = {"train": self.start, "val": self.val_start, "test": self.test_start}
+        last = dict(starts)
+        for t in times:
+            for name in PARTS:
+                lo, hi = (self.start, self.val_start) if name == "train" else \
+                    (self.val_start, self.test_start) if name == "val" else (self.test_start, self.end)
+                if lo <= t < hi:
+                    last[name] = max(last[name], t)
+        return {name: last[name] - starts[name] for name in PARTS}
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def fitting_horizon(split: CalendarSplit, times: Iterable[int], wanted_ms: int, min_ms: int = 60_000) -> int:
+    """``wanted_ms``, or less when a validation or test part lasts under four horizons (the
+    embargo and the purchases' look-back take two of them): then the whole minutes of a
+    quarter of the shortest. JD.com's monthly slices last 0.5 to 3 hours.
+
+    >>> DAY, MIN = 86_400_000, 60_000
+    >>> times = [0, DAY, DAY + 40 * MIN, 2 * DAY, 2 * DAY + 90 * MIN]   # validation lasts 40 minutes
+    >>> s = CalendarSplit.from_times(times, 30 * MIN, val_days=1, test_days=1)
+    >>> fitting_horizon(s, times, 30 * MIN) // MIN
+    10
+    """
+    spans = split.spans(times)
+    shortest = min(spans["val"], spans["test"])
+    if shortest >= 4 * wanted_ms:
+        return wanted_ms
+    return max(min_ms, shortest // 4 // 60_000 * 60_000)
