@@ -35,6 +35,7 @@ from models.cold_start import ColdStartPrior
 from models.forest import DeepForest
 from models.fusion import FusedScorer
 from models.resnet import PurchaseResNet
+from models.versions import library_versions, version_mismatch
 from stream.catalogue import Catalogue
 from stream.features import FeatureSpec
 
@@ -106,6 +107,7 @@ def save_artifact(
         "cold_start": scorer.cold_start.to_dict() if scorer.cold_start is not None else None,
         "resnet": scorer.resnet.config,
         "forest": scorer.forest.params,
+        "library_versions": library_versions(),
         **extra_manifest,
         "files": {name: sha256_file(tmp / name) for name in sorted(payloads)},
     }
@@ -146,6 +148,8 @@ def verify_artifact(path: Path) -> dict[str, Any]:
             f"{path}: trained with feature version {manifest['feature_spec'].get('version')}, "
             f"this code computes version {code_spec.version}"
         )
+    if (mismatch := version_mismatch(manifest, str(path))) is not None:
+        raise ArtifactError(mismatch)
     for name, digest in manifest["files"].items():
         fpath = path / name
         if Path(name).name != name:

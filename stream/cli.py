@@ -220,12 +220,14 @@ def cmd_coupons(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     import math
+    import urllib.error
 
     from stream.run_report import render_run_report
 
     try:
         summary = render_run_report(args.prometheus, Path(args.out), args.minutes)
-    except OSError as exc:
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        # only network errors: a missing dashboard file is not Prometheus's fault
         raise CommandError(f"cannot query Prometheus at {args.prometheus}: {exc}") from None
     def fmt(v: Any) -> str:
         if isinstance(v, float):
@@ -373,13 +375,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("INTENT_LOG_LEVEL", "WARNING"))
     from models.artifact import ArtifactError
     from stream.broker import BrokerError
+    from stream.faust_version import FaustVersionError
     from stream.kafka import KafkaUnreachable
     from stream.readers import ClickstreamError
 
     try:
         return int(args.func(args) or 0)
     except (CommandError, SettingsError, ArtifactError, BrokerError, KafkaUnreachable,
-            ClickstreamError, FileNotFoundError, ValueError) as exc:
+            ClickstreamError, FaustVersionError, FileNotFoundError, ValueError) as exc:
         print(f"intent {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

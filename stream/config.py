@@ -25,6 +25,12 @@ from typing import Any, Mapping
 __all__ = ["Settings", "Topics", "SettingsError", "REPO_ROOT", "describe_env"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Default file locations: beside the code in a source checkout; for an installed
+# package (REPO_ROOT is then site-packages) relative to the working directory.
+_CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
+DEFAULT_MODEL_DIR = (REPO_ROOT if _CHECKOUT else Path()) / "artifacts" / "model"
+DEFAULT_SAMPLE_DATA = ((REPO_ROOT.parent if _CHECKOUT else Path(".."))
+                       / "shared" / "data" / "jdata-2016-sample")
 PREFIX = "INTENT_"
 
 
@@ -81,12 +87,9 @@ class Settings:
     exclude_outliers: int = field(
         default=0, metadata={"help": "1: keep price-outlier events out of the features"}
     )
-    model_dir: Path = field(
-        default=REPO_ROOT / "artifacts" / "model", metadata={"help": "trained model artifact"}
-    )
+    model_dir: Path = field(default=DEFAULT_MODEL_DIR, metadata={"help": "trained model artifact"})
     sample_data: Path = field(
-        default=REPO_ROOT.parent / "shared" / "data" / "jdata-2016-sample",
-        metadata={"help": "clickstream the demo replays and trains on"},
+        default=DEFAULT_SAMPLE_DATA, metadata={"help": "clickstream the demo replays and trains on"}
     )
     metrics_host: str = field(default="127.0.0.1", metadata={"help": "metrics/health bind address"})
     metrics_port: int = field(default=9108, metadata={"help": "metrics/health port (0 = off)"})

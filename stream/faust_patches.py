@@ -69,6 +69,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable, Coroutine, Generator
 
+from stream.faust_version import check_faust_version
+
 __all__ = ["apply_faust_patches"]
 
 
@@ -284,11 +286,12 @@ def _new_offset_without_duplicates(
 
 
 def apply_faust_patches() -> None:
-    """Apply the changes (idempotent)."""
+    """Apply the changes (idempotent); refuses a faust-streaming they were not written for."""
     from faust.transport import consumer
 
     if getattr(consumer.Consumer, "_intent_patched", False):
         return
+    check_faust_version()
     _patch_fetch_wait()
     _patch_recovery_highwaters()
     _patch_seek_to_committed()

@@ -1,7 +1,8 @@
 """``intent report``: the Grafana dashboard's panels rendered to one PNG, without Grafana.
 
 The panels and their PromQL come from the dashboard JSON itself
-(``deploy/grafana/dashboards/intent.json``), so the picture shows exactly what Grafana
+(``deploy/grafana/dashboards/intent.json``, shipped in the package: see
+:mod:`stream.deploy_files`), so the picture shows exactly what Grafana
 would. Each query is run against a Prometheus server's HTTP API over the last minutes
 (``query_range``; table panels use an instant query) and drawn with matplotlib. The
 summary returned (and printed by the CLI) gives each series' last value in words.
@@ -18,11 +19,11 @@ from typing import Any
 
 import orjson
 
-from stream.config import REPO_ROOT
+from stream.deploy_files import DEPLOY_DIR
 
 __all__ = ["DASHBOARD", "load_panels", "PrometheusAPI", "render_run_report", "Panel"]
 
-DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "intent.json"
+DASHBOARD = DEPLOY_DIR / "grafana" / "dashboards" / "intent.json"
 
 
 @dataclass

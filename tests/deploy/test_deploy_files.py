@@ -1,6 +1,7 @@
 """The files `docker compose up` runs on, checked offline: compose, Prometheus, Grafana."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -42,13 +43,72 @@ def metrics_in(expr: str) -> set[str]:
     return set(re.findall(r"\bintent_[a-z0-9_]+", expr))
 
 
-def test_docker_compose_config_is_valid() -> None:
+def compose_config() -> dict:
+    """The compose file as ``docker-compose config`` resolves it (anchors merged, paths
+    absolute, ``${INTENT_SAMPLE_DATA}`` at its default)."""
+    env = {k: v for k, v in os.environ.items() if k != "INTENT_SAMPLE_DATA"}
     out = subprocess.run([tool("docker-compose"), "-f", str(COMPOSE), "config"], capture_output=True,
-                         text=True, cwd=REPO_ROOT)
+                         text=True, cwd=REPO_ROOT, env=env)
     assert out.returncode == 0, out.stderr
-    services = yaml.safe_load(out.stdout)["services"]
-    assert {"kafka", "kafka-init", "train", "worker", "replayer", "prometheus", "grafana",
-            "coupons"} <= set(services)
+    return yaml.safe_load(out.stdout)
+
+
+INTENT_SERVICES = ("train", "worker", "replayer", "coupons")
+
+
+def test_docker_compose_config_is_valid_and_builds_one_image_for_every_intent_service() -> None:
+    services = compose_config()["services"]
+    assert {"kafka", "kafka-init", "train", "worker", "replayer", "prometheus", "alertmanager",
+            "grafana", "coupons"} <= set(services)
+    assert len({(services[n]["image"], str(services[n]["build"])) for n in INTENT_SERVICES}) == 1
+    assert services["worker"]["build"]["dockerfile"] == "deploy/Dockerfile"
+
+
+def test_long_running_services_restart_and_the_worker_scales() -> None:
+    services = compose_config()["services"]
+    for name in ("kafka", "worker", "coupons", "prometheus", "alertmanager", "grafana"):
+        assert services[name].get("restart") == "unless-stopped", name
+    for name in ("train", "kafka-init", "replayer"):  # one-shot: a failure is reported, not looped
+        assert services[name].get("restart", "no") == "no", name
+    worker = services["worker"]
+    assert "ports" not in worker and "container_name" not in worker  # `--scale worker=N`
+    assert "healthcheck" not in worker  # the image's HEALTHCHECK
+    for name in ("train", "replayer", "coupons"):
+        assert services[name]["healthcheck"]["test"] == ["NONE"], name
+    assert services["replayer"]["depends_on"]["worker"]["condition"] == "service_healthy"
+
+
+def test_kafka_listens_for_the_host_and_the_containers_use_the_internal_listener() -> None:
+    services = compose_config()["services"]
+    kafka = services["kafka"]["environment"]
+    advertised = dict(reversed(l.split("://")) for l in kafka["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    assert advertised["localhost:9092"] == "HOST" and advertised["kafka:19092"] == "INTERNAL"
+    assert kafka["KAFKA_INTER_BROKER_LISTENER_NAME"] == "INTERNAL"
+    assert services["kafka"]["ports"] == ["127.0.0.1:9092:9092/tcp"]  # the host only, not its network
+    for name in ("worker", "replayer", "coupons"):
+        assert services[name]["environment"]["INTENT_BOOTSTRAP"] == "kafka:19092", name
+    assert "kafka:19092" in services["kafka-init"]["command"][0]
+    # real Kafka answers a waiting fetch when data arrives: the embedded broker's 10 ms
+    # would only cost fetch requests
+    assert int(services["worker"]["environment"]["INTENT_FETCH_MAX_WAIT_MS"]) >= 100
+
+
+def test_dockerfile_is_multi_stage_non_root_with_dependencies_before_the_source() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert len(stages) == 2
+    build, final = stages
+    assert "build-essential" in build and "build-essential" not in final
+    assert build.index("-r requirements.txt") < build.index("COPY stream")
+    assert re.search(r"^USER (?!root)\w+", final, flags=re.M)
+    assert "HEALTHCHECK" in final and "/healthz" in final and "INTENT_METRICS_PORT" in final
+    # only what the build copies enters the build context
+    ignore = [l for l in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+              if l.strip() and not l.startswith("#")]
+    assert ignore[0] == "*"
+    copied = {src for m in re.findall(r"^COPY (?!--from)(.+)\s+\S+$", build, flags=re.M)
+              for src in m.split()}
+    assert copied == {l[1:].rstrip("/") for l in ignore if l.startswith("!")}
 
 
 def test_every_file_compose_mounts_exists_and_topics_match_the_settings() -> None:
@@ -73,6 +133,18 @@ def test_promtool_accepts_the_config_and_the_rules() -> None:
         assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_amtool_accepts_the_alertmanager_config_and_prometheus_sends_alerts_to_it() -> None:
+    config = DEPLOY / "alertmanager" / "alertmanager.yml"
+    out = subprocess.run([tool("amtool"), "check-config", str(config)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert yaml.safe_load(config.read_text())["route"]["receiver"]
+    prom = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (target,) = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    compose = compose_config()["services"]["alertmanager"]
+    assert target == "alertmanager:9093"
+    assert f"{config}:/etc/alertmanager/alertmanager.yml:ro" in compose["volumes"]
+
+
 def test_alert_rules_cover_the_budgets_and_use_real_metrics() -> None:
     groups = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"]
     rules = [r for g in groups for r in g["rules"]]
@@ -80,9 +152,16 @@ def test_alert_rules_cover_the_budgets_and_use_real_metrics() -> None:
     assert {"IntentLatencyP99OverBudget", "IntentConsumerLagGrowing", "IntentDlqSpike",
             "IntentPrecisionCollapse", "IntentCompletenessBelowTarget", "IntentValidityBelowTarget",
             "IntentFreshnessOverTarget", "IntentDriftDetected"} <= names
+    assert {"IntentWorkerDown", "IntentNoWorkerRunning", "IntentScoringFailures",
+            "IntentModelReloadFailed", "IntentIntentsStopped"} <= names
     known = exported_metric_names()
     for r in rules:
-        assert metrics_in(r["expr"]) and metrics_in(r["expr"]) <= known, r["alert"]
+        used = metrics_in(r["expr"])
+        if re.search(r"\bup\{", r["expr"]):  # Prometheus's own scrape health
+            assert 'job="intent-worker"' in r["expr"], r["alert"]
+        else:
+            assert used, r["alert"]
+        assert used <= known, r["alert"]
 
 
 def test_dashboard_has_the_panels_and_every_query_names_an_exported_metric() -> None:
@@ -116,8 +195,11 @@ def test_grafana_provisioning_points_at_prometheus_and_the_dashboard_folder() ->
     assert f"./deploy/grafana/dashboards:{prov['providers'][0]['options']['path']}:ro" in mounts
 
 
-def test_prometheus_scrapes_the_workers_metrics_port() -> None:
+def test_prometheus_finds_every_worker_replica_by_dns() -> None:
     prom = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-    targets = prom["scrape_configs"][0]["static_configs"][0]["targets"]
-    assert targets == [f"worker:{Settings().metrics_port}"]
+    (job,) = prom["scrape_configs"]
+    (sd,) = job["dns_sd_configs"]
+    assert job["job_name"] == "intent-worker"  # the alerts' up{job="intent-worker"}
+    assert (sd["names"], sd["type"], sd["port"]) == (["worker"], "A", Settings().metrics_port)
+    assert "worker" in compose_config()["services"]
     assert Path(DEPLOY / "prometheus" / prom["rule_files"][0]).exists()
