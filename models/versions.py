@@ -1,8 +1,7 @@
 """The library versions a model artifact was written with, and the check that refuses
 to serve it with others.
 
-``forest.pkl`` is a pickle of scikit-learn and deepforest objects, and numpy arrays
-inside them; ``resnet.pt`` is a torch state dict. A pickle restored by another release
+``forest.pkl`` is a pickle of scikit-learn forests, and numpy arrays inside them; ``resnet.pt`` is a torch state dict. A pickle restored by another release
 of its library can fail, or worse, load and predict differently. So the manifest
 records the versions (:func:`library_versions`) and loading compares them with the
 installed ones (:func:`version_mismatch`). Local build labels (``2.13.0+cpu``) are
@@ -27,8 +26,8 @@ __all__ = ["LIBRARIES", "library_versions", "version_mismatch"]
 
 log = logging.getLogger(__name__)
 
-# distribution names (deepforest is published as deep-forest-py310)
-LIBRARIES = ("torch", "scikit-learn", "numpy", "deep-forest-py310")
+# distribution names
+LIBRARIES = ("torch", "scikit-learn", "numpy")
 MANIFEST_KEY = "library_versions"
 
 _warned: set[str] = set()

@@ -11,6 +11,7 @@ Linear models see the same robust scaling as the ResNet (:mod:`models.scaling`).
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -79,7 +80,7 @@ def fit_baseline(name: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray
     if name == "random_forest":
         from sklearn.ensemble import RandomForestClassifier
 
-        model = RandomForestClassifier(n_estimators=100 if quick else 300, min_samples_leaf=5, n_jobs=2,
+        model = RandomForestClassifier(n_estimators=100 if quick else 200, min_samples_leaf=5, n_jobs=2,
                                        random_state=seed, **params).fit(X, y)
         return Baseline(name, model, _proba, dict(params))
     if name == "xgboost":
@@ -95,8 +96,11 @@ def fit_baseline(name: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray
 
         model = lgb.LGBMClassifier(n_estimators=rounds, learning_rate=0.05, subsample=0.8, subsample_freq=1,
                                    colsample_bytree=0.8, n_jobs=2, random_state=seed, verbose=-1, **params)
-        model.fit(X, y, eval_set=[(X_val, y_val)], eval_metric="average_precision",
-                  callbacks=[lgb.early_stopping(50, verbose=False)])
+        # LightGBM 4.7 renamed eval_set to eval_X / eval_y
+        held_out = {"eval_X": (X_val,), "eval_y": (y_val,)} if "eval_X" in inspect.signature(model.fit).parameters \
+            else {"eval_set": [(X_val, y_val)]}
+        model.fit(X, y, eval_metric="average_precision", callbacks=[lgb.early_stopping(50, verbose=False)],
+                  **held_out)
         return Baseline(name, model, _proba, {**params, "rounds": int(model.best_iteration_ or rounds)})
     raise KeyError(name)
 

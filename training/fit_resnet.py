@@ -1,15 +1,15 @@
 """Training loop of the ResNet branch on grouped examples (one group = one catalogue).
 
-AdamW with weight decay, and early stopping on the validation split's PR-AUC: the
-weights of the best epoch are kept, and training stops once ``patience`` epochs in a
-row did not beat it. Without both, the network learnt the training users by heart
-(train ROC-AUC 0.99 against 0.75 on validation).
+AdamW with weight decay, dropout, and early stopping on the validation split's
+PR-AUC: the weights of the best epoch are kept, and training stops once ``patience``
+epochs in a row did not beat it. Without them, the network learnt the training users
+by heart (train ROC-AUC 0.99 against 0.75 on validation).
 """
 from __future__ import annotations
 
 import copy
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -20,7 +20,11 @@ from models.resnet import PurchaseResNet
 from training.examples import ExampleSet
 from training.metrics import pr_auc
 
-__all__ = ["fit_resnet"]
+__all__ = ["fit_resnet", "score_resnet"]
+
+#: Dropout on the user's input and inside phi; with small batches (64 catalogues) and
+#: weight decay 1e-3 it held the best validation PR-AUC longest on Taobao.
+DROPOUT = 0.3
 
 
 def score_resnet(net: PurchaseResNet, ex: ExampleSet) -> np.ndarray:
@@ -30,13 +34,13 @@ def score_resnet(net: PurchaseResNet, ex: ExampleSet) -> np.ndarray:
 
 def fit_resnet(
     train: ExampleSet, val: ExampleSet, n_items: int, max_epochs: int = 25, patience: int = 4,
-    batch: int = 256, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
-    log: Callable[[str], None] | None = None, **net_kwargs: int,
+    batch: int = 64, lr: float = 1e-3, weight_decay: float = 1e-3, seed: int = 0,
+    log: Callable[[str], None] | None = None, **net_kwargs: Any,
 ) -> tuple[PurchaseResNet, dict[str, list[float]]]:
     """Fit on every group of ``train``; returns the best net (by validation PR-AUC) and
     its curves: mean training loss and validation PR-AUC per epoch."""
     torch.manual_seed(seed)
-    net = PurchaseResNet(train.U.shape[1], train.I.shape[1], n_items, **net_kwargs)
+    net = PurchaseResNet(train.U.shape[1], train.I.shape[1], n_items, **{"dropout": DROPOUT, **net_kwargs})
     net.fit_scaling(torch.from_numpy(train.U), torch.from_numpy(train.I))
     users, items, mask, flat, rows = group_tensors(train.U, train.I, train.sizes, n_items, u_per_group=True)
     labels = torch.zeros(len(train.sizes) * n_items)

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from models.compiled_forest import CompiledForest
-from models.forest import MultiGrainedScanner
+from models.forest import MultiGrainedScanner, user_folds
 
 
 def data(n: int = 600, d: int = 30, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -43,46 +43,34 @@ def test_both_walks_match_scikit_learn_depth_first_layout_or_not() -> None:
     np.testing.assert_array_equal(compiled[0].predict_proba1(Xt), CompiledForest(depth_first).predict_proba1(Xt))
 
 
+def fitted_scanner(X: np.ndarray, y: np.ndarray) -> MultiGrainedScanner:
+    scanner = MultiGrainedScanner(window=10, stride=5, n_trees=9, max_depth=12, n_jobs=1)
+    scanner.fit_oof(X, y, user_folds(np.arange(len(X)) // 3, 3, 0))
+    return scanner
+
+
 def test_scanner_transform_equals_the_scikit_learn_path_and_survives_pickling() -> None:
     X, y = data()
-    scanner = MultiGrainedScanner(window=10, stride=5, n_trees=8, max_depth=12, n_jobs=1).fit(X, y)
+    scanner = fitted_scanner(X, y)
     fast = scanner.transform(X[:50])
     inst = scanner._instances(X[:50])  # noqa: SLF001
-    slow = np.hstack([f.predict_proba(inst)[:, 1].reshape(-1, len(scanner.starts_))
+    slow = np.hstack([f.forest_.predict_proba(inst)[:, 1].reshape(-1, len(scanner.starts_))
                       for f in scanner.forests_]).astype(np.float32)
-    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-6)
     restored = pickle.loads(pickle.dumps(scanner))
-    assert "_compiled" not in restored.__dict__
+    assert all("_compiled" not in f.__dict__ and "fold_models_" not in f.__dict__ for f in restored.forests_)
     np.testing.assert_array_equal(restored.transform(X[:50]), fast)
-
-
-def test_compiled_cascade_forests_match_deepforest_and_survive_pickling() -> None:
-    from models.compiled_forest import CompiledBinnedForest
-    from models.forest import DeepForest
-
-    X, y = data(n=400)
-    forest = DeepForest(window=10, stride=10, n_trees=8, cascade_trees=8, max_depth=6).fit(X, y)
-    wrapped = [w.estimator_ for layer in forest.cascade_.layers_.values() for w in layer.estimators_.values()]
-    assert wrapped and all(isinstance(e, CompiledBinnedForest) for e in wrapped)
-    Xt, _ = data(n=200, seed=3)
-    fast = forest.predict_proba(Xt)
-    forest.set_inference_jobs(2)  # deepforest's own joblib path
-    assert not any(isinstance(w.estimator_, CompiledBinnedForest)
-                   for layer in forest.cascade_.layers_.values() for w in layer.estimators_.values())
-    np.testing.assert_array_equal(forest.predict_proba(Xt), fast)
-    forest.set_inference_jobs(1)
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(forest)).predict_proba(Xt), fast)
 
 
 def test_scanner_walks_repeated_windows_once_with_the_same_probabilities() -> None:
     X, y = data()
-    scanner = MultiGrainedScanner(window=10, stride=5, n_trees=8, max_depth=12, n_jobs=1).fit(X, y)
+    scanner = fitted_scanner(X, y)
     # a user's candidate pairs: the first 15 columns (U) repeat, the rest (I) differ
     rng = np.random.default_rng(3)
     users = np.repeat(rng.normal(size=(6, 15)).astype(np.float32), [1, 4, 4, 2, 7, 1], axis=0)
     rows = np.hstack([users, rng.normal(size=(len(users), 15)).astype(np.float32)])
     walked = []
-    for forest in scanner.compiled():
+    for forest in (f.compiled() for f in scanner.forests_):
         real = forest.predict_proba1
         forest.predict_proba1 = lambda inst, real=real: walked.append(len(inst)) or real(inst)
     got = scanner.transform(rows)

@@ -34,6 +34,6 @@ def test_scoring_uses_a_traced_resnet_with_the_eager_probabilities(quick_model) 
     rng = np.random.default_rng(4)
     for n, sizes in ((1, [1]), (40, [16, 16, 8]), (700, [16] * 43 + [12])):
         U, I = rng.normal(size=(n, 150)).astype(np.float32), rng.normal(size=(n, 120)).astype(np.float32)
-        np.testing.assert_allclose(scorer.score(U, I, sizes).resnet,
-                                   resnet_probabilities(scorer.resnet, U, I, sizes), rtol=1e-5, atol=1e-6)
+        eager = scorer.calibration[0](resnet_probabilities(scorer.resnet, U, I, sizes))
+        np.testing.assert_allclose(scorer.score(U, I, sizes).resnet, eager, rtol=1e-5, atol=1e-6)
     assert "_traced" in vars(scorer) and "_traced" not in vars(pickle.loads(pickle.dumps(scorer)))
