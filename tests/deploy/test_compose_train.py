@@ -23,7 +23,7 @@ import pytest
 from models.artifact import load_artifact
 from tests.deploy.test_deploy_files import DEPLOY, compose_config
 
-CUT_ROWS = 2500  # per monthly action file: ~4,000 events, ~8 s to train with --quick
+CUT_ROWS = 12_000  # per monthly action file: enough minutes of each month for a validation and a test day
 
 
 @pytest.fixture(scope="module")

@@ -101,7 +101,7 @@ def histories(draw) -> list[Event]:
 @given(histories(), st.integers(5, 120))
 def test_no_label_and_no_feature_sees_across_a_boundary(evts: list[Event], horizon_min: int) -> None:
     H = horizon_min * MIN
-    split = CalendarSplit.from_times([e.ts for e in evts], H, val_days=1, test_days=1, min_day_share=0.0)
+    split = CalendarSplit.from_times([e.ts for e in evts], H, val_days=1, test_days=1, min_day_fraction=0.0)
     parts = build_examples(evts, split=split, horizon_ms=H)
     for name, ex in parts.items():
         lo, hi = split.bounds(name)

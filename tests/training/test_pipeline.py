@@ -1,38 +1,55 @@
-"""Quick end-to-end train and evaluate on the real JD.com sample."""
+"""Quick end-to-end train and evaluate on the real JD.com sample: the protocol's output."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 from stream.cli import main
 from training.scoring import evaluate_artifact
 
-MODELS = {"logistic_regression", "linear_svm", "random_forest", "xgboost", "lightgbm",
-          "lstm_attention", "resnet", "deep_forest", "fused_no_prior", "fused"}
-KEYS = {"precision", "recall", "f1", "roc_auc", "pr_auc"}
+MODELS = {"logistic_regression", "linear_svm", "random_forest", "xgboost", "lightgbm", "lstm_attention",
+          "cart_rule", "recency_rule", "resnet", "deep_forest", "fused_no_prior", "fused"}
+KEYS = {"precision", "recall", "f1", "roc_auc", "pr_auc", "threshold", "purchase_recall"}
 
 
 def test_quick_train_writes_artifact_and_report(quick_model) -> None:
     out, report = quick_model
     assert set(report["models"]) == MODELS
     assert all(KEYS <= set(m) for m in report["models"].values())
-    assert 0 < report["positive_rate"] < 0.1 and 0.5 < report["candidate_recall"] <= 1
-    for name in ("report.md", "metrics.json", "pr_curves.png", "resnet_loss.png", "forest_depth.png",
-                 "fusion_weight.png", "forest_stride.png", "forest_trees.png", "manifest.json"):
+    assert 0 < report["positive_rate"] < 0.1 and 0 < report["candidate_recall"] <= report["touched_share"] <= 1
+    for name in ("report.md", "metrics.json", "pr_curves.png", "resnet_curve.png", "fusion_weight.png",
+                 "forest_sweep.png", "manifest.json"):
         assert (out / name).stat().st_size > 0, name
-    assert "| fused |" in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert "| fused |" in md and "Paired differences" in md and "paper's claim" in md
+    # every model has an interval for every metric, and fused is paired with each other model
+    assert set(report["ci"]) == MODELS
+    assert all(lo <= report["models"][n]["pr_auc"] <= hi for n, (lo, hi) in
+               ((n, c["pr_auc"]) for n, c in report["ci"].items()))
+    assert set(report["paired"]) == MODELS - {"fused"}
+    assert all(len(p["pr_auc_diff"]) == 3 and 0 <= p["p_better"] <= 1 for p in report["paired"].values())
+    # the calendar split: JD.com's three monthly slices, one each
+    assert tuple(report["split"]["days"]) == (1, 1, 1)
     assert report["split"]["train_pos"] > 0 and report["split"]["test_pos"] > 0
     # the per-activity table: every test row in exactly one bucket, cold start included
     fused = [r for r in report["by_activity"] if r["model"] == "fused"]
     assert [r["bucket"] for r in fused] == ["cold", "warm", "heavy"]
     assert sum(r["rows"] for r in fused) == report["split"]["test"]
-    assert "| cold | fused |" in (out / "report.md").read_text()
+    # each stage timed, with the peak memory
+    assert {"build examples", "evaluate on test"} <= {r["stage"] for r in report["timings"]}
+    assert report["peak_rss_mb"] > 0
 
 
-def test_artifact_serves_the_cold_start_blend_it_was_trained_with(quick_model) -> None:
-    import numpy as np
+def test_the_metrics_file_is_the_report(quick_model) -> None:
+    out, report = quick_model
+    saved = orjson.loads((out / "metrics.json").read_bytes())
+    assert saved["models"] == orjson.loads(orjson.dumps(report["models"]))
+    assert saved["paired"]["lightgbm"] == orjson.loads(orjson.dumps(report["paired"]["lightgbm"]))
 
+
+def test_artifact_serves_the_calibrated_fusion_it_was_trained_with(quick_model) -> None:
     from models.artifact import load_artifact
     from models.cold_start import N_EVENTS_COLUMN
 
@@ -40,6 +57,7 @@ def test_artifact_serves_the_cold_start_blend_it_was_trained_with(quick_model) -
     scorer = load_artifact(out).scorer
     assert scorer.cold_start is not None
     assert scorer.cold_start.weight == report["fusion"]["cold_start_weight"]
+    assert scorer.w_r == report["fusion"]["w_r"] and scorer.threshold == report["fusion"]["threshold"]
     U = np.zeros((2, 150), dtype=np.float32)
     U[1, N_EVENTS_COLUMN] = np.log1p(50)  # a heavy user: the prior never touches it
     I = np.zeros((2, 120), dtype=np.float32)
@@ -52,12 +70,32 @@ def test_evaluate_json(quick_model, jdata_dir: Path, capsys) -> None:
     out, _ = quick_model
     assert main(["evaluate", "--model", str(out), str(jdata_dir / "JData_Action_201604.csv.gz"), "--json"]) == 0
     result = orjson.loads(capsys.readouterr().out)
-    assert set(result) == {"models", "n_examples", "positive_rate", "candidate_recall"}
-    assert {"resnet", "deep_forest", "fused"} <= set(result["models"])
+    assert {"models", "n_examples", "positive_rate", "candidate_recall", "ci", "purchase_recall",
+            "n_purchases"} <= set(result)
+    assert {"resnet", "deep_forest", "fused"} <= set(result["models"]) == set(result["ci"])
     assert KEYS <= set(result["models"]["fused"]) and result["n_examples"] > 1000
+    assert set(result["ci"]["fused"]["pr_auc"]) and len(result["ci"]["fused"]["pr_auc"]) == 2
+    assert result["n_purchases"] > 0 and 0 <= result["purchase_recall"]["fused"] <= 1
 
 
 def test_evaluate_is_deterministic(quick_model, jdata_dir: Path) -> None:
     out, _ = quick_model
     data = [jdata_dir / "JData_Action_201604.csv.gz"]
-    assert evaluate_artifact(out, data) == evaluate_artifact(out, data)
+    assert evaluate_artifact(out, data, n_boot=20) == evaluate_artifact(out, data, n_boot=20)
+
+
+def test_train_json_prints_intervals_and_paired_differences(tmp_path: Path, jdata_dir: Path, capsys) -> None:
+    """A small cut of the real sample through the command a user runs."""
+    import gzip
+
+    cut = tmp_path / "data"
+    cut.mkdir()
+    for month in (2, 3, 4):
+        src = jdata_dir / f"JData_Action_20160{month}.csv.gz"
+        with gzip.open(src, "rt") as f:
+            lines = [next(f) for _ in range(12_001)]
+        (cut / src.name.removesuffix(".gz")).write_text("".join(lines))
+    assert main(["train", str(cut), "--out", str(tmp_path / "m"), "--quick", "--json"]) == 0
+    result = orjson.loads(capsys.readouterr().out)
+    assert {"models", "ci", "purchase_recall", "n_purchases", "paired"} <= set(result)
+    assert set(result["paired"]["lightgbm"]) >= {"pr_auc_diff", "p_better"}
