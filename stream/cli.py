@@ -132,6 +132,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(quick=args.quick, progress=not args.json)
     if args.horizon_min is not None:
         cfg.horizon_ms = int(args.horizon_min * 60_000)
+    if args.seeds:
+        cfg.seeds = tuple(range(args.seeds))
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
     report = train(args.data, Path(args.out), args.format, cfg, log=log)
     if args.json:
@@ -307,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS)
     p.add_argument("--quick", action="store_true", help="a small model in about a minute")
     p.add_argument("--horizon-min", type=float, help="label horizon H in minutes [30]")
+    p.add_argument("--seeds", type=_positive_int, help="seeds per model [3; 1 with --quick]")
     p.add_argument("--json", action="store_true", help="print the test-split metrics as JSON")
     p.set_defaults(func=cmd_train)
 

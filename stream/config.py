@@ -109,7 +109,8 @@ class Settings:
         default=250.0, metadata={"help": "max wait to fill a backlog's micro-batch"}
     )
     max_candidates: int = field(
-        default=16, metadata={"help": "items scored per user (the network's catalogue)"}
+        default=32, metadata={"help": "items scored per user: open carts, then the most recent "
+                                      "(the network's catalogue; training's n_candidates)"}
     )
     scoring: str = field(
         default="process",
