@@ -35,6 +35,7 @@ from stream.publisher import PartitionBatches
 from stream.quality import QualityConfig
 from stream.rebalance import RebalanceBarrier
 from stream.scoring_process import ScoringProcess, ScoringProcessError
+from stream.serving import serving_model as serve
 from stream.processor import EventProcessor, ServingModel, Sinks, StagedBatch
 from stream.state import ItemStats, UserState
 from stream.tables import BatchedTable, Deliveries, StrKeyed
@@ -223,14 +224,7 @@ def create_app(settings: Settings) -> faust.App:
     score_timeout_s = 10.0
 
     def serving_model(loaded: LoadedModel) -> ServingModel:
-        """The loaded artifact as served: by default its model runs in a child process
-        (``INTENT_SCORING=process``, see stream.scoring_process). Starting one takes
-        seconds, so callers run this in an executor."""
-        scorer: Any = loaded.scorer
-        if settings.scoring == "process":
-            scorer = ScoringProcess(loaded.path, loaded.scorer.model_version, settings.model_threads,
-                                    timeout_s=0.9 * score_timeout_s)
-        return ServingModel(scorer, loaded.catalogue, loaded.spec)
+        return serve(loaded, settings, score_timeout_s)
 
     def build() -> tuple[LoadedModel, ServingModel]:
         loaded = load_artifact(settings.model_dir)
@@ -241,10 +235,11 @@ def create_app(settings: Settings) -> faust.App:
             if "p" not in holder:
                 loaded, model = await asyncio.get_running_loop().run_in_executor(None, build)
                 metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
-                horizon = int(loaded.manifest.get("training_data", {}).get("horizon_ms", DEFAULT_HORIZON_MS))
+                # the horizon is the model's (it changes on a hot swap); this one is for
+                # an artifact whose manifest names none
                 holder["p"] = EventProcessor(
                     users, items, gates, model,
-                    sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), horizon,
+                    sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), DEFAULT_HORIZON_MS,
                     settings.max_candidates, score_timeout_s=score_timeout_s,
                     pseudonymize=Pseudonymizer(settings.pseudonymize_key),
                     partitions=settings.partitions, quality=QualityConfig.from_settings(settings))
@@ -398,7 +393,8 @@ def create_app(settings: Settings) -> faust.App:
             proc.model = model
             metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
             metrics.model_reloads.inc()
-            log.warning("now serving model %s", loaded.scorer.model_version)
+            log.warning("now serving model %s (threshold %.4g, label horizon %d min)",
+                        loaded.scorer.model_version, proc.threshold, proc.horizon_ms // 60_000)
             if isinstance(old, ScoringProcess):  # after the batch in flight (and its retry)
                 loop.call_later(2 * score_timeout_s, lambda: loop.run_in_executor(None, old.close))
 

@@ -75,11 +75,14 @@ class Sinks:
 
 @dataclass
 class ServingModel:
-    """What the processor needs of a loaded artifact; swapped whole on a reload."""
+    """What the processor needs of a loaded artifact; swapped whole on a reload, so the
+    threshold (the scorer's) and the label horizon change together with the model."""
 
     scorer: Scorer
     catalogue: Catalogue | None
     spec: FeatureSpec
+    #: The label horizon the model was trained with (its manifest's); None: the processor's.
+    horizon_ms: int | None = None
 
 
 @dataclass
@@ -162,7 +165,7 @@ class EventProcessor:
         self.sinks = sinks
         self.metrics = metrics
         self.threshold_override = threshold
-        self.cooldown_ms, self.horizon_ms = cooldown_ms, horizon_ms
+        self.cooldown_ms, self.default_horizon_ms = cooldown_ms, horizon_ms
         self.max_candidates = max_candidates
         self.score_timeout_s = score_timeout_s
         self._model_thread: ThreadPoolExecutor | None = None  # an in-process model's calls
@@ -181,6 +184,12 @@ class EventProcessor:
     def threshold(self) -> float:
         t = self.threshold_override
         return t if t >= 0 else float(self.model.scorer.threshold)
+
+    @property
+    def horizon_ms(self) -> int:
+        """The served model's label horizon (the processor's default if it names none)."""
+        h = self.model.horizon_ms
+        return self.default_horizon_ms if h is None else h
 
     def gate(self) -> IntentGate:
         return IntentGate(self.threshold, self.cooldown_ms, self.horizon_ms)
