@@ -205,7 +205,8 @@ def cmd_coupons(args: argparse.Namespace) -> int:
     from stream.kafka import check_reachable
 
     settings = _settings(args, coupon_min_p=args.min_p, coupon_max_p=args.max_p,
-                         coupon_cooldown_s=args.cooldown_s, coupon_daily_budget=args.daily_budget)
+                         coupon_cooldown_s=args.cooldown_s, coupon_daily_budget=args.daily_budget,
+                         coupon_metrics_port=args.coupon_metrics_port)
     asyncio.run(check_reachable(settings))
     counts = asyncio.run(run_coupons(settings, CouponPolicy.from_settings(settings), Path(args.csv),
                                      idle_exit_s=args.until_idle))
@@ -335,7 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-p", type=float, help="lowest probability that earns a coupon [INTENT_COUPON_MIN_P]")
     p.add_argument("--max-p", type=float, help="highest probability that earns one [INTENT_COUPON_MAX_P]")
     p.add_argument("--cooldown-s", type=float, help="one coupon per user per this [INTENT_COUPON_COOLDOWN_S]")
-    p.add_argument("--daily-budget", type=_positive_int, help="coupons per UTC day [INTENT_COUPON_DAILY_BUDGET]")
+    p.add_argument("--daily-budget", type=_positive_int,
+                   help="coupons per UTC day of processing [INTENT_COUPON_DAILY_BUDGET]")
+    p.add_argument("--metrics-port", type=_positive_int, dest="coupon_metrics_port",
+                   help="metrics/health port, 0 = off [INTENT_COUPON_METRICS_PORT]")
     p.add_argument("--until-idle", type=float, metavar="SECONDS",
                    help="exit after this long without a new intent (default: run until stopped)")
     p.set_defaults(func=cmd_coupons)

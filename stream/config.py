@@ -69,7 +69,12 @@ class Settings:
     coupon_cooldown_s: float = field(
         default=86400.0, metadata={"help": "coupons: at most one per user per this (event time)"}
     )
-    coupon_daily_budget: int = field(default=1000, metadata={"help": "coupons: most per UTC day"})
+    coupon_daily_budget: int = field(
+        default=1000, metadata={"help": "coupons: most per UTC day of processing"}
+    )
+    coupon_metrics_port: int = field(
+        default=9109, metadata={"help": "coupons: metrics/health port (0 = off)"}
+    )
     quality_expected_fields: str = field(
         default="category_id,price", metadata={"help": "fields an event should carry (completeness)"}
     )
@@ -189,8 +194,9 @@ class Settings:
             raise SettingsError(f"INTENT_FETCH_MAX_BYTES: must be >= 1024, got {self.fetch_max_bytes}")
         if self.backlog_linger_ms < 0:
             raise SettingsError(f"INTENT_BACKLOG_LINGER_MS: must be >= 0, got {self.backlog_linger_ms}")
-        if not 0 <= self.metrics_port <= 65535:
-            raise SettingsError(f"INTENT_METRICS_PORT: not a port: {self.metrics_port}")
+        for name in ("metrics_port", "coupon_metrics_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise SettingsError(f"INTENT_{name.upper()}: not a port: {getattr(self, name)}")
         if not 0 <= self.coupon_min_p <= self.coupon_max_p <= 1:
             raise SettingsError("INTENT_COUPON_MIN_P/MAX_P: need 0 <= min <= max <= 1, got "
                                 f"{self.coupon_min_p}, {self.coupon_max_p}")
