@@ -242,7 +242,8 @@ def create_app(settings: Settings) -> faust.App:
                     sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), DEFAULT_HORIZON_MS,
                     settings.max_candidates, score_timeout_s=score_timeout_s,
                     pseudonymize=Pseudonymizer(settings.pseudonymize_key),
-                    partitions=settings.partitions, quality=QualityConfig.from_settings(settings))
+                    partitions=settings.partitions, quality=QualityConfig.from_settings(settings),
+                    max_intent_age_ms=int(settings.max_intent_age_s * 1000))
         return holder["p"]
 
     async def acknowledge(batch: list[Any], previous: asyncio.Future | None) -> None:

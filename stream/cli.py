@@ -116,8 +116,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     read = read_clickstream([args.file], args.format)
     events = read.events[: args.limit] if args.limit else read.events
     asyncio.run(check_reachable(settings))
+    kafka_ts = (lambda e: e.ts) if args.timestamps == "event" else None
     stats = asyncio.run(replay_events(events, settings, speed=args.speed, rate=args.rate,
-                                      progress=not args.quiet))
+                                      progress=not args.quiet, kafka_ts=kafka_ts))
     skipped = f"; skipped rows: {dict(read.skipped)}" if read.skipped else ""
     print(f"published {stats.sent:,} events to {settings.topic_events} in {stats.seconds:.1f}s "
           f"({stats.events_per_s:,.0f}/s){skipped}")
@@ -295,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'max' (default) or X: keep the original gaps divided by X")
     p.add_argument("--rate", type=float, help="fixed events per second instead of --speed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--timestamps", choices=("now", "event"), default="now",
+                   help="Kafka timestamps: when written (now, default) or each event's own time "
+                        "(event: the file as a topic's history, e.g. to rehearse a first deployment)")
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("train", help="train the fused model and the baselines; write an artifact")

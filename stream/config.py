@@ -101,6 +101,11 @@ class Settings:
     cooldown_s: float = field(
         default=3600.0, metadata={"help": "re-publish an intent above threshold after this"}
     )
+    max_intent_age_s: float = field(
+        default=600.0,
+        metadata={"help": "publish no intent for an event written to the events topic longer "
+                          "ago than this (its Kafka timestamp; it still updates state); 0 = no limit"},
+    )
     batch_size: int = field(default=1024, metadata={"help": "max events per scoring micro-batch"})
     batch_ms: float = field(default=5.0, metadata={"help": "max wait to fill a micro-batch"})
     backlog_batch_size: int = field(
@@ -202,6 +207,8 @@ class Settings:
                                 f"{self.coupon_min_p}, {self.coupon_max_p}")
         if self.scoring not in ("process", "thread"):
             raise SettingsError(f"INTENT_SCORING: process or thread, got {self.scoring!r}")
+        if self.max_intent_age_s < 0:
+            raise SettingsError(f"INTENT_MAX_INTENT_AGE_S: must be >= 0, got {self.max_intent_age_s}")
         if self.threshold > 1:
             raise SettingsError(f"INTENT_THRESHOLD: must be <= 1, got {self.threshold}")
 
