@@ -334,21 +334,30 @@ def create_app(settings: Settings) -> faust.App:
             await flush_tables()
             await deliveries.wait()
 
+    def owned_events_partitions() -> list[Any]:
+        return [tp for tp in app.consumer.assignment() if tp.topic == topics.events]
+
     @app.timer(interval=2.0)
     async def report_lag() -> None:
+        """Lag per partition this worker owns: a partition's series goes when it is
+        revoked (see _not_ready) and is set again by its new owner, so a sum over the
+        fleet counts each partition once."""
         metrics.users.set(len(users))
         consumer = app.consumer
-        assigned = [tp for tp in consumer.assignment() if tp.topic == topics.events]
-        if not assigned:
-            return
-        try:
-            ends = await consumer.highwaters(*assigned)
-        except Exception:  # lag is best effort; a rebalance may be in progress
-            return
+        assigned = owned_events_partitions()
+        ends = {}
+        if assigned:
+            try:
+                ends = await consumer.highwaters(*assigned)
+            except Exception:  # lag is best effort; a rebalance may be in progress
+                return
+        owned = set(owned_events_partitions())  # a rebalance may have run meanwhile
         for tp in assigned:
-            committed = consumer._committed_offset.get(tp)  # noqa: SLF001
-            pos = (committed + 1) if committed is not None else 0
-            metrics.lag.labels(partition=str(tp.partition)).set(max(ends.get(tp, 0) - pos, 0))
+            if tp in owned:
+                committed = consumer._committed_offset.get(tp)  # noqa: SLF001
+                pos = (committed + 1) if committed is not None else 0
+                metrics.partition_lag.set(tp.partition, max(ends.get(tp, 0) - pos, 0))
+        metrics.partition_lag.own(tp.partition for tp in owned)
 
     @app.task
     async def load_model() -> None:
@@ -418,6 +427,8 @@ def create_app(settings: Settings) -> faust.App:
     async def _not_ready(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
         health["assigned"] = False
         _update_ready()
+        # Not ours any more (the new owner exports them): no frozen series left behind.
+        metrics.partition_lag.forget(tp.partition for tp in revoked or () if tp.topic == topics.events)
         await rebalance.begin()
 
     @app.on_rebalance_complete.connect
