@@ -97,13 +97,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def run_worker(settings: Settings) -> None:
     from stream.app import create_app, faust_worker
+    from stream.membership import evict_predecessor
     from stream.metrics import MetricsServer
 
     app = create_app(settings)
+    app.intent_start_loading()  # the model loads while Faust starts and joins the group
     if settings.metrics_port:
         server = MetricsServer(app.intent_metrics, settings.metrics_host, settings.metrics_port).start()
         print(f"metrics on http://{settings.metrics_host}:{server.port}/metrics "
               f"(health: /healthz)", flush=True)
+        # The port is ours, so a worker that recorded this identity before is dead: remove
+        # the member it left behind rather than wait for its session (stream.membership).
+        app.intent_lifecycle.evicted = asyncio.run(evict_predecessor(settings))
     faust_worker(app, settings).execute_from_commandline()
 
 
@@ -191,6 +196,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         os.environ["INTENT_BENCH_BOOTSTRAP"] = args.bootstrap
     settings = _settings(args)
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    if args.failover:
+        from stream.failover import run_failover
+
+        result = run_failover(settings, rounds=args.failover, log=log)
+        print(orjson.dumps(result).decode() if args.json else
+              f"failover (SIGKILL, restart at once, {result['events']:,} events): ready after "
+              f"{result['ready_s']} s, caught up after {result['caught_up_s']} s (worst of "
+              f"{len(result['runs'])}); state equals an offline replay: {result['state_matches_offline']}")
+        return 0
     if args.soak:
         from stream.bench import run_soak
 
@@ -329,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model artifact directory [INTENT_MODEL_DIR]")
     p.add_argument("--quick", action="store_true", help="a tiny run in seconds (for tests)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--failover", type=_positive_int, nargs="?", const=1, default=0, metavar="ROUNDS",
+                   help="failover instead: SIGKILL a worker half-way through the April slice, restart "
+                        "it, time ready and caught up (ROUNDS times, default 1)")
     p.add_argument("--soak", type=float, metavar="MINUTES",
                    help="soak instead: real data then generated traffic at full speed for MINUTES")
     p.set_defaults(func=cmd_bench)

@@ -133,7 +133,17 @@ class Settings:
     data_dir: Path = field(
         default=Path("/tmp/intent-worker"), metadata={"help": "Faust data directory"}
     )
-    session_timeout_s: float = field(default=30.0, metadata={"help": "consumer session timeout"})
+    session_timeout_s: float = field(
+        default=10.0,
+        metadata={"help": "consumer session timeout: a worker that stops heartbeating loses its "
+                          "partitions after this (heartbeats every tenth of it)"},
+    )
+    instance_id: str = field(
+        default="auto",
+        metadata={"help": "the worker's identity across restarts: a worker starting under it first "
+                          "removes the group member its dead predecessor left behind; auto = "
+                          "HOSTNAME-METRICS_PORT (none when the metrics port is 0); empty = none"},
+    )
     fetch_max_wait_ms: int = field(
         default=10,
         metadata={"help": "longest a fetch waits for data (the embedded broker never cuts it short)"},
@@ -214,8 +224,9 @@ class Settings:
 
     def group_timeouts(self) -> dict[str, float]:
         """Faust's consumer-group timeouts from ``session_timeout_s``, for every Faust app
-        of ours. Faust's defaults held a new member's first join for 30 s on the embedded
-        broker; these join in about 3.
+        of ours. The embedded broker answers a JoinGroup after half the session timeout,
+        so the session sets how long a (re)start waits to join: 10 s (the default) joins
+        in 5 s; Faust's 60 s held a new member's first join for 30 s.
 
         >>> Settings(session_timeout_s=6).group_timeouts()["broker_rebalance_timeout"]
         10.0
@@ -224,6 +235,23 @@ class Settings:
         return dict(broker_session_timeout=session_s,
                     broker_heartbeat_interval=max(session_s / 10, 0.3),
                     broker_rebalance_timeout=max(session_s, 10.0))
+
+    def worker_identity(self, hostname: str | None = None) -> str | None:
+        """Who this worker is across restarts (see :mod:`stream.membership`); None when
+        nothing tells it from another worker on its host.
+
+        >>> Settings(metrics_port=9108).worker_identity("box"), Settings(metrics_port=0).worker_identity("box")
+        ('box-9108', None)
+        >>> Settings(instance_id="w-1").worker_identity("box"), Settings(instance_id="").worker_identity("box")
+        ('w-1', None)
+        """
+        if self.instance_id != "auto":
+            return self.instance_id or None
+        if not self.metrics_port:  # two workers on a host cannot share a port; port 0 is any
+            return None
+        import socket
+
+        return f"{hostname or socket.gethostname()}-{self.metrics_port}"
 
     def faust_consumer(self) -> dict[str, Any]:
         """Consumer options for every Faust app of ours: :meth:`group_timeouts` and the
