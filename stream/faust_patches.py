@@ -53,8 +53,8 @@
 
 7. Start-up pause. Faust's table manager sleeps one second before it registers the
    tables' changelogs and starts recovery, and the consumer joins the group only after
-   that: a second on every start and restart (of 13-14 s from a SIGKILL to ready on
-   the embedded broker). Our tables all exist before the app starts (``create_app``),
+   that: a second on every start and restart (of 10 s from a SIGKILL to ready on the
+   embedded broker, see ``intent bench --failover``). Our tables all exist before the app starts (``create_app``),
    so there is nothing to wait for; the pause is skipped.
 
 >>> import asyncio
