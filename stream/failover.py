@@ -17,7 +17,6 @@ directory) has its lifecycle: joining, assignment, recovery progress, ready.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from pathlib import Path
@@ -86,37 +85,20 @@ def run_failover(base: Settings, rounds: int = 1, log: Callable[[str], None] = p
     """``rounds`` kill-and-restart measurements on the embedded broker (or
     ``INTENT_BENCH_BOOTSTRAP``); the worker's settings are ``base``'s. ``limit`` takes
     the slice's first events only (tests)."""
-    from models.artifact import ArtifactError, verify_artifact
-    from stream.broker import EmbeddedBroker
+    from stream.bench import bench_broker, ensure_model, run_directory
     from stream.readers import read_clickstream
 
-    try:
-        verify_artifact(base.model_dir)
-    except ArtifactError:
-        from training.pipeline import TrainConfig, train
-
-        log(f"no model at {base.model_dir}: training a quick one")
-        train([base.sample_data], base.model_dir, cfg=TrainConfig(quick=True, progress=False), log=log)
+    ensure_model(base, log)
     events = [e for e in read_clickstream([base.sample_data]).events if e.source == APRIL_SLICE]
     if not events:
         events = read_clickstream([base.sample_data]).events  # another data set: all of it
     events = events[:limit] if limit else events
-    run_dir = Path(os.environ.get("INTENT_RUN_DIR", f"/tmp/intent-failover-{os.getpid()}"))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    broker = None
-    if not os.environ.get("INTENT_BENCH_BOOTSTRAP"):
-        broker = EmbeddedBroker(log_file=run_dir / "broker.log").start()
-        base = replace(base, bootstrap=broker.bootstrap)
-    else:
-        base = replace(base, bootstrap=os.environ["INTENT_BENCH_BOOTSTRAP"])
+    run_dir = run_directory("failover")
     log(f"failover: SIGKILL half-way through {len(events):,} real events, restart at once "
         f"(session timeout {base.session_timeout_s:g} s); {rounds} round(s)")
-    try:
+    with bench_broker(base, run_dir) as base:
         runs = [failover_once(base, events, run_dir, f"r{k}-{uuid.uuid4().hex[:4]}", log, **env)
                 for k in range(rounds)]
-    finally:
-        if broker is not None:
-            broker.stop()
     return {
         "events": len(events),
         "session_timeout_s": base.session_timeout_s,
