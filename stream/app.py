@@ -12,10 +12,12 @@ Tables (each backed by a compacted changelog topic, restored on restart):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import logging
 import os
 import socket
+import time
 from typing import Any, Callable
 
 import faust
@@ -28,6 +30,9 @@ from stream.faust_patches import apply_faust_patches
 from stream.intake import RawTopic, subscribe_batches
 from stream.item_events import decode_item_activity, partition_for
 from stream.kafka import read_end_offsets
+from stream.lifecycle import Lifecycle
+from stream.lifecycle import log as lifecycle_log
+from stream.membership import MemberRecord
 from stream.metrics import WorkerMetrics
 from stream.model_reloader import ModelReloader
 from stream.privacy import Pseudonymizer
@@ -35,6 +40,7 @@ from stream.publisher import PartitionBatches
 from stream.quality import QualityConfig
 from stream.rebalance import RebalanceBarrier
 from stream.scoring_process import ScoringProcess, ScoringProcessError
+from stream.serving import serving_model as serve
 from stream.processor import EventProcessor, ServingModel, Sinks, StagedBatch
 from stream.state import ItemStats, UserState
 from stream.tables import BatchedTable, Deliveries, StrKeyed
@@ -117,6 +123,8 @@ def _broker_credentials(settings: Settings) -> Any:
 def create_app(settings: Settings) -> faust.App:
     """Build the worker app; start it with ``app.main()`` or ``faust.Worker(app)``."""
     session_ms = int(settings.session_timeout_s * 1000)
+    identity = settings.worker_identity()
+    life = Lifecycle(settings.app_id, identity, settings.session_timeout_s)
     worker_tag = f"{socket.gethostname()}-{os.getpid()}"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
@@ -198,6 +206,7 @@ def create_app(settings: Settings) -> faust.App:
 
     metrics = WorkerMetrics()
     app.intent_metrics = metrics  # type: ignore[attr-defined]
+    app.intent_lifecycle = life  # type: ignore[attr-defined]
 
     async def send(topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         # Straight to the producer: Faust's Topic.send costs about 60 us a message on
@@ -223,31 +232,43 @@ def create_app(settings: Settings) -> faust.App:
     score_timeout_s = 10.0
 
     def serving_model(loaded: LoadedModel) -> ServingModel:
-        """The loaded artifact as served: by default its model runs in a child process
-        (``INTENT_SCORING=process``, see stream.scoring_process). Starting one takes
-        seconds, so callers run this in an executor."""
-        scorer: Any = loaded.scorer
-        if settings.scoring == "process":
-            scorer = ScoringProcess(loaded.path, loaded.scorer.model_version, settings.model_threads,
-                                    timeout_s=0.9 * score_timeout_s)
-        return ServingModel(scorer, loaded.catalogue, loaded.spec)
+        return serve(loaded, settings, score_timeout_s)
 
-    def build() -> tuple[LoadedModel, ServingModel]:
+    def build() -> tuple[LoadedModel, ServingModel, float]:
+        began = time.monotonic()
         loaded = load_artifact(settings.model_dir)
-        return loaded, serving_model(loaded)
+        return loaded, serving_model(loaded), time.monotonic() - began
+
+    loading: dict[str, concurrent.futures.Future] = {}
+
+    def start_loading() -> None:
+        """Load the model (seconds: its child process imports torch and loads the
+        artifact) in a thread from now on, beside Faust's start and the group join.
+        Faust starts the app's tasks only once the first rebalance has recovered the
+        tables, so a load begun there was paid after the join (3 s of a 15 s restart)."""
+        if "model" not in loading:
+            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="intent-model-load")
+            loading["model"] = pool.submit(build)
+            pool.shutdown(wait=False)
+
+    app.intent_start_loading = start_loading  # type: ignore[attr-defined]
 
     async def processor() -> EventProcessor:
         async with building:  # the agent and the start-up task both ask; build once
             if "p" not in holder:
-                loaded, model = await asyncio.get_running_loop().run_in_executor(None, build)
+                start_loading()
+                loaded, model, took_s = await asyncio.wrap_future(loading["model"])
+                life.model_loaded(loaded.scorer.model_version, took_s)
                 metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
-                horizon = int(loaded.manifest.get("training_data", {}).get("horizon_ms", DEFAULT_HORIZON_MS))
+                # the horizon is the model's (it changes on a hot swap); this one is for
+                # an artifact whose manifest names none
                 holder["p"] = EventProcessor(
                     users, items, gates, model,
-                    sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), horizon,
+                    sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), DEFAULT_HORIZON_MS,
                     settings.max_candidates, score_timeout_s=score_timeout_s,
                     pseudonymize=Pseudonymizer(settings.pseudonymize_key),
-                    partitions=settings.partitions, quality=QualityConfig.from_settings(settings))
+                    partitions=settings.partitions, quality=QualityConfig.from_settings(settings),
+                    max_intent_age_ms=int(settings.max_intent_age_s * 1000))
         return holder["p"]
 
     async def acknowledge(batch: list[Any], previous: asyncio.Future | None) -> None:
@@ -338,21 +359,30 @@ def create_app(settings: Settings) -> faust.App:
             await flush_tables()
             await deliveries.wait()
 
+    def owned_events_partitions() -> list[Any]:
+        return [tp for tp in app.consumer.assignment() if tp.topic == topics.events]
+
     @app.timer(interval=2.0)
     async def report_lag() -> None:
+        """Lag per partition this worker owns: a partition's series goes when it is
+        revoked (see _not_ready) and is set again by its new owner, so a sum over the
+        fleet counts each partition once."""
         metrics.users.set(len(users))
         consumer = app.consumer
-        assigned = [tp for tp in consumer.assignment() if tp.topic == topics.events]
-        if not assigned:
-            return
-        try:
-            ends = await consumer.highwaters(*assigned)
-        except Exception:  # lag is best effort; a rebalance may be in progress
-            return
+        assigned = owned_events_partitions()
+        ends = {}
+        if assigned:
+            try:
+                ends = await consumer.highwaters(*assigned)
+            except Exception:  # lag is best effort; a rebalance may be in progress
+                return
+        owned = set(owned_events_partitions())  # a rebalance may have run meanwhile
         for tp in assigned:
-            committed = consumer._committed_offset.get(tp)  # noqa: SLF001
-            pos = (committed + 1) if committed is not None else 0
-            metrics.lag.labels(partition=str(tp.partition)).set(max(ends.get(tp, 0) - pos, 0))
+            if tp in owned:
+                committed = consumer._committed_offset.get(tp)  # noqa: SLF001
+                pos = (committed + 1) if committed is not None else 0
+                metrics.partition_lag.set(tp.partition, max(ends.get(tp, 0) - pos, 0))
+        metrics.partition_lag.own(tp.partition for tp in owned)
 
     @app.task
     async def load_model() -> None:
@@ -371,6 +401,7 @@ def create_app(settings: Settings) -> faust.App:
         # (full collections took 100-220 ms, the worker's latency spikes).
         gc.collect()
         gc.freeze()
+        log.debug("warm %.1f s after start", time.monotonic() - life.started)
         health["warm"] = True
         _update_ready()
 
@@ -398,7 +429,8 @@ def create_app(settings: Settings) -> faust.App:
             proc.model = model
             metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
             metrics.model_reloads.inc()
-            log.warning("now serving model %s", loaded.scorer.model_version)
+            log.warning("now serving model %s (threshold %.4g, label horizon %d min)",
+                        loaded.scorer.model_version, proc.threshold, proc.horizon_ms // 60_000)
             if isinstance(old, ScoringProcess):  # after the batch in flight (and its retry)
                 loop.call_later(2 * score_timeout_s, lambda: loop.run_in_executor(None, old.close))
 
@@ -406,9 +438,38 @@ def create_app(settings: Settings) -> faust.App:
     # model is loaded and the worker warmed up (a full collection then runs once, not
     # under the first events).
     health = {"broker": True, "assigned": False, "warm": False}
+    not_ready_because = {"broker": "the broker does not answer",
+                         "assigned": "joining the group or recovering tables",
+                         "warm": "loading the model"}
 
     def _update_ready() -> None:
-        metrics.ready.set(1 if all(health.values()) else 0)
+        ready = all(health.values())
+        metrics.ready.set(1 if ready else 0)
+        life.readiness(ready, "; ".join(why for k, why in not_ready_because.items() if not health[k]))
+
+    async def report_recovery(recovery: Any) -> None:
+        """Recovery progress in the log until the tables are recovered (Faust starts app
+        timers only after the first recovery, so this is a task of its own)."""
+        while life.recovered_at is None and life.assigned_at is not None:
+            if recovery.in_recovery:
+                life.recovering(recovery.active_remaining_total())
+            await asyncio.sleep(0.5)
+
+    def watch_recovery() -> None:
+        recovery = app.tables.recovery
+        if not getattr(recovery, "intent_watched", False):
+            need_recovery = recovery.need_recovery
+
+            def need_recovery_reported() -> bool:
+                # called once the changelogs' ends and the tables' offsets are known,
+                # before reading: the records to restore, exactly
+                life.recovering(recovery.active_remaining_total())
+                return need_recovery()
+
+            recovery.need_recovery = need_recovery_reported
+            recovery.intent_watched = True
+        if holder.get("recovery_report") is None or holder["recovery_report"].done():
+            holder["recovery_report"] = asyncio.ensure_future(report_recovery(recovery))
 
     @app.timer(interval=1.0)
     async def probe_broker() -> None:
@@ -420,12 +481,30 @@ def create_app(settings: Settings) -> faust.App:
     @app.on_partitions_revoked.connect
     async def _not_ready(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
         health["assigned"] = False
+        life.joining(revoked or ())
         _update_ready()
+        # Not ours any more (the new owner exports them): no frozen series left behind.
+        metrics.partition_lag.forget(tp.partition for tp in revoked or () if tp.topic == topics.events)
         await rebalance.begin()
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, assigned: Any = None, **kwargs: Any) -> None:
+        by_topic: dict[str, list[int]] = {topics.events: []}
+        for tp in assigned or ():
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        life.assigned(by_topic)
+        watch_recovery()
+        if identity is not None:  # so that a restart can remove this member (stream.membership)
+            try:
+                member_id = app.consumer._thread._ensure_consumer()._coordinator.member_id  # noqa: SLF001
+                MemberRecord(settings.data_dir, identity).save(settings.app_id, member_id)
+            except Exception as exc:  # best effort: a restart then waits for the session
+                log.warning("could not record this worker's group member id: %r", exc)
 
     @app.on_rebalance_complete.connect
     async def _ready(sender: Any, **kwargs: Any) -> None:
         # tables are recovered once the rebalance completes
+        life.recovered()
         rebalance.end()
         health["assigned"] = True
         _update_ready()
@@ -446,6 +525,22 @@ def run_reference_agent(create: Callable[[Settings], tuple[faust.App, WorkerMetr
     faust_worker(app, settings).execute_from_commandline()
 
 
+class _Worker(faust.Worker):
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        super().on_setup_root_logger(logger, level)
+        # The worker's way to serving (joining, assigned, recovering, ready) is logged at
+        # the default level too (WARNING): an operator must tell joining from recovering
+        # from stuck. Only that logger gets louder; the others keep the root's level.
+        if level <= logging.WARNING:
+            lifecycle_log.setLevel(logging.INFO)
+            for handler in logger.handlers:
+                if handler.level > logging.INFO:
+                    handler.setLevel(logging.INFO)
+        life = getattr(self.app, "intent_lifecycle", None)
+        if life is not None:
+            life.starting()
+
+
 def faust_worker(app: faust.App, settings: Settings) -> faust.Worker:
     """A quiet Faust worker for ``app``, tuned for a small box (the worker and the bench's
     naive agent both run this way, so they are compared on equal terms)."""
@@ -457,7 +552,7 @@ def faust_worker(app: faust.App, settings: Settings) -> faust.Worker:
     # Young collections every 700 net allocations ran several times per batch; full
     # ones follow from these and walk every table object (see load_model).
     gc.set_threshold(50_000, 20, 10)
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = _Worker(app, loglevel=settings.log_level, quiet=True)
     # Faust's terminal spinner lowers the root logger to DEBUG so that every log call
     # spins it: each Kafka send then builds a debug LogRecord (about 10% of the loop).
     worker.spinner = None

@@ -29,9 +29,10 @@ import asyncio
 import os
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import orjson
@@ -351,10 +352,10 @@ def model_cost(model_dir: Path, pairs: tuple[np.ndarray, np.ndarray, list[int]],
     return out
 
 
-def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = print) -> dict[str, Any]:
+def ensure_model(base: Settings, log: Callable[[str], None]) -> None:
+    """Train a quick model into ``base.model_dir`` unless a valid artifact is there."""
     from models.artifact import ArtifactError, verify_artifact
 
-    cfg = cfg.scaled()
     try:
         verify_artifact(base.model_dir)
     except ArtifactError:
@@ -362,15 +363,36 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
 
         log(f"no model at {base.model_dir}: training a quick one")
         train([base.sample_data], base.model_dir, cfg=TrainConfig(quick=True, progress=False), log=log)
+
+
+def run_directory(kind: str) -> Path:
+    """Where a run keeps its logs: ``INTENT_RUN_DIR``, else a fresh folder in /tmp."""
+    run_dir = Path(os.environ.get("INTENT_RUN_DIR", f"/tmp/intent-{kind}-{os.getpid()}"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+@contextmanager
+def bench_broker(base: Settings, run_dir: Path) -> Iterator[Settings]:
+    """``base`` on a fresh embedded broker (its log in ``run_dir``), or as it is when
+    ``INTENT_BENCH_BOOTSTRAP`` names a broker to use instead."""
+    if os.environ.get("INTENT_BENCH_BOOTSTRAP"):
+        yield base
+        return
+    broker = EmbeddedBroker(log_file=run_dir / "broker.log").start()
+    try:
+        yield replace(base, bootstrap=broker.bootstrap)
+    finally:
+        broker.stop()
+
+
+def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = print) -> dict[str, Any]:
+    cfg = cfg.scaled()
+    ensure_model(base, log)
     real = read_clickstream([base.sample_data]).events
     gen = ClickstreamGenerator.fit(real)
-    run_dir = Path(os.environ.get("INTENT_RUN_DIR", f"/tmp/intent-bench-{os.getpid()}"))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    broker = None
-    if not os.environ.get("INTENT_BENCH_BOOTSTRAP"):
-        broker = EmbeddedBroker(log_file=run_dir / "broker.log").start()
-        base = replace(base, bootstrap=broker.bootstrap)
-    try:
+    run_dir = run_directory("bench")
+    with bench_broker(base, run_dir) as base:
         result: dict[str, Any] = {"quick": cfg.quick, "events": "jdata-2016-sample (real) + generator"}
         io_events, worker_events = real[: cfg.io_events], real[: cfg.worker_events]
         log("1/5 Faust floor: a Faust app that only forwards, through the worker's intake")
@@ -419,9 +441,6 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
         result["memory_users"] = int(users)
         result["targets"] = _check_targets(result)
         return result
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 def _check_targets(r: dict[str, Any]) -> dict[str, bool]:

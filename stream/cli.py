@@ -97,13 +97,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def run_worker(settings: Settings) -> None:
     from stream.app import create_app, faust_worker
+    from stream.membership import evict_predecessor
     from stream.metrics import MetricsServer
 
     app = create_app(settings)
+    app.intent_start_loading()  # the model loads while Faust starts and joins the group
     if settings.metrics_port:
         server = MetricsServer(app.intent_metrics, settings.metrics_host, settings.metrics_port).start()
         print(f"metrics on http://{settings.metrics_host}:{server.port}/metrics "
               f"(health: /healthz)", flush=True)
+        # The port is ours, so a worker that recorded this identity before is dead: remove
+        # the member it left behind rather than wait for its session (stream.membership).
+        app.intent_lifecycle.evicted = asyncio.run(evict_predecessor(settings))
     faust_worker(app, settings).execute_from_commandline()
 
 
@@ -116,8 +121,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     read = read_clickstream([args.file], args.format)
     events = read.events[: args.limit] if args.limit else read.events
     asyncio.run(check_reachable(settings))
+    kafka_ts = (lambda e: e.ts) if args.timestamps == "event" else None
     stats = asyncio.run(replay_events(events, settings, speed=args.speed, rate=args.rate,
-                                      progress=not args.quiet))
+                                      progress=not args.quiet, kafka_ts=kafka_ts))
     skipped = f"; skipped rows: {dict(read.skipped)}" if read.skipped else ""
     print(f"published {stats.sent:,} events to {settings.topic_events} in {stats.seconds:.1f}s "
           f"({stats.events_per_s:,.0f}/s){skipped}")
@@ -195,6 +201,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         os.environ["INTENT_BENCH_BOOTSTRAP"] = args.bootstrap
     settings = _settings(args)
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    if args.failover:
+        from stream.failover import run_failover
+
+        result = run_failover(settings, rounds=args.failover, log=log)
+        print(orjson.dumps(result).decode() if args.json else
+              f"failover (SIGKILL, restart at once, {result['events']:,} events): ready after "
+              f"{result['ready_s']} s, caught up after {result['caught_up_s']} s (worst of "
+              f"{len(result['runs'])}); state equals an offline replay: {result['state_matches_offline']}")
+        return 0
     if args.soak:
         from stream.bench import run_soak
 
@@ -210,7 +225,8 @@ def cmd_coupons(args: argparse.Namespace) -> int:
     from stream.kafka import check_reachable
 
     settings = _settings(args, coupon_min_p=args.min_p, coupon_max_p=args.max_p,
-                         coupon_cooldown_s=args.cooldown_s, coupon_daily_budget=args.daily_budget)
+                         coupon_cooldown_s=args.cooldown_s, coupon_daily_budget=args.daily_budget,
+                         coupon_metrics_port=args.coupon_metrics_port)
     asyncio.run(check_reachable(settings))
     counts = asyncio.run(run_coupons(settings, CouponPolicy.from_settings(settings), Path(args.csv),
                                      idle_exit_s=args.until_idle))
@@ -301,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'max' (default) or X: keep the original gaps divided by X")
     p.add_argument("--rate", type=float, help="fixed events per second instead of --speed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--timestamps", choices=("now", "event"), default="now",
+                   help="Kafka timestamps: when written (now, default) or each event's own time "
+                        "(event: the file as a topic's history, e.g. to rehearse a first deployment)")
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("train", help="train the fused model and the baselines; write an artifact")
@@ -332,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model artifact directory [INTENT_MODEL_DIR]")
     p.add_argument("--quick", action="store_true", help="a tiny run in seconds (for tests)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--failover", type=_positive_int, nargs="?", const=1, default=0, metavar="ROUNDS",
+                   help="failover instead: SIGKILL a worker half-way through the April slice, restart "
+                        "it, time ready and caught up (ROUNDS times, default 1)")
     p.add_argument("--soak", type=float, metavar="MINUTES",
                    help="soak instead: real data then generated traffic at full speed for MINUTES")
     p.set_defaults(func=cmd_bench)
@@ -343,7 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-p", type=float, help="lowest probability that earns a coupon [INTENT_COUPON_MIN_P]")
     p.add_argument("--max-p", type=float, help="highest probability that earns one [INTENT_COUPON_MAX_P]")
     p.add_argument("--cooldown-s", type=float, help="one coupon per user per this [INTENT_COUPON_COOLDOWN_S]")
-    p.add_argument("--daily-budget", type=_positive_int, help="coupons per UTC day [INTENT_COUPON_DAILY_BUDGET]")
+    p.add_argument("--daily-budget", type=_positive_int,
+                   help="coupons per UTC day of processing [INTENT_COUPON_DAILY_BUDGET]")
+    p.add_argument("--metrics-port", type=_positive_int, dest="coupon_metrics_port",
+                   help="metrics/health port, 0 = off [INTENT_COUPON_METRICS_PORT]")
     p.add_argument("--until-idle", type=float, metavar="SECONDS",
                    help="exit after this long without a new intent (default: run until stopped)")
     p.set_defaults(func=cmd_coupons)

@@ -75,7 +75,12 @@ class Settings:
     coupon_cooldown_s: float = field(
         default=86400.0, metadata={"help": "coupons: at most one per user per this (event time)"}
     )
-    coupon_daily_budget: int = field(default=1000, metadata={"help": "coupons: most per UTC day"})
+    coupon_daily_budget: int = field(
+        default=1000, metadata={"help": "coupons: most per UTC day of processing"}
+    )
+    coupon_metrics_port: int = field(
+        default=9109, metadata={"help": "coupons: metrics/health port (0 = off)"}
+    )
     quality_expected_fields: str = field(
         default="category_id,price", metadata={"help": "fields an event should carry (completeness)"}
     )
@@ -98,6 +103,11 @@ class Settings:
     )
     cooldown_s: float = field(
         default=3600.0, metadata={"help": "re-publish an intent above threshold after this"}
+    )
+    max_intent_age_s: float = field(
+        default=600.0,
+        metadata={"help": "publish no intent for an event written to the events topic longer "
+                          "ago than this (its Kafka timestamp; it still updates state); 0 = no limit"},
     )
     batch_size: int = field(default=1024, metadata={"help": "max events per scoring micro-batch"})
     batch_ms: float = field(default=5.0, metadata={"help": "max wait to fill a micro-batch"})
@@ -127,7 +137,17 @@ class Settings:
     data_dir: Path = field(
         default=Path("/tmp/intent-worker"), metadata={"help": "Faust data directory"}
     )
-    session_timeout_s: float = field(default=30.0, metadata={"help": "consumer session timeout"})
+    session_timeout_s: float = field(
+        default=10.0,
+        metadata={"help": "consumer session timeout: a worker that stops heartbeating loses its "
+                          "partitions after this (heartbeats every tenth of it)"},
+    )
+    instance_id: str = field(
+        default="auto",
+        metadata={"help": "the worker's identity across restarts: a worker starting under it first "
+                          "removes the group member its dead predecessor left behind; auto = "
+                          "HOSTNAME-METRICS_PORT (none when the metrics port is 0); empty = none"},
+    )
     fetch_max_wait_ms: int = field(
         default=10,
         metadata={"help": "longest a fetch waits for data (the embedded broker never cuts it short)"},
@@ -193,20 +213,24 @@ class Settings:
             raise SettingsError(f"INTENT_FETCH_MAX_BYTES: must be >= 1024, got {self.fetch_max_bytes}")
         if self.backlog_linger_ms < 0:
             raise SettingsError(f"INTENT_BACKLOG_LINGER_MS: must be >= 0, got {self.backlog_linger_ms}")
-        if not 0 <= self.metrics_port <= 65535:
-            raise SettingsError(f"INTENT_METRICS_PORT: not a port: {self.metrics_port}")
+        for name in ("metrics_port", "coupon_metrics_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise SettingsError(f"INTENT_{name.upper()}: not a port: {getattr(self, name)}")
         if not 0 <= self.coupon_min_p <= self.coupon_max_p <= 1:
             raise SettingsError("INTENT_COUPON_MIN_P/MAX_P: need 0 <= min <= max <= 1, got "
                                 f"{self.coupon_min_p}, {self.coupon_max_p}")
         if self.scoring not in ("process", "thread"):
             raise SettingsError(f"INTENT_SCORING: process or thread, got {self.scoring!r}")
+        if self.max_intent_age_s < 0:
+            raise SettingsError(f"INTENT_MAX_INTENT_AGE_S: must be >= 0, got {self.max_intent_age_s}")
         if self.threshold > 1:
             raise SettingsError(f"INTENT_THRESHOLD: must be <= 1, got {self.threshold}")
 
     def group_timeouts(self) -> dict[str, float]:
         """Faust's consumer-group timeouts from ``session_timeout_s``, for every Faust app
-        of ours. Faust's defaults held a new member's first join for 30 s on the embedded
-        broker; these join in about 3.
+        of ours. The embedded broker answers a JoinGroup after half the session timeout,
+        so the session sets how long a (re)start waits to join: 10 s (the default) joins
+        in 5 s; Faust's 60 s held a new member's first join for 30 s.
 
         >>> Settings(session_timeout_s=6).group_timeouts()["broker_rebalance_timeout"]
         10.0
@@ -215,6 +239,23 @@ class Settings:
         return dict(broker_session_timeout=session_s,
                     broker_heartbeat_interval=max(session_s / 10, 0.3),
                     broker_rebalance_timeout=max(session_s, 10.0))
+
+    def worker_identity(self, hostname: str | None = None) -> str | None:
+        """Who this worker is across restarts (see :mod:`stream.membership`); None when
+        nothing tells it from another worker on its host.
+
+        >>> Settings(metrics_port=9108).worker_identity("box"), Settings(metrics_port=0).worker_identity("box")
+        ('box-9108', None)
+        >>> Settings(instance_id="w-1").worker_identity("box"), Settings(instance_id="").worker_identity("box")
+        ('w-1', None)
+        """
+        if self.instance_id != "auto":
+            return self.instance_id or None
+        if not self.metrics_port:  # two workers on a host cannot share a port; port 0 is any
+            return None
+        import socket
+
+        return f"{hostname or socket.gethostname()}-{self.metrics_port}"
 
     def faust_consumer(self) -> dict[str, Any]:
         """Consumer options for every Faust app of ours: :meth:`group_timeouts` and the

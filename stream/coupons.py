@@ -6,7 +6,16 @@ intent to the ``coupons`` topic (key = user id) and to a CSV file:
 * a probability band: intents below ``min_probability`` are not worth a coupon, and
   those above ``max_probability`` would buy anyway;
 * one coupon per user per ``cooldown_ms`` (event time of the intent);
-* at most ``daily_budget`` coupons per UTC day (event time, so a replay decides alike).
+* at most ``daily_budget`` coupons per UTC day of processing (the day the decision is
+  made): a backlog of intents spanning N event days, read at once, spends one day's
+  budget, not N.
+
+Intents are read by :func:`stream.intents.decode_intent`, which ignores fields it does
+not know, so a producer that adds a field to the contract is still served. Unreadable
+intents are counted by reason and skipped. With ``INTENT_COUPON_METRICS_PORT`` (or
+``--metrics-port``) the consumer serves its own ``/metrics`` and ``/healthz``
+(:class:`stream.metrics.CouponMetrics`): decisions by outcome, unreadable intents,
+redeliveries, lag per partition, today's budget left.
 
 Idempotent across restarts: the ``coupons`` topic is the ledger. At start the book
 (decided intents, each user's last coupon, coupons per day) is rebuilt from it and the
@@ -25,6 +34,14 @@ no user gets a second coupon for it.
 ['granted', 'cooldown', 'below_band', 'granted', 'budget']
 >>> book.decide(intent("u1", 0.9, 0, "e1")) is None  # a redelivery: already decided
 True
+
+A backlog spanning three event days, decided on one day, spends one day's budget:
+
+>>> book, today = CouponBook(CouponPolicy(daily_budget=2)), 20_000 * DAY_MS
+>>> [book.decide(intent(f"u{d}", 0.9, d * DAY_MS, f"e{d}"), today).reason for d in range(3)]
+['granted', 'granted', 'budget']
+>>> book.decide(intent("u9", 0.9, 0, "e9"), today + DAY_MS).reason, book.budget_left(today + DAY_MS)
+('granted', 1)
 """
 from __future__ import annotations
 
@@ -36,9 +53,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import orjson
+from aiokafka import ConsumerRebalanceListener
 
 from stream.config import Settings
-from stream.intents import Intent, decode_intent
+from stream.intents import Intent, InvalidIntent, decode_intent
+from stream.metrics import CouponMetrics, MetricsServer
 
 __all__ = ["CouponPolicy", "CouponDecision", "CouponBook", "run_coupons", "CSV_FIELDS"]
 
@@ -67,7 +86,7 @@ class CouponDecision:
     probability: float
     model_version: str
     event_ts: int
-    day: int  # days since the epoch (UTC) of event_ts
+    day: int  # days since the epoch (UTC) of decided_at: the budget's day
     coupon: bool
     reason: str  # granted | below_band | above_band | cooldown | budget
     decided_at: int
@@ -109,7 +128,8 @@ class CouponBook:
         did = decision_id(intent)
         if did in self.decided:
             return None
-        p, day = self.policy, intent.event_ts // DAY_MS
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        p, day = self.policy, now_ms // DAY_MS
         last = self.last_coupon.get(intent.user_id)
         if intent.probability < p.min_probability:
             reason = "below_band"
@@ -122,14 +142,40 @@ class CouponBook:
         else:
             reason = "granted"
         d = CouponDecision(did, intent.user_id, intent.item_id, intent.probability, intent.model_version,
-                           intent.event_ts, day, reason == "granted", reason,
-                           int(time.time() * 1000) if now_ms is None else now_ms)
+                           intent.event_ts, day, reason == "granted", reason, now_ms)
         self.record(d)
         return d
+
+    def budget_left(self, now_ms: int | None = None) -> int:
+        """Coupons still allowed today (UTC processing day)."""
+        day = (int(time.time() * 1000) if now_ms is None else now_ms) // DAY_MS
+        return max(self.policy.daily_budget - self.per_day.get(day, 0), 0)
 
 
 def _csv_row(d: CouponDecision) -> list[Any]:
     return [getattr(d, f) for f in CSV_FIELDS]
+
+
+class _LagFollowsOwnership(ConsumerRebalanceListener):
+    """Removes a partition's lag series when the partition is revoked."""
+
+    def __init__(self, metrics: CouponMetrics) -> None:
+        self.metrics = metrics
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.metrics.partition_lag.forget(tp.partition for tp in revoked)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+async def _report_lag(cons: Any, metrics: CouponMetrics) -> None:
+    assigned = cons.assignment()
+    for tp in assigned:
+        end = cons.highwater(tp)
+        if end is not None:
+            metrics.partition_lag.set(tp.partition, max(end - await cons.position(tp), 0))
+    metrics.partition_lag.own(tp.partition for tp in assigned)
 
 
 async def run_coupons(
@@ -138,9 +184,27 @@ async def run_coupons(
     csv_path: Path,
     idle_exit_s: float | None = None,
     log: Callable[[str], None] = print,
+    metrics: CouponMetrics | None = None,
 ) -> dict[str, int]:
     """Consume intents until stopped (or ``idle_exit_s`` without one); returns counts of
-    this run's decisions by reason."""
+    this run's decisions by reason (and of ``unreadable`` and ``redelivered`` intents).
+    Serves ``metrics`` (new ones by default) on ``settings.coupon_metrics_port`` unless
+    that is 0."""
+    metrics = metrics or CouponMetrics()
+    server = None
+    if settings.coupon_metrics_port:
+        server = MetricsServer(metrics, settings.metrics_host, settings.coupon_metrics_port).start()
+        log(f"coupons: metrics on http://{settings.metrics_host}:{server.port}/metrics")
+    try:
+        return await _consume(settings, policy, csv_path, idle_exit_s, log, metrics)
+    finally:
+        metrics.ready.set(0)
+        if server is not None:
+            server.stop()
+
+
+async def _consume(settings: Settings, policy: CouponPolicy, csv_path: Path, idle_exit_s: float | None,
+                   log: Callable[[str], None], metrics: CouponMetrics) -> dict[str, int]:
     from stream.kafka import consumer, ensure_topics, producer, read_topic
 
     await ensure_topics(settings)
@@ -156,10 +220,13 @@ async def run_coupons(
         writer.writerows(_csv_row(d) for d in ledger)
     log(f"coupons: {len(ledger):,} earlier decisions restored from {topic}")
     counts: dict[str, int] = {}
-    cons = consumer(settings, settings.topic_intents, group_id=f"{settings.app_id}-coupons")
+    cons = consumer(settings, group_id=f"{settings.app_id}-coupons")
+    cons.subscribe([settings.topic_intents], listener=_LagFollowsOwnership(metrics))
     prod = producer(settings)
     await cons.start()
     await prod.start()
+    metrics.budget_left.set(book.budget_left())
+    metrics.ready.set(1)
     last_seen = time.monotonic()
     try:
         while idle_exit_s is None or time.monotonic() - last_seen < idle_exit_s:
@@ -169,23 +236,28 @@ async def run_coupons(
                 for rec in records:
                     try:
                         intent = decode_intent(rec.value)
-                    except (ValueError, TypeError):
+                    except InvalidIntent as exc:
                         counts["unreadable"] = counts.get("unreadable", 0) + 1
+                        metrics.unreadable.labels(reason=exc.reason).inc()
                         continue
                     d = book.decide(intent)
                     if d is None:
                         counts["redelivered"] = counts.get("redelivered", 0) + 1
+                        metrics.redelivered.inc()
                         continue
                     decisions.append(d)
                     counts[d.reason] = counts.get(d.reason, 0) + 1
-            if not batch:
-                continue
-            last_seen = time.monotonic()
-            sends = [await prod.send(topic, d.encode(), key=d.user_id.encode()) for d in decisions]
-            await asyncio.gather(*sends)  # acknowledged before the offsets move on
-            with csv_path.open("a", newline="") as fh:
-                csv.writer(fh).writerows(_csv_row(d) for d in decisions)
-            await cons.commit()
+            if batch:
+                last_seen = time.monotonic()
+                sends = [await prod.send(topic, d.encode(), key=d.user_id.encode()) for d in decisions]
+                await asyncio.gather(*sends)  # acknowledged before the offsets move on
+                with csv_path.open("a", newline="") as fh:
+                    csv.writer(fh).writerows(_csv_row(d) for d in decisions)
+                await cons.commit()
+                for d in decisions:  # counted once they are on the ledger
+                    metrics.decisions.labels(outcome=d.reason).inc()
+            metrics.budget_left.set(book.budget_left())
+            await _report_lag(cons, metrics)
     finally:
         await cons.stop()
         await prod.stop()

@@ -20,7 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["WorkerMetrics", "MetricsServer", "observe_many"]
+__all__ = ["WorkerMetrics", "CouponMetrics", "MetricsServer", "PartitionGauge", "observe_many"]
 
 LATENESS_BUCKETS = (0.1, 1, 5, 30, 60, 300, 900, 3600, 21600, 86400, 604800, 2592000, 31536000)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -52,6 +52,43 @@ def observe_many(histogram: Any, values: Sequence[float]) -> None:
     total.inc(float(amounts.sum()))
 
 
+class PartitionGauge:
+    """A gauge with one series per partition that this process owns.
+
+    A consumer's per-partition figure (its lag) means something only while it owns the
+    partition: after a rebalance the new owner exports it, and a series left behind
+    here would be counted twice by a sum over the fleet, frozen at its last value.
+    So a series is removed when its partition is revoked (:meth:`forget`), and
+    :meth:`own` drops any partition not in the current assignment.
+
+    >>> from prometheus_client import CollectorRegistry, Gauge
+    >>> g = PartitionGauge(Gauge("lag", "lag", ["partition"], registry=CollectorRegistry()))
+    >>> g.set(0, 5); g.set(1, 7); g.forget([1])
+    >>> [(s.labels["partition"], s.value) for s in g.gauge.collect()[0].samples]
+    [('0', 5.0)]
+    >>> g.set(2, 1); g.own([2]); sorted(g.partitions)
+    [2]
+    """
+
+    def __init__(self, gauge: Gauge) -> None:
+        self.gauge = gauge
+        self.partitions: set[int] = set()
+
+    def set(self, partition: int, value: float) -> None:
+        self.gauge.labels(partition=str(partition)).set(value)
+        self.partitions.add(partition)
+
+    def forget(self, partitions: Any) -> None:
+        """Remove the series of ``partitions`` (ints) that are not ours any more."""
+        for p in set(partitions) & self.partitions:
+            self.gauge.remove(str(p))
+            self.partitions.discard(p)
+
+    def own(self, partitions: Any) -> None:
+        """Keep only the series of ``partitions``, the current assignment."""
+        self.forget(self.partitions - set(partitions))
+
+
 class WorkerMetrics:
     """The worker's metrics, in their own registry (one per worker process)."""
 
@@ -76,8 +113,10 @@ class WorkerMetrics:
         self.batch_events = Histogram("intent_batch_events", "Events per micro-batch",
                                       buckets=(1, 4, 16, 64, 256, 1024), registry=r)
         self.users = Gauge("intent_users_in_state", "Users held in this worker's tables", registry=r)
-        self.lag = Gauge("intent_consumer_lag", "Unconsumed events per partition",
+        self.lag = Gauge("intent_consumer_lag", "Unconsumed events per partition this worker owns "
+                         "(a partition's series moves with it on a rebalance)",
                          ["partition"], registry=r)
+        self.partition_lag = PartitionGauge(self.lag)
         self.model = Info("intent_model", "Model artifact being served", registry=r)
         self.live = Gauge("intent_live_metric", "Live precision/recall/F1 of published intents "
                           "(rolling window of resolved outcomes)", ["metric"], registry=r)
@@ -124,10 +163,36 @@ class WorkerMetrics:
         return generate_latest(self.registry)
 
 
-class MetricsServer:
-    """``/metrics`` (Prometheus text) and ``/healthz`` (200 ready, 503 not) on one port."""
+class CouponMetrics:
+    """``intent coupons``' metrics (its own registry and port, see
+    ``INTENT_COUPON_METRICS_PORT``)."""
 
-    def __init__(self, metrics: WorkerMetrics, host: str, port: int) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.decisions = Counter("intent_coupon_decisions_total",
+                                 "Coupon decisions by outcome: granted, below_band, above_band, "
+                                 "cooldown, budget", ["outcome"], registry=r)
+        self.unreadable = Counter("intent_coupon_unreadable_total",
+                                  "Intents that could not be read, by reason", ["reason"], registry=r)
+        self.redelivered = Counter("intent_coupon_redelivered_total",
+                                   "Intents read again that already had a decision", registry=r)
+        self.lag = Gauge("intent_coupon_consumer_lag", "Intents not yet decided, per partition owned",
+                         ["partition"], registry=r)
+        self.partition_lag = PartitionGauge(self.lag)
+        self.budget_left = Gauge("intent_coupon_budget_remaining",
+                                 "Coupons left in today's budget (UTC processing day)", registry=r)
+        self.ready = Gauge("intent_coupon_ready", "1 when the ledger is restored and intents are "
+                           "consumed, else 0", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsServer:
+    """``/metrics`` (Prometheus text) and ``/healthz`` (200 ready, 503 not) on one port,
+    for any metrics object with ``render()`` and a ``ready`` gauge."""
+
+    def __init__(self, metrics: WorkerMetrics | CouponMetrics, host: str, port: int) -> None:
         self.metrics = metrics
         outer = self
 

@@ -75,11 +75,14 @@ class Sinks:
 
 @dataclass
 class ServingModel:
-    """What the processor needs of a loaded artifact; swapped whole on a reload."""
+    """What the processor needs of a loaded artifact; swapped whole on a reload, so the
+    threshold (the scorer's) and the label horizon change together with the model."""
 
     scorer: Scorer
     catalogue: Catalogue | None
     spec: FeatureSpec
+    #: The label horizon the model was trained with (its manifest's); None: the processor's.
+    horizon_ms: int | None = None
 
 
 @dataclass
@@ -156,13 +159,14 @@ class EventProcessor:
         pseudonymize: Pseudonymizer | None = None,
         partitions: int = 4,
         quality: QualityConfig | None = None,
+        max_intent_age_ms: int = 0,
     ) -> None:
         self.users, self.items, self.gates = users, items, gates
         self.model = model
         self.sinks = sinks
         self.metrics = metrics
         self.threshold_override = threshold
-        self.cooldown_ms, self.horizon_ms = cooldown_ms, horizon_ms
+        self.cooldown_ms, self.default_horizon_ms = cooldown_ms, horizon_ms
         self.max_candidates = max_candidates
         self.score_timeout_s = score_timeout_s
         self._model_thread: ThreadPoolExecutor | None = None  # an in-process model's calls
@@ -173,6 +177,8 @@ class EventProcessor:
         self.drift = DriftMonitor()
         self.pseudonymize = pseudonymize or Pseudonymizer("")
         self.partitions = partitions
+        #: A trigger written to ``events`` longer ago than this publishes nothing (0: no limit).
+        self.max_intent_age_ms = max_intent_age_ms
         self.watermark = 0  # latest event time processed
         self.sweep_interval_s = 30.0
         self._last_sweep = time.monotonic()
@@ -181,6 +187,12 @@ class EventProcessor:
     def threshold(self) -> float:
         t = self.threshold_override
         return t if t >= 0 else float(self.model.scorer.threshold)
+
+    @property
+    def horizon_ms(self) -> int:
+        """The served model's label horizon (the processor's default if it names none)."""
+        h = self.model.horizon_ms
+        return self.default_horizon_ms if h is None else h
 
     def gate(self) -> IntentGate:
         return IntentGate(self.threshold, self.cooldown_ms, self.horizon_ms)
@@ -409,14 +421,25 @@ class EventProcessor:
         published: list[Intent] = []
         row = 0
         now_ms = time.time() * 1000
+        max_age, stale_pairs = self.max_intent_age_ms, 0
         for (uid, cands), size in zip(staged.owners, staged.sizes):
             trig = triggers[uid][-1]
             gstate = self.gates.get(uid) or {}
             before = {k: list(v) for k, v in gstate.items()}
+            # History (a backfill, a topic read from its start, a long outage): it builds
+            # state, but is no news to marketing. Its gate decisions are made on a copy
+            # and dropped, so the user's first fresh event is judged as if the history
+            # had published nothing (each stale scoring above the threshold counts).
+            stale = max_age > 0 and now_ms - trig.ingest_ms > max_age
+            if stale:
+                gstate = before
             bot = self.quality.is_bot(uid)
             for j, item in enumerate(cands):
                 p = float(scores.probability[row + j])
                 if gate.should_publish(gstate, item, p, trig.event.ts):
+                    if stale:
+                        stale_pairs += 1
+                        continue
                     if bot:  # crawlers and bots are not sent to marketing
                         self.metrics.suppressed.labels(reason="bot").inc()
                         continue
@@ -429,8 +452,10 @@ class EventProcessor:
                         scored_at=int(now_ms), latency_ms=round(now_ms - trig.ingest_ms, 3),
                     ))
             row += size
-            if gstate != before:
+            if not stale and gstate != before:
                 self.gates[uid] = gstate
+        if stale_pairs:
+            self.metrics.suppressed.labels(reason="stale").inc(stale_pairs)
         for intent in published:
             await self.sinks.intents(intent.user_id.encode(), encode_intent(intent))
         await self.sinks.flush_intents()

@@ -37,8 +37,11 @@ async def replay_events(
     max_gap_s: float = 2.0,
     progress: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    kafka_ts: Callable[[Event], int] | None = None,
 ) -> ReplayStats:
-    """Publish ``events`` keyed by user_id; returns how many and how fast."""
+    """Publish ``events`` keyed by user_id; returns how many and how fast. Each record's
+    Kafka timestamp is the time it is written, or ``kafka_ts(event)`` (epoch ms) when
+    given: ``lambda e: e.ts`` writes them as a topic's history would hold them."""
     await ensure_topics(settings)
     prod = producer(settings)
     await prod.start()
@@ -62,7 +65,8 @@ async def replay_events(
                 if wait > 0:
                     await asyncio.sleep(wait)
             pending.append(await prod.send(settings.topic_events, encode_event(event),
-                                           key=event.user_id.encode()))
+                                           key=event.user_id.encode(),
+                                           timestamp_ms=None if kafka_ts is None else kafka_ts(event)))
             if len(pending) >= 1000:
                 await asyncio.gather(*pending)
                 pending.clear()

@@ -55,8 +55,9 @@ class WorkerProcess:
             INTENT_MODEL_DIR=str(settings.model_dir), INTENT_METRICS_PORT=str(self.port),
             INTENT_DATA_DIR=str(settings.data_dir), INTENT_PARTITIONS=str(settings.partitions),
             # a short session, so a killed peer's partitions move on within seconds
-            INTENT_SESSION_TIMEOUT_S="6", **env,
+            INTENT_SESSION_TIMEOUT_S="6",
         )
+        full_env.update(env)
         self.proc = subprocess.Popen([sys.executable, "-m", *module], env=full_env, stdout=log.open("ab"),
                                      stderr=subprocess.STDOUT, start_new_session=new_session)
 

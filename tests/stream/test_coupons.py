@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import time
+
+import orjson
 
 import pytest
 
+from stream.broker import free_port
 from stream.config import replace
 from stream.coupons import CouponDecision, CouponPolicy, run_coupons
-from stream.intents import decode_intent
-from stream.kafka import read_topic
+from stream.intents import INTENT_SCHEMA_VERSION, Intent, decode_intent, encode_intent
+from stream.kafka import ensure_topics, producer, read_topic
+from stream.metrics import CouponMetrics
+from stream.worker_process import scrape
 from stream.replay import replay_events
 from tests.conftest import settings_for, wait_for
 
@@ -19,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 def test_coupons_from_a_replay_are_idempotent_across_restarts(broker, start_worker, jdata_events,
                                                               tmp_path) -> None:
-    s = settings_for(broker)
+    s = replace(settings_for(broker), coupon_metrics_port=0)
     worker = start_worker()
     worker.wait_ready()
     asyncio.run(replay_events(jdata_events[:2500], s))
@@ -54,3 +60,59 @@ def test_coupons_from_a_replay_are_idempotent_across_restarts(broker, start_work
     assert len(asyncio.run(read_topic(s, s.topic_coupons))) == len(ledger)
     with csv_path.open() as fh:
         assert sorted(csv.DictReader(fh), key=key) == sorted(rows, key=key)
+
+
+def test_an_intent_with_a_new_field_earns_its_coupon_and_the_consumer_exports_metrics(broker, tmp_path) -> None:
+    """Readers ignore fields they do not know (a producer added ``campaign``); what cannot
+    be read is counted by reason; decisions, lag and budget are on the consumer's port."""
+    port = free_port()
+    s = replace(settings_for(broker), coupon_metrics_port=port)
+    now = int(time.time() * 1000)
+    base = orjson.loads(encode_intent(Intent("u1", "i1", 0.9, 0.5, "v1", {"resnet": 0.9, "forest": 0.9},
+                                             "e1", now, now, 1.0)))
+    messages = [
+        orjson.dumps({**base, "campaign": "spring", "schema_version": INTENT_SCHEMA_VERSION}),
+        orjson.dumps({**base, "user_id": "u2", "trigger_event_id": "e2", "probability": 0.1}),
+        orjson.dumps({**base, "user_id": "u3", "schema_version": INTENT_SCHEMA_VERSION + 1}),
+        b"not json",
+    ]
+
+    async def publish() -> None:
+        await ensure_topics(s)
+        prod = producer(s)
+        await prod.start()
+        try:
+            for raw in messages:
+                await prod.send_and_wait(s.topic_intents, raw, key=b"u")
+        finally:
+            await prod.stop()
+
+    asyncio.run(publish())
+    metrics = CouponMetrics()
+    policy = CouponPolicy(min_probability=0.5, daily_budget=10)
+    scraped: dict[str, float] = {}
+
+    async def run_and_scrape() -> dict[str, int]:
+        consuming = asyncio.ensure_future(run_coupons(s, policy, tmp_path / "c.csv", idle_exit_s=3,
+                                                      log=lambda m: None, metrics=metrics))
+        loop = asyncio.get_running_loop()
+        while not consuming.done():  # the port answers while the consumer runs
+            got = await loop.run_in_executor(None, scrape, f"http://127.0.0.1:{port}/metrics")
+            if got.get("intent_coupon_decisions_total", 0) >= 2 and "intent_coupon_consumer_lag" in got:
+                scraped.update(got)
+            await asyncio.sleep(0.2)
+        return await consuming
+
+    counts = asyncio.run(run_and_scrape())
+    assert counts == {"granted": 1, "below_band": 1, "unreadable": 2}
+    (granted,) = [CouponDecision.decode(r.value) for r in asyncio.run(read_topic(s, s.topic_coupons))
+                  if CouponDecision.decode(r.value).coupon]
+    assert (granted.user_id, granted.reason) == ("u1", "granted")
+    assert scraped["intent_coupon_decisions_total"] == 2
+    assert scraped["intent_coupon_unreadable_total"] == 2
+    assert scraped["intent_coupon_consumer_lag"] == 0  # summed over the partitions it owns
+    assert scraped["intent_coupon_budget_remaining"] == 9 and scraped["intent_coupon_ready"] == 1
+    text = metrics.render().decode()
+    assert 'intent_coupon_unreadable_total{reason="unsupported_version"} 1.0' in text
+    assert 'intent_coupon_unreadable_total{reason="invalid_json"} 1.0' in text
+    assert 'intent_coupon_decisions_total{outcome="granted"} 1.0' in text

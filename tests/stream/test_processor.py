@@ -219,3 +219,33 @@ async def test_pipelined_batches_end_where_sequential_ones_do(jdata_events) -> N
     assert len(rec_s.sent["intents"]) > 50
     assert published(rec_p) == published(rec_s)
     assert pipelined.live.get() == sequential.live.get()
+
+
+async def test_history_builds_state_but_publishes_no_intent() -> None:
+    """An event written to ``events`` longer ago than the maximum intent age (its Kafka
+    timestamp) updates state as usual, but its intents are suppressed as ``stale``; the
+    user's next fresh event is judged as if the history had published nothing."""
+    import time as _time
+
+    now_s = _time.time()
+    events = [Event(f"e{k}", f"u{k % 4}", f"i{k % 3}", "view", TS + k) for k in range(24)]
+
+    def run(written_s: float):
+        rec, users = Recorder(), {}
+        p = processor(FixedScorer(p=0.9), rec, users)
+        p.max_intent_age_ms = 600_000
+        return p, rec, users, [RawMessage(e.user_id.encode(), encode_event(e), written_s, k)
+                               for k, e in enumerate(events)]
+
+    fresh, fresh_rec, fresh_users, fresh_batch = run(now_s)
+    await fresh.process_batch(fresh_batch)
+    old, old_rec, old_users, old_batch = run(now_s - 7 * 86_400)  # a week-old topic
+    await old.process_batch(old_batch)
+    assert len(fresh_rec.sent["intents"]) > 0 and old_rec.sent["intents"] == []
+    assert {u: s.to_dict() for u, s in old_users.items()} == {u: s.to_dict() for u, s in fresh_users.items()}
+    stale = old.metrics.suppressed.labels(reason="stale")._value.get()  # noqa: SLF001
+    assert stale == len(fresh_rec.sent["intents"])
+    assert old.gates == {}  # nothing recorded as published
+    now = [RawMessage(b"u0", encode_event(Event("live", "u0", "i0", "view", TS + 100)), now_s, 100)]
+    await old.process_batch(now)
+    assert {decode_intent(v).user_id for _, v in old_rec.sent["intents"]} == {"u0"}

@@ -214,3 +214,51 @@ def test_pseudonymised_worker_matches_pseudonymised_offline_dump(broker, start_w
     streamed = asyncio.run(changelog_states(s))
     assert not set(streamed) & {e.user_id for e in events}  # no raw id in state
     assert_same_states(streamed, offline_states(events, Pseudonymizer("k3y")))
+
+
+def partition_lags(worker) -> dict[int, float]:
+    """``intent_consumer_lag`` per partition, as the worker exports it."""
+    import urllib.request
+
+    text = urllib.request.urlopen(worker.url + "/metrics", timeout=2).read().decode()
+    lags = {}
+    for line in text.splitlines():
+        if line.startswith("intent_consumer_lag{"):
+            labels, _, value = line.rpartition(" ")
+            lags[int(labels.split('partition="')[1].split('"')[0])] = float(value)
+    return lags
+
+
+def test_lag_series_follow_partition_ownership(broker, start_worker, jdata_events) -> None:
+    """A worker that gives partitions to a new peer stops exporting their lag, so the
+    fleet's sum counts each partition once (a frozen series would count twice)."""
+    import threading
+
+    s = settings_for(broker)
+    a = start_worker()
+    a.wait_ready()
+    events = jdata_events[:N]
+    replaying = threading.Thread(target=lambda: asyncio.run(replay_events(events, s, rate=250)))
+    replaying.start()  # a steady stream: lag is rarely zero when a partition is revoked
+    try:
+        wait_for(lambda: len(partition_lags(a)) == 4, timeout=30, what="a to export all 4 partitions")
+        b = start_worker()
+        b.wait_ready(timeout=90)
+        wait_for(lambda: a.metrics().get("intent_ready") == 1 and b.metrics().get("intent_ready") == 1,
+                 timeout=60, what="both workers ready after the rebalance")
+    finally:
+        replaying.join()
+    wait_drained(s, a, b, what="both workers to drain the topic")
+
+    seen: dict[str, dict[int, float]] = {}
+
+    def fleet() -> bool:
+        la, lb = seen["a"], seen["b"] = partition_lags(a), partition_lags(b)
+        once = not set(la) & set(lb) and set(la) | set(lb) == {0, 1, 2, 3}
+        return bool(once and la and lb and sum(la.values()) + sum(lb.values()) == 0)
+
+    try:
+        wait_for(fleet, timeout=20)
+    except TimeoutError:
+        pytest.fail(f"each partition's lag should be exported by its owner alone and sum to the "
+                    f"group's lag, 0: a exports {seen['a']}, b {seen['b']}")
