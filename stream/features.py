@@ -61,7 +61,6 @@ from stream.state import (
     LAST_CART_TS,
     LAST_TS,
     N_TYPES,
-    REMOVE,
     SESSION,
     SESSION_TOUCHES,
     VIEW,
@@ -130,6 +129,7 @@ _U_COUNTS = USER_LAYOUT.slice("counts")
 _U_SINCE = USER_LAYOUT.index("since_last")
 _U_NEVER = USER_LAYOUT.index("never")
 _U_SCALARS = USER_LAYOUT.index("n_events")  # n_events .. tenure: consecutive, one width each
+_U_HEAD = USER_LAYOUT.index("tenure") + 1  # counts .. tenure: the start of U, written at once
 _U_AGE, _U_SEX, _U_LEVEL = (USER_LAYOUT.index(n) for n in ("age", "sex", "level"))
 _I_ATTRS = {n: ITEM_LAYOUT.index(n) for n in ("attr_a1", "attr_a2", "attr_a3", "comments",
                                                "has_bad_comment", "bad_comment_rate", "has_attrs")}
@@ -142,6 +142,8 @@ _I_CATEGORY = ITEM_LAYOUT.index("category_bucket")
 assert (ITEM_LAYOUT.index("ui_session_touches") - _I_OPEN, ITEM_LAYOUT.index("uc_buys") - _I_UC,
         ITEM_LAYOUT.index("is_latest") - _I_RANK, _I_ITEM) == (7, 3, 1, ITEM_LAYOUT.index("uc_buys") + 1)
 assert USER_LAYOUT.index("tenure") - _U_SCALARS == 4 + len(_RATIO_LABELS) + 4 + 2
+assert (_U_COUNTS.start, _U_SINCE, _U_NEVER, _U_SCALARS) == (0, _U_COUNTS.stop, _U_SINCE + N_TYPES,
+                                                           _U_NEVER + N_TYPES)
 _DAY_H = HALF_LIVES_MS.index(24 * 60 * 60_000)
 _WEEK_H = HALF_LIVES_MS.index(7 * 24 * 60 * 60_000)
 _ITEM_DAY_H = ITEM_HALF_LIVES_MS.index(24 * 60 * 60_000)
@@ -183,22 +185,26 @@ def _ratios(counts: list[float], h: int) -> list[float]:
 def user_vector(spec: FeatureSpec, user_id: str, s: UserState, catalogue: Catalogue | None) -> np.ndarray:
     u = np.zeros(spec.user_dim, dtype=np.float32)
     now = s.ref_ts
-    u[_U_COUNTS] = np.log1p(s.counts)
-    for t in range(N_TYPES):
-        u[_U_SINCE + t] = _since(now, s.last_ts[t])
-        u[_U_NEVER + t] = 0.0 if s.last_ts[t] else 1.0
+    last = s.last_ts
+    n_open = n_faved = 0
+    for rec in s.items.values():
+        n_open += open_cart(rec) > 0
+        n_faved += rec[FAV] > 0
     hour = (now / 3_600_000.0) % 24.0
-    scalars = [
+    # counts .. tenure, built as one list and written in one assignment (numpy's per-item
+    # writes cost as much as the features themselves; this runs once per scored user)
+    head = [math.log1p(c) for c in s.counts]
+    head += [_since(now, t) for t in last]
+    head += [0.0 if t else 1.0 for t in last]
+    head += [
         math.log1p(s.n_events), math.log1p(s.n_sessions), math.log1p(s.session_events),
         math.log1p(max(s.session_last() - s.session_start, 0) / MINUTE),
         *_ratios(s.counts, _DAY_H), *_ratios(s.counts, _WEEK_H),
-        math.log1p(len(s.items)), math.log1p(len(s.categories)),
-        math.log1p(sum(open_cart(rec) > 0 for rec in s.items.values())),
-        math.log1p(sum(rec[FAV] > 0 for rec in s.items.values())),
+        math.log1p(len(s.items)), math.log1p(len(s.categories)), math.log1p(n_open), math.log1p(n_faved),
         math.sin(hour / 24 * 2 * math.pi), math.cos(hour / 24 * 2 * math.pi),
         math.log1p(max(now - s.first_ts, 0) / MINUTE),
     ]
-    u[_U_SCALARS:_U_SCALARS + len(scalars)] = scalars
+    u[:_U_HEAD] = head
     attrs = catalogue.user(user_id) if catalogue is not None else None
     if attrs is None:
         u[_U_AGE] = u[_U_SEX + SEXES - 1] = u[_U_LEVEL] = 1.0  # unknown age, sex, level
@@ -215,6 +221,12 @@ def user_vector(spec: FeatureSpec, user_id: str, s: UserState, catalogue: Catalo
     return u
 
 
+def _category_scale(s: UserState) -> tuple[float, float]:
+    """The user's total and top category weight (the same for each of the user's items)."""
+    weights = [rec[CAT_WEIGHT] for rec in s.categories.values()]
+    return (sum(weights), max(weights)) if weights else (0.0, 0.0)
+
+
 def item_vector(
     spec: FeatureSpec,
     s: UserState,
@@ -224,47 +236,47 @@ def item_vector(
     stats: ItemStats | None,
     catalogue: Catalogue | None,
     out: np.ndarray | None = None,
+    category_scale: tuple[float, float] | None = None,
 ) -> np.ndarray:
-    """The item's row; written into ``out`` (zeros, ``item_dim`` long) when given."""
+    """The item's row; written into ``out`` (zeros, ``item_dim`` long) when given.
+    ``category_scale``: :func:`_category_scale` of ``s``, when the caller has it."""
     v = np.zeros(spec.item_dim, dtype=np.float32) if out is None else out
     now = s.ref_ts
     rec = s.items.get(item_id)
     category = None
-    head = [0.0] * _I_ITEM  # ui_counts .. uc_buys, written in one assignment
+    # ui_counts .. has_price, built as one list and written in one assignment
+    row = [0.0] * (_I_ITEM + _I_ITEM_WIDTH)
     if rec is not None:
-        head[:N_TYPES] = [math.log1p(c) for c in rec[:N_TYPES]]
-        head[_I_OPEN:_I_OPEN + 8] = [  # ui_open_cart .. ui_session_touches
+        row[:N_TYPES] = [math.log1p(c) for c in rec[:N_TYPES]]
+        row[_I_OPEN:_I_OPEN + 8] = [  # ui_open_cart .. ui_session_touches
             math.log1p(open_cart(rec)),
             _since(now, rec[LAST_TS]), _since(now, rec[LAST_CART_TS]), 0.0 if rec[LAST_CART_TS] else 1.0,
             _since(now, rec[FIRST_TS]), _since(now, rec[LAST_BUY_TS]), 0.0 if rec[LAST_BUY_TS] else 1.0,
             math.log1p(rec[SESSION_TOUCHES] if rec[SESSION] == s.n_sessions else 0),
         ]
         category = rec[CATEGORY]
-    head[_I_RANK] = rank / max(n_candidates, 1)
-    head[_I_RANK + 1] = 1.0 if rank == 0 else 0.0
-    if category is not None and s.categories:
-        cat = s.categories.get(category)
-        if cat is not None:
-            total = sum(r[CAT_WEIGHT] for r in s.categories.values())
-            top = max(r[CAT_WEIGHT] for r in s.categories.values())
-            head[_I_UC:_I_UC + 4] = [  # uc_share .. uc_buys
-                cat[CAT_WEIGHT] / total if total else 0.0, 1.0 if cat[CAT_WEIGHT] == top else 0.0,
-                math.log1p(cat[CAT_CARTS]), math.log1p(cat[CAT_BUYS]),
-            ]
-    v[:_I_ITEM] = head
+    row[_I_RANK] = rank / max(n_candidates, 1)
+    row[_I_RANK + 1] = 1.0 if rank == 0 else 0.0
+    cat = s.categories.get(category) if category is not None else None
+    if cat is not None:
+        total, top = category_scale or _category_scale(s)
+        row[_I_UC:_I_UC + 4] = [  # uc_share .. uc_buys
+            cat[CAT_WEIGHT] / total if total else 0.0, 1.0 if cat[CAT_WEIGHT] == top else 0.0,
+            math.log1p(cat[CAT_CARTS]), math.log1p(cat[CAT_BUYS]),
+        ]
     brand = None
     if stats is not None:
         counts = stats.counts_at(now)
         at = _ITEM_DAY_H * N_TYPES
         browse = counts[at + VIEW] + counts[at + CLICK]
         t = stats.totals
-        body = [math.log1p(c) for c in counts]
-        body += [math.log1p(c) for c in t]
-        body += [counts[at + BUY] / (browse + 1.0), counts[at + CART] / (browse + 1.0),
-                 t[BUY] / (t[CART] + 1.0)]
-        body += [math.log1p(stats.price), 1.0] if stats.price is not None else [0.0, 0.0]
-        v[_I_ITEM:_I_ITEM + _I_ITEM_WIDTH] = body
+        row[_I_ITEM:] = [
+            *[math.log1p(c) for c in counts], *[math.log1p(c) for c in t],
+            counts[at + BUY] / (browse + 1.0), counts[at + CART] / (browse + 1.0), t[BUY] / (t[CART] + 1.0),
+            *((math.log1p(stats.price), 1.0) if stats.price is not None else (0.0, 0.0)),
+        ]
         brand = stats.brand
+    v[:len(row)] = row
     attrs = catalogue.item(item_id) if catalogue is not None else None
     if attrs is not None:
         a1, a2, a3, brand, comments, has_bad, bad_rate = attrs
@@ -295,6 +307,7 @@ def pair_features(
     n = len(candidates)
     U = np.repeat(u[None, :], n, axis=0)
     I = np.zeros((n, spec.item_dim), dtype=np.float32)
+    scale = _category_scale(state)
     for rank, item in enumerate(candidates):
-        item_vector(spec, state, item, rank, n, item_stats.get(item), catalogue, out=I[rank])
+        item_vector(spec, state, item, rank, n, item_stats.get(item), catalogue, out=I[rank], category_scale=scale)
     return U, I

@@ -91,8 +91,12 @@ def event_fingerprint(event_id: str) -> int:
 
 
 def _add_decayed(counts: list[float], t: int, ref_ts: int, ts: int, half_lives: tuple[int, ...]) -> None:
+    if ts >= ref_ts:  # the common case: an event at the latest time counts 1 in every window
+        for i in range(t, len(counts), N_TYPES):
+            counts[i] += 1.0
+        return
     for h, half_life in enumerate(half_lives):
-        counts[h * N_TYPES + t] += 2.0 ** (-(ref_ts - ts) / half_life) if ts < ref_ts else 1.0
+        counts[h * N_TYPES + t] += 2.0 ** (-(ref_ts - ts) / half_life)
 
 
 def _age(counts: list[float], new_ref: int, old_ref: int, half_lives: tuple[int, ...]) -> None:
@@ -167,14 +171,16 @@ class UserState:
             for rec in self.categories.values():
                 rec[CAT_WEIGHT] *= factor
             self.ref_ts = ts
-        self.first_ts = min(self.first_ts, ts)
+        if ts < self.first_ts:  # comparisons rather than min/max calls: once per event or more
+            self.first_ts = ts
         _add_decayed(self.counts, t, self.ref_ts, ts, HALF_LIVES_MS)
         if self.n_sessions == 0 or ts - self.session_last() > SESSION_GAP_MS:
             self.n_sessions += 1
             self.session_start, self.session_events = ts, 0
         self.session_events += 1
         self.n_events += 1
-        self.last_ts[t] = max(self.last_ts[t], ts)
+        if ts > self.last_ts[t]:
+            self.last_ts[t] = ts
         self._update_item(event, t)
         if event.category_id is not None:
             self._update_category(event.category_id, ts, t)
@@ -192,12 +198,14 @@ class UserState:
             if len(self.items) > MAX_ITEMS:
                 del self.items[min(self.items.items(), key=_eviction_key)[0]]
         rec[t] += 1
-        rec[FIRST_TS] = min(rec[FIRST_TS], ts)
-        rec[LAST_TS] = max(rec[LAST_TS], ts)
-        if t == CART:
-            rec[LAST_CART_TS] = max(rec[LAST_CART_TS], ts)
-        elif t == BUY:
-            rec[LAST_BUY_TS] = max(rec[LAST_BUY_TS], ts)
+        if ts < rec[FIRST_TS]:
+            rec[FIRST_TS] = ts
+        if ts > rec[LAST_TS]:
+            rec[LAST_TS] = ts
+        if t == CART and ts > rec[LAST_CART_TS]:
+            rec[LAST_CART_TS] = ts
+        elif t == BUY and ts > rec[LAST_BUY_TS]:
+            rec[LAST_BUY_TS] = ts
         if rec[SESSION] == self.n_sessions:
             rec[SESSION_TOUCHES] += 1
         else:
@@ -295,7 +303,7 @@ class ItemStats:
 
     def add(self, ts: int, t: int, price: float | None = None, brand: str | None = None) -> None:
         """Fold in one event of type index ``t`` at ``ts`` (what ``events-by-item`` carries)."""
-        if sum(self.totals) == 0:
+        if self.ref_ts == 0 and not any(self.totals):  # the item's first event
             self.ref_ts = ts
         if ts > self.ref_ts:
             _age(self.counts, ts, self.ref_ts, ITEM_HALF_LIVES_MS)

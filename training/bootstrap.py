@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from training.metrics import RankedScores
 
 __all__ = ["UserBootstrap", "METRICS"]
 

@@ -108,13 +108,13 @@ class ExampleSet:
         """The group of each row."""
         return np.repeat(np.arange(len(self.sizes)), self.sizes)
 
-    def U_rows(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """U repeated for each row (of ``rows``)."""
+    def U_rows(self, rows: np.ndarray | slice | None = None) -> np.ndarray:
+        """U repeated for each row (of ``rows``: indices or a slice)."""
         groups = self.row_group()
         return self.U[groups if rows is None else groups[rows]]
 
-    def X(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """``[U, I]`` per row (of ``rows``), float32."""
+    def X(self, rows: np.ndarray | slice | None = None) -> np.ndarray:
+        """``[U, I]`` per row (of ``rows``: indices or a slice), float32."""
         I = self.I if rows is None else self.I[rows]
         return np.hstack([self.U_rows(rows), I])
 

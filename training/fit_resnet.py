@@ -7,7 +7,6 @@ by heart (train ROC-AUC 0.99 against 0.75 on validation).
 """
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any, Callable
 
@@ -17,6 +16,7 @@ from torch import nn
 
 from models.fusion import group_tensors, resnet_probabilities
 from models.resnet import PurchaseResNet
+from training.early_stopping import EarlyStopping
 from training.examples import ExampleSet
 from training.metrics import pr_auc
 
@@ -53,7 +53,7 @@ def fit_resnet(
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     curves: dict[str, list[float]] = {"train_loss": [], "val_pr_auc": []}
-    best_auc, best_state, stale = -1.0, copy.deepcopy(net.state_dict()), 0
+    stop = EarlyStopping(net, patience)
     for epoch in range(max_epochs):
         t0 = time.time()
         net.train()
@@ -75,11 +75,6 @@ def fit_resnet(
         if log is not None:
             log(f"    resnet epoch {epoch + 1}: loss {curves['train_loss'][-1]:.4f}, "
                 f"validation PR-AUC {auc:.4f} ({time.time() - t0:.1f}s)")
-        if auc > best_auc + 1e-5:
-            best_auc, best_state, stale = auc, copy.deepcopy(net.state_dict()), 0
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-    net.load_state_dict(best_state)
-    return net.eval(), curves
+        if stop.update(auc):
+            break
+    return stop.restore(), curves

@@ -229,12 +229,14 @@ def render_report(report: dict[str, Any], y_test: np.ndarray, scores: dict[str, 
         "",
         "## Tuning on validation (first seed)",
         "",
-        "Deep forest (depth and trees per forest; levels grown while validation PR-AUC improves):",
+        "Deep forest (depth and trees per forest; levels grown while validation PR-AUC improves; served: "
+        "the cheapest setting within one standard error of the best, marked):",
         "",
-        "| max depth | trees | levels kept | validation PR-AUC per level | fit s | µs/pair | validation PR-AUC |",
-        "|---|---|---|---|---|---|---|",
+        "| max depth | trees | levels kept | validation PR-AUC per level | fit s | µs/pair | validation PR-AUC | served |",
+        "|---|---|---|---|---|---|---|---|",
         *[f"| {r['max_depth']} | {r['n_trees']} | {r['levels']} | {r['level_val_pr_auc']} | {r['fit_s']} | "
-          f"{r['us_per_pair']} | {r['val_pr_auc']:.4f} |" for r in report["tuning"]["forest"]],
+          f"{r['us_per_pair']} | {r['val_pr_auc']:.4f} | {'yes' if r.get('chosen') else ''} |"
+          for r in report["tuning"]["forest"]],
         "",
         "Baselines (grid, validation PR-AUC): " + "; ".join(
             f"{n}: {g}" for n, g in report["tuning"]["grids"].items()),

@@ -39,7 +39,7 @@ def evaluate_artifact(model_dir: Path, data: list[str | Path], fmt: str | None =
     fused = np.zeros(ex.n, dtype=np.float32)
     for gs, rs in ex.group_chunks():
         c_r[rs], c_f[rs] = scorer.branch_probabilities(ex.U[gs], ex.I[rs], ex.sizes[gs], u_per_group=True)
-        fused[rs] = scorer.combine(c_r[rs], c_f[rs], ex.U_rows(np.arange(rs.start, rs.stop)), ex.I[rs])
+        fused[rs] = scorer.combine(c_r[rs], c_f[rs], ex.U_rows(rs), ex.I[rs])
     trained = loaded.manifest.get("metrics", {})
     thresholds = {
         "resnet": [trained.get("resnet", {}).get("threshold", 0.5)],

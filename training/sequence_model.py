@@ -9,7 +9,6 @@ validation PR-AUC, seeded.
 """
 from __future__ import annotations
 
-import copy
 from typing import Callable
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from models.scaling import RobustScaling
+from training.early_stopping import EarlyStopping
 from training.examples import ExampleSet
 from training.metrics import pr_auc
 
@@ -70,7 +70,7 @@ def fit_sequence_model(
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(((len(Y) - pos) / pos) ** 0.5))
     gen = torch.Generator().manual_seed(seed)
     curve: list[float] = []
-    best, best_state, stale = -1.0, copy.deepcopy(model.state_dict()), 0
+    stop = EarlyStopping(model, patience)
     for epoch in range(max_epochs):
         model.train()
         for idx in torch.randperm(len(Y), generator=gen).split(512):
@@ -83,11 +83,6 @@ def fit_sequence_model(
         curve.append(round(score, 5))
         if log is not None:
             log(f"    lstm_attention epoch {epoch + 1}: validation PR-AUC {score:.4f}")
-        if score > best + 1e-5:
-            best, best_state, stale = score, copy.deepcopy(model.state_dict()), 0
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-    model.load_state_dict(best_state)
-    return model.eval(), scaling, curve
+        if stop.update(score):
+            break
+    return stop.restore(), scaling, curve

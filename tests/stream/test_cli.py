@@ -92,3 +92,20 @@ def test_quality_reports_the_defects_of_a_file(tmp_path, capsys) -> None:
     assert r["validity"] == 0.8 and r["late_share"] == 0.25 and r["completeness"] == 0.0  # no prices
     assert r["by_source"]["clicks"]["events"] == 4
     assert r["targets"]["completeness >= 0.95"] is False
+
+
+def test_quality_counts_rows_out_of_the_data_sets_time_range(tmp_path, capsys) -> None:
+    """Taobao's file holds rows dated months before its 9 days: a defect the report counts."""
+    import gzip
+
+    import orjson
+
+    from tests.stream.test_readers import TAOBAO
+
+    with gzip.open(TAOBAO, "rt") as f:
+        rows = [line for k, line in enumerate(f, start=1) if 4150 <= k <= 4199]  # row 4171: 2017-09-11
+    data = tmp_path / "UserBehavior.csv"
+    data.write_text("".join(rows))
+    assert main(["quality", str(data), "--json"]) == 0
+    r = orjson.loads(capsys.readouterr().out)
+    assert r["skipped_rows"] == {"out_of_range": 1} and r["events"] == 49 and r["validity"] == 0.98

@@ -11,7 +11,7 @@ import pytest
 
 from models.artifact import load_artifact
 from models.scorer import Scores
-from stream.catalogue import AGE_BANDS
+from stream.features import USER_LAYOUT
 from stream.config import Settings
 from stream.events import Event, encode_event
 from stream.metrics import WorkerMetrics
@@ -48,11 +48,9 @@ def _processor(model, pseudonymize: Pseudonymizer | None = None) -> EventProcess
 
 
 def _attribute_slots(U: np.ndarray) -> tuple[int, int, int]:
-    """(age band, sex, level) as one-hot positions in U (see stream.features.user_vector)."""
+    """(age band, sex, level) as one-hot positions in U (see stream.features.USER_LAYOUT)."""
     row = U[0]
-    age = int(np.argmax(row[27:27 + AGE_BANDS]))
-    sex = int(np.argmax(row[34:38]))
-    level = int(np.argmax(row[39:45]))
+    age, sex, level = (int(np.argmax(row[USER_LAYOUT.slice(name)])) for name in ("age", "sex", "level"))
     return age, sex, level
 
 
