@@ -61,6 +61,7 @@ from stream.state import (
     LAST_CART_TS,
     LAST_TS,
     N_TYPES,
+    REMOVE,
     SESSION,
     SESSION_TOUCHES,
     VIEW,
@@ -187,9 +188,11 @@ def user_vector(spec: FeatureSpec, user_id: str, s: UserState, catalogue: Catalo
     now = s.ref_ts
     last = s.last_ts
     n_open = n_faved = 0
-    for rec in s.items.values():
-        n_open += open_cart(rec) > 0
-        n_faved += rec[FAV] > 0
+    for rec in s.items.values():  # open_cart(rec) > 0, inlined: once per item of a scored user
+        if rec[CART] > rec[REMOVE] + rec[BUY]:
+            n_open += 1
+        if rec[FAV]:
+            n_faved += 1
     hour = (now / 3_600_000.0) % 24.0
     # counts .. tenure, built as one list and written in one assignment (numpy's per-item
     # writes cost as much as the features themselves; this runs once per scored user)

@@ -114,7 +114,8 @@ def _eviction_key(kv: tuple[str, list[Any]]) -> tuple[bool, int, str]:
 
 
 def _candidate_key(kv: tuple[str, list[Any]]) -> tuple[bool, int, str]:
-    return open_cart(kv[1]) == 0, -kv[1][LAST_TS], kv[0]
+    rec = kv[1]  # open_cart(rec) == 0, inlined: a call per item of every scored user
+    return rec[CART] <= rec[REMOVE] + rec[BUY], -rec[LAST_TS], kv[0]
 
 
 @dataclass

@@ -10,8 +10,8 @@ Stages, each timed and its peak memory printed:
    model, the deep forest); the ResNet takes the training part's whole catalogues;
 4. per seed (``seeds``, each passed to every model): the baselines, tuned on the
    validation split with the first seed and refitted with the others; the
-   LSTM-attention; the ResNet branch; the deep forest (depth and trees chosen on
-   validation: the cheapest to serve within one standard error of the best); each branch calibrated on validation, then ``w_r`` and ``t_p`` chosen on
+   LSTM-attention; the ResNet branch; the deep forest (depth and trees tuned like the
+   baselines); each branch calibrated on validation, then ``w_r`` and ``t_p`` chosen on
    validation; the cold-start prior;
 5. every model's threshold chosen on validation (F1), then the test split judged by
    :func:`training.evaluation.summarize`: intervals by user, paired differences;
@@ -180,7 +180,7 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
                           "us_per_pair": round((time.time() - t) / max(va.n, 1) * 1e6, 2),
                           "val_pr_auc": round(score, 5)})
             fitted.append((forest, p_val))
-        chosen = _cheapest_within_noise(va, sweep, [p for _, p in fitted], seed)
+        chosen = int(np.argmax([r["val_pr_auc"] for r in sweep]))
         forest, p_val = fitted[chosen]
         sweep[chosen]["chosen"] = True
         tuned.setdefault("forest", (forest.max_depth, forest.cascade_trees))
@@ -214,26 +214,6 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
         run.notes.update(fusion_curve=curve, w_r=w_r, threshold=scorer.threshold,
                          cold_start_weight=cold_prior.weight, cold_start_curve=cold_curve,
                          calibration={"resnet": cal[0].to_dict(), "deep_forest": cal[1].to_dict()})
-
-
-def _cheapest_within_noise(va: ExampleSet, sweep: list[dict[str, Any]], scores: list[np.ndarray],
-                           seed: int) -> int:
-    """The deep forest setting to serve: the cheapest (serving cost per pair) whose
-    validation PR-AUC is within one standard error of the best's (the bootstrap by user
-    gives the error). The forest is most of the served model's cost, and on validation
-    days this small the best of a grid is mostly the luckiest."""
-    from training.bootstrap import UserBootstrap
-
-    best = int(np.argmax([r["val_pr_auc"] for r in sweep]))
-    if len(sweep) == 1:
-        return best
-    boot = UserBootstrap(va.y, va.row_users(), n_boot=100, seed=seed)
-    spread = boot.resample_metrics([scores[best]], [0.5])["pr_auc"][1:]
-    floor = sweep[best]["val_pr_auc"] - float(np.nanstd(spread))
-    for r in sweep:
-        r["val_pr_auc_floor"] = round(floor, 5)
-    eligible = [k for k, r in enumerate(sweep) if r["val_pr_auc"] >= floor]
-    return min(eligible, key=lambda k: (sweep[k]["us_per_pair"], -sweep[k]["val_pr_auc"]))
 
 
 def _fit_seed(seed: int, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, va: ExampleSet, te: ExampleSet,
