@@ -50,9 +50,6 @@ class Layout:
         self._check(name)
         return slice(self._start[name], self._start[name] + self._width[name])
 
-    def rest_slice(self, dim: int) -> slice:
-        return slice(self.fixed, dim)
-
     def columns(self, *names: str) -> list[int]:
         """Every column of the named blocks, in the order named."""
         out: list[int] = []

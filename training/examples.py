@@ -156,18 +156,6 @@ class ExampleSet:
         out[:, :, N_TYPES + 2] = self.seq_ages[groups]
         return out
 
-    def select_groups(self, mask: np.ndarray) -> "ExampleSet":
-        """The groups where ``mask`` (per group) is true, rows and all (no purchases)."""
-        mask = np.asarray(mask, dtype=bool)
-        rows = mask[self.row_group()]
-        idx = np.flatnonzero(mask)
-        return ExampleSet(
-            self.U[idx], self.I[rows], self.y[rows], self.sizes[idx], self.moment_ts[idx],
-            self.moment_index[idx], [self.users[i] for i in idx],
-            [it for it, keep in zip(self.items, rows) if keep], self.seq_types[idx], self.seq_ages[idx],
-            self.seq_same_item[rows], self.seq_same_cat[rows],
-        )
-
 
 class _PartBuilder:
     """Accumulates one part's groups; every ``CHUNK`` groups the small per-group arrays

@@ -39,7 +39,7 @@ from stream.readers import read_clickstream
 from training.attributes import load_catalogue
 from training.baselines import BASELINES, Baseline, fit_baseline, tune_baseline
 from training.evaluation import summarize
-from training.examples import DEFAULT_HORIZON_MS, ExampleSet, build_examples
+from training.examples import DEFAULT_HORIZON_MS, SEQ_LEN, ExampleSet, build_examples
 from training.fit_resnet import fit_resnet
 from training.metrics import best_threshold, pr_auc
 from training.rules import RULES
@@ -51,7 +51,7 @@ __all__ = ["TrainConfig", "train", "fingerprint", "tabular_rows"]
 #: Models the per-activity table gives intervals for (the rest: point figures).
 BUCKET_MODELS = ("fused", "resnet", "deep_forest", "lightgbm", "random_forest", "cart_rule")
 DETERMINISTIC = ("logistic_regression", "linear_svm")  # the seed changes nothing: fitted once
-ROW_BYTES = FeatureSpec().item_dim * 4 + 2 * 20 + 1
+ROW_BYTES = FeatureSpec().item_dim * 4 + 2 * SEQ_LEN + 1  # I, the two sequence masks, the label
 
 
 @dataclass
@@ -375,7 +375,6 @@ def _scale_note(report: dict[str, Any], n_events: int, stage: Stages) -> dict[st
         "eval_rows_per_event": round(rows / max(n_events, 1), 2),
         "projected_build_s": round(build * factor),
         "projected_eval_rows": int(rows * factor),
-        # a kept row holds I (item_dim float32), two sequence masks and its label
         "projected_eval_gb": round(rows * factor * ROW_BYTES / 1e9, 1),
         "total_s": stage.total(), "peak_rss_mb": round(peak_rss_mb()),
         "projected_total_s": round(stage.total() * factor),
