@@ -48,7 +48,10 @@ class PlattCalibrator:
         if y.min(initial=1) == y.max(initial=0):
             return cls()  # one class: nothing to fit
         model = LogisticRegression(C=1e4, max_iter=1000).fit(_logit(scores)[:, None], y)
-        return cls(float(model.coef_[0, 0]), float(model.intercept_[0]))
+        a = float(model.coef_[0, 0])
+        if a <= 0:  # a branch no better than chance on validation: no calibration reverses it
+            return cls()
+        return cls(a, float(model.intercept_[0]))
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
         z = self.a * _logit(scores) + self.b

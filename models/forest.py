@@ -11,14 +11,14 @@
   validation PR-AUC improves, and the cascade keeps the best prefix.
 
 **Out-of-fold class vectors, as gcForest prescribes.** Every forest here is grown as
-``k`` fold models on user-grouped folds (each with ``n_trees / k`` trees): a training
+``k`` fold models on user-grouped folds (each with ``n_trees // k`` trees): a training
 row's class vector comes from the fold model that never saw its user, and the next
 stage is fitted on those. Fitting the cascade on in-sample vectors (the scanner's
 training-row probabilities score ROC-AUC 0.92-0.996 against 0.57-0.81 on validation)
 taught it to trust them and stopped it after one level. Folds are by user because a
 user's rows at nearby moments are near-copies of each other. For validation, test
-and serving, the fold models of a forest are pooled into one forest of ``n_trees``
-trees, which costs what one forest of that size costs.
+and serving, the fold models of a forest are pooled into one forest of ``k * (n_trees
+// k)`` trees (18 for 20 with k = 3), which costs what one forest of that size costs.
 
 The cascade also sees [U, I] itself, as well as the scanned representation: 2 x 9
 window probabilities are a lossy summary of 270 features. Forests are trained by

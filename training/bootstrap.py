@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from training.metrics import caught
+
 
 __all__ = ["UserBootstrap", "METRICS"]
 
@@ -105,7 +107,7 @@ class _Scored:
 class UserBootstrap:
     """Resamples of the users of one evaluated part; see the module docstring.
 
-    ``row_user`` and ``purchase_user`` index users 0..n-1 (-1: a purchase whose user had
+    ``row_user`` and ``purchase_user`` index users 0..n-1 (a user may have purchases and
     no scored row); ``cover`` pairs rows with the purchases they can catch
     (:func:`training.metrics.caught`); ``row_weight`` weighs sampled rows.
     """
@@ -117,12 +119,7 @@ class UserBootstrap:
         self.row_user = np.asarray(row_user, dtype=np.int64)
         self.cover = np.zeros((0, 2), dtype=np.int64) if cover is None else np.asarray(cover)
         self.purchase_user = np.zeros(0, dtype=np.int64) if purchase_user is None else np.asarray(purchase_user)
-        # a purchase of a user with no scored row (-1) is its own unit, a user of its own
-        n_known = int(max(self.row_user.max(initial=-1), self.purchase_user.max(initial=-1))) + 1
-        orphans = self.purchase_user < 0
-        self.purchase_user = self.purchase_user.copy()
-        self.purchase_user[orphans] = n_known + np.arange(int(orphans.sum()))
-        self.n_users = n_known + int(orphans.sum())
+        self.n_users = int(max(self.row_user.max(initial=-1), self.purchase_user.max(initial=-1))) + 1
         self.n_boot = n_boot
         self.row_weight = row_weight
         rng = np.random.default_rng(seed)
@@ -150,10 +147,7 @@ class UserBootstrap:
         for p, thr in zip(scores, thresholds):
             sc = _Scored(y, p, thr, users, self.n_users, weight)
             if mask is None and len(self.purchase_user):
-                got = np.zeros(len(self.purchase_user), dtype=bool)
-                if len(self.cover):
-                    hit = np.asarray(p)[self.cover[:, 0]] >= thr
-                    got[self.cover[hit, 1]] = True
+                got = caught(p, self.cover, len(self.purchase_user), thr)
                 caught_w = self.M @ np.bincount(self.purchase_user[got], minlength=self.n_users).astype(float)
                 purchase_w = self.purchase_w
             else:

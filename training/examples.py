@@ -138,10 +138,12 @@ class ExampleSet:
         return np.asarray([at[u] for u in self.users], dtype=np.int64)[self.row_group()]
 
     def purchase_users(self) -> np.ndarray:
-        """Each counted purchase's user, indexed as in :meth:`row_users` (-1: a user
-        with no scored row, who is resampled with nobody)."""
-        at = {u: k for k, u in enumerate(sorted(set(self.users)))}
-        return np.asarray([at.get(u, -1) for u in self.purchases.users], dtype=np.int64)
+        """Each counted purchase's user, indexed as in :meth:`row_users`; users with a
+        purchase but no scored row come after those, one index each."""
+        scored = sorted(set(self.users))
+        others = sorted(set(self.purchases.users) - set(scored))
+        at = {u: k for k, u in enumerate(scored + others)}
+        return np.asarray([at[u] for u in self.purchases.users], dtype=np.int64)
 
     def sequences(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Dense sequence input for ``rows`` (all when None): (rows, SEQ_LEN, SEQ_DIM)."""

@@ -28,8 +28,11 @@ DROPOUT = 0.3
 
 
 def score_resnet(net: PurchaseResNet, ex: ExampleSet) -> np.ndarray:
-    """P_r for every row of ``ex``."""
-    return resnet_probabilities(net, ex.U, ex.I, ex.sizes, u_per_group=True)
+    """P_r for every row of ``ex``, a chunk of groups at a time."""
+    out = np.zeros(ex.n, dtype=np.float32)
+    for gs, rs in ex.group_chunks():
+        out[rs] = resnet_probabilities(net, ex.U[gs], ex.I[rs], ex.sizes[gs], u_per_group=True)
+    return out
 
 
 def fit_resnet(

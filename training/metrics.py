@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RankedScores", "pr_auc", "roc_auc", "classification_metrics", "best_threshold", "f1_at",
+__all__ = ["RankedScores", "pr_auc", "roc_auc", "classification_metrics", "best_threshold",
            "purchase_recall", "caught"]
 
 
@@ -82,11 +82,6 @@ def _counts(y: np.ndarray, p: np.ndarray, threshold: float, w: np.ndarray | None
     w = np.ones(len(pred)) if w is None else np.asarray(w, dtype=np.float64)
     tp = float(w[pred & pos].sum())
     return tp, float(w[pred].sum()) - tp, float(w[pos].sum()) - tp
-
-
-def f1_at(y: np.ndarray, p: np.ndarray, threshold: float, w: np.ndarray | None = None) -> float:
-    tp, fp, fn = _counts(y, p, threshold, w)
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
 def best_threshold(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:

@@ -33,14 +33,14 @@ from models.artifact import save_artifact, sha256_file
 from models.calibration import PlattCalibrator
 from models.cold_start import fit_cold_start
 from models.forest import DeepForest
-from models.fusion import FusedScorer, fuse, resnet_probabilities
+from models.fusion import FusedScorer, fuse
 from stream.features import FeatureSpec
 from stream.readers import read_clickstream
 from training.attributes import load_catalogue
 from training.baselines import BASELINES, Baseline, fit_baseline, tune_baseline
 from training.evaluation import summarize
 from training.examples import DEFAULT_HORIZON_MS, SEQ_LEN, ExampleSet, build_examples
-from training.fit_resnet import fit_resnet
+from training.fit_resnet import fit_resnet, score_resnet
 from training.metrics import best_threshold, pr_auc
 from training.rules import RULES
 from training.sequence_model import fit_sequence_model, score_sequence_model
@@ -98,8 +98,8 @@ def fingerprint(files: list[Path]) -> str:
 
 
 def tabular_rows(y: np.ndarray, ratio: int | None, seed: int) -> np.ndarray:
-    """Every positive row and ``ratio`` negatives per positive (all when fewer, or when
-    ``ratio`` is None), sorted."""
+    """Every positive row and ``ratio`` negatives per positive, at least 2,000 (all when
+    fewer, or when ``ratio`` is None), sorted."""
     if ratio is None:
         return np.arange(len(y))
     rng = np.random.default_rng(seed)
@@ -151,17 +151,17 @@ class SeedRun:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, va: ExampleSet,
-                  te: ExampleSet, tuned: dict[str, Any], stage: Stages, log: Callable[[str], None]) -> None:
+def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, Xtr: np.ndarray,
+                  va: ExampleSet, te: ExampleSet, tuned: dict[str, Any], stage: Stages,
+                  log: Callable[[str], None]) -> None:
     """The ResNet and the deep forest of one seed, calibrated and fused (into ``run``)."""
     seed = run.seed
     with stage(f"seed {seed}: resnet"):
         resnet, curves = fit_resnet(tr, va, cfg.n_candidates, max_epochs=cfg.resnet_epochs, seed=seed,
                                     log=log if cfg.progress else None)
-        raw = {name: _chunked(ex, lambda e, gs, rs: resnet_probabilities(
-            resnet, e.U[gs], e.I[rs], e.sizes[gs], u_per_group=True)) for name, ex in (("val", va), ("test", te))}
+        raw = {"val": score_resnet(resnet, va), "test": score_resnet(resnet, te)}
         run.notes["resnet_curves"] = curves
-    Xtr = tr.X(rows)
+    Xva = va.X()
     with stage(f"seed {seed}: deep forest"):
         grid = [(d, n) for d in cfg.forest_depths for n in cfg.forest_trees] if "forest" not in tuned \
             else [tuned["forest"]]
@@ -170,10 +170,10 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
         for depth, trees in grid:
             t = time.time()
             forest = DeepForest(cfg.window, cfg.stride, trees, trees, depth, cfg.forest_layers,
-                                random_state=seed).fit(Xtr, tr.y[rows], tr.row_users()[rows], va.X(), va.y)
+                                random_state=seed).fit(Xtr, tr.y[rows], tr.row_users()[rows], Xva, va.y)
             fit_s = time.time() - t
             t = time.time()
-            p_val = _chunked(va, lambda e, gs, rs: forest.predict_proba(e.X(rs)))
+            p_val = forest.predict_proba(Xva)  # timed: what serving a pair costs
             score = pr_auc(va.y, p_val)
             sweep.append({"max_depth": depth, "n_trees": trees, "levels": forest.n_levels,
                           "level_val_pr_auc": forest.level_val_pr_auc_, "fit_s": round(fit_s, 1),
@@ -221,7 +221,7 @@ def _fit_seed(seed: int, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, va:
               first: SeedRun | None) -> SeedRun:
     run = SeedRun(seed)
     Xtr, ytr = tr.X(rows), tr.y[rows]
-    Xva = va.X()
+    Xva = va.X()  # the baselines' validation rows; the branches build their own in turn
     for name in BASELINES:
         with stage(f"seed {seed}: {name}"):
             if first is not None and name in DETERMINISTIC:
@@ -239,11 +239,11 @@ def _fit_seed(seed: int, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, va:
     del Xva
     with stage(f"seed {seed}: lstm_attention"):
         seq, scaling, curve = fit_sequence_model(tr, rows, va, max_epochs=cfg.lstm_epochs, seed=seed,
-                                                 log=log if cfg.progress else None)
+                                                 log=log if cfg.progress else None, X=Xtr)
         run.val["lstm_attention"] = score_sequence_model(seq, scaling, va)
         run.test["lstm_attention"] = score_sequence_model(seq, scaling, te)
         run.notes["lstm_curve"] = curve
-    _fit_branches(run, cfg, tr, rows, va, te, tuned, stage, log)
+    _fit_branches(run, cfg, tr, rows, Xtr, va, te, tuned, stage, log)
     return run
 
 
@@ -341,7 +341,9 @@ def train(
         Path(out), served, catalogue, spec,
         {"training_data": {"files": [f.name for f in files], "fingerprint": fingerprint(files),
                            "n_events": len(read.events), "horizon_ms": cfg.horizon_ms},
-         "metrics": test_summary["models"]},
+         "metrics": test_summary["models"],
+         # the served (first) seed's own thresholds: the metrics above average the seeds'
+         "thresholds": {n: round(float(thresholds[n][0]), 8) for n in ("resnet", "deep_forest", "fused")}},
         extra_files,
     )
     log(f"wrote {out} (model {version}) in {stage.total():.0f}s, peak RSS {report['peak_rss_mb']:,} MB")

@@ -73,6 +73,9 @@ def paired_table(summary: dict[str, Any]) -> str:
     for n in _ordered(summary.get("paired", {})):
         p = summary["paired"][n]
         lo, mid, hi = p["pr_auc_diff"]
+        if p["point"] == lo == hi == 0:  # the same scores (fused_no_prior when the prior's weight is 0)
+            lines.append(f"| {n} | 0 on every resample | — | identical |")
+            continue
         lines.append(f"| {n} | {p['point']:+.4f} [{lo:+.4f}, {mid:+.4f}, {hi:+.4f}] | {p['p_better']:.3f} | "
                      f"{_reading(p['pr_auc_diff'])} |")
     return "\n".join(lines)

@@ -40,10 +40,9 @@ def evaluate_artifact(model_dir: Path, data: list[str | Path], fmt: str | None =
     for gs, rs in ex.group_chunks():
         c_r[rs], c_f[rs] = scorer.branch_probabilities(ex.U[gs], ex.I[rs], ex.sizes[gs], u_per_group=True)
         fused[rs] = scorer.combine(c_r[rs], c_f[rs], ex.U_rows(rs), ex.I[rs])
-    trained = loaded.manifest.get("metrics", {})
-    thresholds = {
-        "resnet": [trained.get("resnet", {}).get("threshold", 0.5)],
-        "deep_forest": [trained.get("deep_forest", {}).get("threshold", 0.5)],
-        "fused": [scorer.threshold],
-    }
+    # the served seed's thresholds (an artifact before they were recorded: the seeds' mean)
+    trained = loaded.manifest.get("thresholds") or {
+        name: m.get("threshold", 0.5) for name, m in loaded.manifest.get("metrics", {}).items()}
+    thresholds = {"resnet": [trained.get("resnet", 0.5)], "deep_forest": [trained.get("deep_forest", 0.5)],
+                  "fused": [scorer.threshold]}
     return summarize(ex, {"resnet": [c_r], "deep_forest": [c_f], "fused": [fused]}, thresholds, n_boot)

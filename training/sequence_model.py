@@ -54,12 +54,12 @@ def score_sequence_model(model: AttentionLSTM, scaling: RobustScaling, ex: Examp
 
 def fit_sequence_model(
     train: ExampleSet, rows: np.ndarray, val: ExampleSet, max_epochs: int = 15, patience: int = 3,
-    seed: int = 0, log: Callable[[str], None] | None = None,
+    seed: int = 0, log: Callable[[str], None] | None = None, X: np.ndarray | None = None,
 ) -> tuple[AttentionLSTM, RobustScaling, list[float]]:
-    """Fit on ``rows`` of ``train``; returns the best model by validation PR-AUC, its
-    input scaling and the validation curve."""
+    """Fit on ``rows`` of ``train`` (``X``: their ``[U, I]``, when the caller has built it);
+    returns the best model by validation PR-AUC, its input scaling and the validation curve."""
     torch.manual_seed(seed)
-    X = train.X(rows)
+    X = train.X(rows) if X is None else X
     scaling = RobustScaling.fit(X)
     S = torch.from_numpy(train.sequences(rows))
     xs = torch.from_numpy(scaling.apply(X))

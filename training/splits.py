@@ -23,8 +23,10 @@ event time:
 ['train', 'train', 'train', 'train', 'train', 'train', 'val', 'test', 'test']
 >>> s.part(6 * DAY + 60_000) is None  # inside validation's embargo
 True
->>> s.label_end("train") == s.val_start
-True
+>>> slices = [0] * 100 + [30 * DAY - 60_000] * 5 + [30 * DAY] * 100 + [61 * DAY - 60_000] * 5 + [61 * DAY] * 100
+>>> jd = CalendarSplit.from_times(slices, 1)   # three slices, each spilling a minute into the day before
+>>> jd.days, [jd.part(t) for t in (30 * DAY - 60_000, 30 * DAY, 61 * DAY - 60_000, 61 * DAY)]
+((1, 1, 1), ['val', 'val', 'test', 'test'])
 """
 from __future__ import annotations
 
@@ -74,7 +76,10 @@ class CalendarSplit:
             raise SplitError(
                 f"a calendar split needs at least {n_test + n_val + 1} active days "
                 f"(train, {n_val} validation, {n_test} test); the data has {n}")
-        val_day, test_day = active[n - n_test - n_val], active[n - n_test]
+        # A part begins the day after the previous part's last active day: with days in a
+        # row, at its own first day; with gaps (JD.com's monthly slices), a slice's spill
+        # over midnight into the day before stays with its slice.
+        val_day, test_day = active[n - n_test - n_val - 1] + 1, active[n - n_test - 1] + 1
         return cls(
             start=min(times), val_start=val_day * DAY_MS + day_offset_ms,
             test_start=test_day * DAY_MS + day_offset_ms, end=max(times) + 1, embargo_ms=horizon_ms,
@@ -99,21 +104,18 @@ class CalendarSplit:
                 return name
         return None
 
-    def label_end(self, part: str) -> int:
-        """Label windows of the part's moments stop before this time."""
-        return self.bounds(part)[1]
-
     def spans(self, times: Iterable[int]) -> dict[str, int]:
-        """How long each part's data lasts (its last event time minus its start), in ms."""
-        starts = {"train": self.start, "val": self.val_start, "test": self.test_start}
-        last = dict(starts)
+        """How long each part's data lasts (its last event time minus its first), in ms."""
+        ranges = {"train": (self.start, self.val_start), "val": (self.val_start, self.test_start),
+                  "test": (self.test_start, self.end)}
+        first: dict[str, int] = {}
+        last: dict[str, int] = {}
         for t in times:
-            for name in PARTS:
-                lo, hi = (self.start, self.val_start) if name == "train" else \
-                    (self.val_start, self.test_start) if name == "val" else (self.test_start, self.end)
+            for name, (lo, hi) in ranges.items():
                 if lo <= t < hi:
-                    last[name] = max(last[name], t)
-        return {name: last[name] - starts[name] for name in PARTS}
+                    first[name] = min(first.get(name, t), t)
+                    last[name] = max(last.get(name, t), t)
+        return {name: last.get(name, 0) - first.get(name, 0) for name in PARTS}
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -15,7 +15,7 @@ def case(seed: int = 0, n: int = 3000, users: int = 60):
     y = (rng.random(n) < 0.05).astype(int)
     p = np.round(y * 0.4 + rng.random(n), 2)  # rounded: ties between scores
     cover = np.array([[r, k] for k, r in enumerate(np.flatnonzero(y)[:40])])
-    purchase_user = np.r_[row_user[cover[:, 0]], -1]  # and one purchase by a user with no rows
+    purchase_user = np.r_[row_user[cover[:, 0]], users, users]  # and two by a user with no rows
     return y, p, row_user, cover, purchase_user
 
 
