@@ -254,6 +254,9 @@ async def _consume(settings: Settings, policy: CouponPolicy, csv_path: Path, idl
                 with csv_path.open("a", newline="") as fh:
                     csv.writer(fh).writerows(_csv_row(d) for d in decisions)
                 await cons.commit()
+                # the budget moves before the counts: a scrape (another thread) that sees a
+                # decision always sees the budget it spent
+                metrics.budget_left.set(book.budget_left())
                 for d in decisions:  # counted once they are on the ledger
                     metrics.decisions.labels(outcome=d.reason).inc()
             metrics.budget_left.set(book.budget_left())

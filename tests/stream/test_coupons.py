@@ -12,7 +12,7 @@ import pytest
 
 from stream.broker import free_port
 from stream.config import replace
-from stream.coupons import CouponDecision, CouponPolicy, run_coupons
+from stream.coupons import DAY_MS, CouponDecision, CouponPolicy, run_coupons
 from stream.intents import INTENT_SCHEMA_VERSION, Intent, decode_intent, encode_intent
 from stream.kafka import ensure_topics, producer, read_topic
 from stream.metrics import CouponMetrics
@@ -99,7 +99,7 @@ def test_an_intent_with_a_new_field_earns_its_coupon_and_the_consumer_exports_me
         while not consuming.done():  # the port answers while the consumer runs
             got = await loop.run_in_executor(None, scrape, f"http://127.0.0.1:{port}/metrics")
             if got.get("intent_coupon_decisions_total", 0) >= 2 and "intent_coupon_consumer_lag" in got:
-                scraped.update(got)
+                scraped.update(got, day=time.time() * 1000 // DAY_MS)
             await asyncio.sleep(0.2)
         return await consuming
 
@@ -111,7 +111,9 @@ def test_an_intent_with_a_new_field_earns_its_coupon_and_the_consumer_exports_me
     assert scraped["intent_coupon_decisions_total"] == 2
     assert scraped["intent_coupon_unreadable_total"] == 2
     assert scraped["intent_coupon_consumer_lag"] == 0  # summed over the partitions it owns
-    assert scraped["intent_coupon_budget_remaining"] == 9 and scraped["intent_coupon_ready"] == 1
+    # the budget is today's (UTC processing day): a run across midnight sees a fresh one
+    spent_today = scraped["day"] == granted.day
+    assert scraped["intent_coupon_budget_remaining"] == 10 - spent_today and scraped["intent_coupon_ready"] == 1
     text = metrics.render().decode()
     assert 'intent_coupon_unreadable_total{reason="unsupported_version"} 1.0' in text
     assert 'intent_coupon_unreadable_total{reason="invalid_json"} 1.0' in text
