@@ -105,7 +105,12 @@ def verdict(summary: dict[str, Any]) -> str:
         d = paired["deep_forest"]
         parts.append(f"Against its own forest branch alone (the fusion without the ResNet) the difference is "
                      f"{d['point']:+.4f} [{d['pr_auc_diff'][0]:+.4f}, {d['pr_auc_diff'][2]:+.4f}]: "
-                     f"{'the ResNet earns its weight' if d['pr_auc_diff'][0] > 0 else 'the ResNet adds nothing measurable'}.")
+                     f"{'the ResNet earns its weight' if d['pr_auc_diff'][0] > 0 else 'the ResNet adds nothing measurable'}"
+                     f" (scores averaged over the seeds' fusions).")
+        weights = [r["w_r"] for r in summary.get("fusion", {}).get("per_seed", [])]
+        if weights and weights[0] == 0 and any(weights):
+            parts.append(f"The served model (the first seed) gives the ResNet no weight (w_r per seed: "
+                         f"{', '.join(str(w) for w in weights)}): it serves the forest branch alone.")
     return " ".join(parts)
 
 
