@@ -36,8 +36,8 @@ from models.forest import DeepForest
 from models.fusion import FusedScorer
 from models.resnet import PurchaseResNet
 from models.versions import library_versions, version_mismatch
-from stream.catalogue import Catalogue
-from stream.features import FeatureSpec
+from stream.domain.catalogue import Catalogue
+from stream.domain.features import FeatureSpec
 
 __all__ = ["ArtifactError", "LoadedModel", "save_artifact", "load_artifact", "sha256_file"]
 

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from stream.features import ITEM_LAYOUT, USER_LAYOUT
-from stream.live_accuracy import ACTIVITY_BUCKETS
+from stream.domain.features import ITEM_LAYOUT, USER_LAYOUT
+from stream.domain.labels import ACTIVITY_BUCKETS
 
 __all__ = ["COLD_EVENTS", "ColdStartPrior", "fit_cold_start", "is_cold", "N_EVENTS_COLUMN"]
 

@@ -20,7 +20,7 @@ Two changes to the paper, each made because the plain version measurably failed:
 
 The paper's catalogue is 30,000 items; a dense Net2 that wide does not fit a CPU. Our
 catalogue is the user's candidate set: the ``n_items`` items of
-:meth:`~stream.state.UserState.candidates` (open carts, then the most recently
+:meth:`~stream.domain.state.UserState.candidates` (open carts, then the most recently
 touched; 32 by default), in that order, padded and masked. Every pair we score is in
 that catalogue by construction, so no item is "outside" it. An identity shortcut adds
 ``s`` to the final logits, the same F(x) = f(x) + x idea one level up.

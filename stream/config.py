@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["Settings", "Topics", "SettingsError", "REPO_ROOT", "describe_env"]
+__all__ = ["Settings", "Topics", "SettingsError", "REPO_ROOT", "describe_env", "USERS_TABLE", "ITEMS_TABLE",
+           "GATES_TABLE"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Default file locations: beside the code in a source checkout; for an installed
@@ -36,6 +37,10 @@ PREFIX = "INTENT_"
 
 class SettingsError(ValueError):
     """A setting has a value of the wrong type or out of range."""
+
+
+#: the worker's tables; each has a changelog topic (:meth:`Settings.changelog_topic`)
+USERS_TABLE, ITEMS_TABLE, GATES_TABLE = "users", "items", "gates"
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,10 @@ class Settings:
             coupons=self.topic_coupons,
         )
 
+    def changelog_topic(self, table: str) -> str:
+        """Faust's name for a table's changelog topic."""
+        return f"{self.app_id}-{table}-changelog"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
         """Build settings from ``env`` (default ``os.environ``); non-None overrides win."""
@@ -241,7 +250,7 @@ class Settings:
                     broker_rebalance_timeout=max(session_s, 10.0))
 
     def worker_identity(self, hostname: str | None = None) -> str | None:
-        """Who this worker is across restarts (see :mod:`stream.membership`); None when
+        """Who this worker is across restarts (see :mod:`stream.runtime.membership`); None when
         nothing tells it from another worker on its host.
 
         >>> Settings(metrics_port=9108).worker_identity("box"), Settings(metrics_port=0).worker_identity("box")

@@ -7,9 +7,9 @@ from typing import Iterator
 
 import pytest
 
-from stream.broker import EmbeddedBroker
 from stream.config import REPO_ROOT, Settings
-from stream.worker_process import WorkerProcess as StreamWorker
+from stream.io.broker import EmbeddedBroker
+from stream.io.worker_process import WorkerProcess as StreamWorker
 
 JDATA = REPO_ROOT.parent / "shared" / "data" / "jdata-2016-sample"
 
@@ -23,7 +23,7 @@ def jdata_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def jdata_events(jdata_dir: Path) -> list:
-    from stream.readers import read_clickstream
+    from stream.domain.readers import read_clickstream
 
     return read_clickstream([jdata_dir]).events
 

@@ -1,4 +1,4 @@
-"""Build a :class:`~stream.catalogue.Catalogue` from the JD.com attribute files.
+"""Build a :class:`~stream.domain.catalogue.Catalogue` from the JD.com attribute files.
 
 ``JData_User.csv`` (age band, sex, level), ``JData_Product.csv`` (a1..a3, category,
 brand) and ``JData_Comment.csv`` (weekly comment snapshots; the earliest snapshot of
@@ -12,7 +12,7 @@ import gzip
 import io
 from pathlib import Path
 
-from stream.catalogue import Catalogue
+from stream.domain.catalogue import Catalogue
 
 __all__ = ["load_catalogue", "age_band"]
 

@@ -30,7 +30,6 @@ import numpy as np
 
 from training.metrics import caught
 
-
 __all__ = ["UserBootstrap", "METRICS"]
 
 METRICS = ("pr_auc", "roc_auc", "precision", "recall", "f1", "purchase_recall")

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from stream.features import USER_LAYOUT
-from stream.live_accuracy import ACTIVITY_BUCKETS, activity_bucket
+from stream.domain.features import USER_LAYOUT
+from stream.domain.labels import ACTIVITY_BUCKETS, activity_bucket
 from training.bootstrap import UserBootstrap
 from training.examples import ExampleSet
 from training.metrics import classification_metrics, purchase_recall

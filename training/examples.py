@@ -4,7 +4,7 @@ Events are replayed in the order the worker sees them. After each event the user
 state is exactly what the worker holds; when the user's next event has a later time
 (the worker scores a user once per micro-batch, and same-second events arrive
 together) the moment becomes an example group: the user's candidate items with U and
-I computed by :func:`stream.features.pair_features`. A candidate's label is 1 when the
+I computed by :func:`stream.domain.features.pair_features`. A candidate's label is 1 when the
 user buys that item in ``(t, t + horizon]`` strictly after the moment's event, cut at
 the end of the moment's part of the :class:`~training.splits.CalendarSplit`; the
 features only ever see events up to the moment, so a future event cannot change a past
@@ -33,15 +33,15 @@ from typing import Callable
 
 import numpy as np
 
-from stream.catalogue import Catalogue
-from stream.events import TYPE_INDEX, Event
-from stream.features import FeatureSpec, pair_features, user_vector
-from stream.state import CATEGORY, N_TYPES, ItemStats, UserState
+from stream.domain.catalogue import Catalogue
+from stream.domain.events import TYPE_INDEX, Event
+from stream.domain.features import FeatureSpec, pair_features, user_vector
+from stream.domain.labels import DEFAULT_HORIZON_MS
+from stream.domain.state import CATEGORY, N_TYPES, ItemStats, UserState
 from training.splits import PARTS, CalendarSplit
 
-__all__ = ["ExampleSet", "Purchases", "build_examples", "SEQ_LEN", "SEQ_DIM", "DEFAULT_HORIZON_MS"]
+__all__ = ["ExampleSet", "Purchases", "build_examples", "SEQ_LEN", "SEQ_DIM"]
 
-DEFAULT_HORIZON_MS = 30 * 60_000
 SEQ_LEN = 20  # recent actions seen by the sequence models
 SEQ_DIM = N_TYPES + 3  # type one-hot, same item, same category, log1p(minutes ago)
 BUY = TYPE_INDEX["transaction"]

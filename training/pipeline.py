@@ -34,12 +34,13 @@ from models.calibration import PlattCalibrator
 from models.cold_start import fit_cold_start
 from models.forest import DeepForest
 from models.fusion import FusedScorer, fuse
-from stream.features import FeatureSpec
-from stream.readers import read_clickstream
+from stream.domain.features import FeatureSpec
+from stream.domain.labels import DEFAULT_HORIZON_MS
+from stream.domain.readers import read_clickstream
 from training.attributes import load_catalogue
 from training.baselines import BASELINES, Baseline, fit_baseline, tune_baseline
 from training.evaluation import summarize
-from training.examples import DEFAULT_HORIZON_MS, SEQ_LEN, ExampleSet, build_examples
+from training.examples import SEQ_LEN, ExampleSet, build_examples
 from training.fit_resnet import fit_resnet, score_resnet
 from training.metrics import best_threshold, pr_auc
 from training.rules import RULES

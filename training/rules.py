@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stream.features import ITEM_LAYOUT
+from stream.domain.features import ITEM_LAYOUT
 
 __all__ = ["RULES", "cart_rule", "recency_rule"]
 

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from models.artifact import load_artifact
-from stream.readers import read_clickstream
+from stream.domain.labels import DEFAULT_HORIZON_MS
+from stream.domain.readers import read_clickstream
 from training.evaluation import summarize
-from training.examples import DEFAULT_HORIZON_MS, build_examples
+from training.examples import build_examples
 
 __all__ = ["evaluate_artifact"]
 

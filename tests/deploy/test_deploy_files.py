@@ -11,9 +11,9 @@ import orjson
 import pytest
 import yaml
 
+from stream.commands.report import DASHBOARD, load_panels
 from stream.config import REPO_ROOT, Settings
-from stream.metrics import WorkerMetrics
-from stream.run_report import DASHBOARD, load_panels
+from stream.monitoring.metrics import WorkerMetrics
 
 DEPLOY = REPO_ROOT / "deploy"
 COMPOSE = REPO_ROOT / "docker-compose.yml"

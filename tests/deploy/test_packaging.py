@@ -109,7 +109,7 @@ def test_the_wheel_carries_every_package_and_the_deploy_files(wheel: Path) -> No
 
 
 def test_intent_report_runs_from_the_installed_wheel(venv: Path, prometheus: str, tmp_path: Path) -> None:
-    where = run(venv, "python", "-c", "import stream.run_report as r; print(r.__file__); print(r.DASHBOARD)",
+    where = run(venv, "python", "-c", "import stream.commands.report as r; print(r.__file__); print(r.DASHBOARD)",
                 cwd=tmp_path)
     module, dashboard = where.stdout.split()
     assert module.startswith(str(venv.parent)) and dashboard.startswith(str(venv.parent)), where.stderr

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stream.broker import free_port
-from stream.cli import main
-from stream.replay import replay_events
-from stream.run_report import PrometheusAPI
+from stream.commands.cli import main
+from stream.commands.report import PrometheusAPI
+from stream.io.broker import free_port
+from stream.io.replay import replay_events
 from tests.conftest import settings_for, wait_for
 
 pytestmark = pytest.mark.integration

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from stream.app import _broker_credentials
 from stream.config import Settings, SettingsError
+from stream.runtime.app import _broker_credentials
 
 
 def test_sasl_settings_reach_both_clients(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.events import Event
+from stream.domain.events import Event
 from training.examples import build_examples
 from training.splits import CalendarSplit
 

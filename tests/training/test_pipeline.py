@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from stream.cli import main
+from stream.commands.cli import main
 from training.scoring import evaluate_artifact
 
 MODELS = {"logistic_regression", "linear_svm", "random_forest", "xgboost", "lightgbm", "lstm_attention",

@@ -1,0 +1,225 @@
+"""Prometheus metrics of the worker, and the HTTP server for ``/metrics`` and ``/healthz``.
+
+Every metric the dashboards and alerts use is defined here, once.
+"""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Sequence
+
+import numpy as np
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    generate_latest,
+)
+
+__all__ = ["WorkerMetrics", "CouponMetrics", "MetricsServer", "PartitionGauge", "observe_many"]
+
+LATENESS_BUCKETS = (0.1, 1, 5, 30, 60, 300, 900, 3600, 21600, 86400, 604800, 2592000, 31536000)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+def observe_many(histogram: Any, values: Sequence[float]) -> None:
+    """``histogram.observe(v)`` for every value, with one increment per bucket: a worker
+    observes a latency or lateness per event, and ``observe`` costs about 3 us a call.
+
+    >>> from prometheus_client import CollectorRegistry, Histogram
+    >>> h = Histogram("h", "h", buckets=(1, 5), registry=CollectorRegistry())
+    >>> observe_many(h, [0.5, 1.0, 3.0, 7.0])
+    >>> [(s.name, s.labels.get("le"), s.value) for s in h.collect()[0].samples][:4]
+    [('h_bucket', '1.0', 2.0), ('h_bucket', '5.0', 3.0), ('h_bucket', '+Inf', 4.0), ('h_count', None, 4.0)]
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets, total = getattr(histogram, "_buckets", None), getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None:  # not the client this was written for
+        for v in values:
+            histogram.observe(v)
+        return
+    if not len(values):
+        return
+    amounts = np.asarray(values, dtype=float)
+    # observe() puts a value in the first bucket whose upper bound it does not exceed
+    counts = np.bincount(np.searchsorted(bounds, amounts, side="left"), minlength=len(bounds))
+    for i in np.flatnonzero(counts[: len(bounds)]):
+        buckets[i].inc(int(counts[i]))
+    total.inc(float(amounts.sum()))
+
+
+class PartitionGauge:
+    """A gauge with one series per partition that this process owns.
+
+    A consumer's per-partition figure (its lag) means something only while it owns the
+    partition: after a rebalance the new owner exports it, and a series left behind
+    here would be counted twice by a sum over the fleet, frozen at its last value.
+    So a series is removed when its partition is revoked (:meth:`forget`), and
+    :meth:`own` drops any partition not in the current assignment.
+
+    >>> from prometheus_client import CollectorRegistry, Gauge
+    >>> g = PartitionGauge(Gauge("lag", "lag", ["partition"], registry=CollectorRegistry()))
+    >>> g.set(0, 5); g.set(1, 7); g.forget([1])
+    >>> [(s.labels["partition"], s.value) for s in g.gauge.collect()[0].samples]
+    [('0', 5.0)]
+    >>> g.set(2, 1); g.own([2]); sorted(g.partitions)
+    [2]
+    """
+
+    def __init__(self, gauge: Gauge) -> None:
+        self.gauge = gauge
+        self.partitions: set[int] = set()
+
+    def set(self, partition: int, value: float) -> None:
+        self.gauge.labels(partition=str(partition)).set(value)
+        self.partitions.add(partition)
+
+    def forget(self, partitions: Any) -> None:
+        """Remove the series of ``partitions`` (ints) that are not ours any more."""
+        for p in set(partitions) & self.partitions:
+            self.gauge.remove(str(p))
+            self.partitions.discard(p)
+
+    def own(self, partitions: Any) -> None:
+        """Keep only the series of ``partitions``, the current assignment."""
+        self.forget(self.partitions - set(partitions))
+
+
+class WorkerMetrics:
+    """The worker's metrics, in their own registry (one per worker process)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.events = Counter("intent_events_total", "Valid events processed, by type", ["type"], registry=r)
+        self.duplicates = Counter("intent_events_duplicate_total",
+                                  "Events dropped as repeats of a recent event_id", registry=r)
+        self.dlq = Counter("intent_dlq_total", "Messages sent to the dead-letter topic, by reason",
+                           ["reason"], registry=r)
+        self.intents = Counter("intent_intents_published_total", "Purchase intents published", registry=r)
+        self.latency = Histogram(
+            "intent_event_to_intent_latency_seconds",
+            "Time from the event to its intent: basis=ingest (Kafka timestamp) or event_time",
+            ["basis"], buckets=LATENCY_BUCKETS, registry=r)
+        self.scoring = Histogram("intent_scoring_seconds",
+                                 "Model call per scored micro-batch, from submission (queue "
+                                 "included) to answer",
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.batch_pairs = Histogram("intent_scoring_batch_pairs", "(user, item) pairs per scored batch",
+                                     buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=r)
+        self.batch_events = Histogram("intent_batch_events", "Events per micro-batch",
+                                      buckets=(1, 4, 16, 64, 256, 1024), registry=r)
+        self.users = Gauge("intent_users_in_state", "Users held in this worker's tables", registry=r)
+        self.lag = Gauge("intent_consumer_lag", "Unconsumed events per partition this worker owns "
+                         "(a partition's series moves with it on a rebalance)",
+                         ["partition"], registry=r)
+        self.partition_lag = PartitionGauge(self.lag)
+        self.model = Info("intent_model", "Model artifact being served", registry=r)
+        self.live = Gauge("intent_live_metric", "Live precision/recall/F1 of published intents "
+                          "(rolling window of resolved outcomes)", ["metric"], registry=r)
+        self.outcomes = Counter("intent_outcomes_total", "Resolved intents: tp, fp, fn",
+                                ["outcome"], registry=r)
+        self.ready = Gauge("intent_ready", "1 when the worker is consuming, else 0", registry=r)
+        self.model_reloads = Counter("intent_model_reloads_total", "Models hot-swapped in", registry=r)
+        self.model_reload_failures = Counter("intent_model_reload_failures_total",
+                                             "New artifacts refused (corrupt or mismatched)", registry=r)
+        self.scoring_failures = Counter("intent_scoring_failures_total",
+                                        "Model calls that raised or timed out", registry=r)
+        # data quality (stream/monitoring/quality.py), flushed once per batch
+        self.quality_events = Counter("intent_quality_events_total", "Events checked for quality",
+                                      ["type", "source"], registry=r)
+        self.quality_complete = Counter("intent_quality_complete_total",
+                                        "Events carrying every field the features use", ["type", "source"],
+                                        registry=r)
+        self.quality_missing = Counter("intent_quality_missing_total", "Events missing an expected field",
+                                       ["field", "source"], registry=r)
+        self.lateness = Histogram("intent_event_lateness_seconds", "Ingest (Kafka) time minus event time",
+                                  ["source"], buckets=LATENESS_BUCKETS, registry=r)
+        self.late_events = Counter("intent_late_events_total", "Events later than the allowed grace",
+                                   ["type", "source"], registry=r)
+        self.future_events = Counter("intent_future_events_total", "Events whose time is ahead of ingest",
+                                     ["type", "source"], registry=r)
+        self.outliers = Counter("intent_outliers_total", "Events outside rolling mean +- 3 sigma, by field",
+                                ["field"], registry=r)
+        self.excluded = Counter("intent_quality_excluded_total",
+                                "Outlier events kept out of the features (INTENT_EXCLUDE_OUTLIERS)", registry=r)
+        self.bot_users = Counter("intent_bot_users_total", "Users marked bot-like (events per minute)",
+                                 registry=r)
+        self.suppressed = Counter("intent_intents_suppressed_total", "Intents not published, by reason",
+                                  ["reason"], registry=r)
+        # model health
+        self.drift = Counter("intent_drift_total", "Drift detected (ADWIN), by detector", ["detector"],
+                             registry=r)
+        self.drift_raised = Gauge("intent_drift_raised_timestamp_seconds",
+                                  "Unix time the detector last raised a drift", ["detector"], registry=r)
+        self.live_by_activity = Gauge("intent_live_metric_by_activity",
+                                      "Live precision/recall/F1 by user activity bucket (cold < 5 events)",
+                                      ["metric", "bucket"], registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class CouponMetrics:
+    """``intent coupons``' metrics (its own registry and port, see
+    ``INTENT_COUPON_METRICS_PORT``)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.decisions = Counter("intent_coupon_decisions_total",
+                                 "Coupon decisions by outcome: granted, below_band, above_band, "
+                                 "cooldown, budget", ["outcome"], registry=r)
+        self.unreadable = Counter("intent_coupon_unreadable_total",
+                                  "Intents that could not be read, by reason", ["reason"], registry=r)
+        self.redelivered = Counter("intent_coupon_redelivered_total",
+                                   "Intents read again that already had a decision", registry=r)
+        self.lag = Gauge("intent_coupon_consumer_lag", "Intents not yet decided, per partition owned",
+                         ["partition"], registry=r)
+        self.partition_lag = PartitionGauge(self.lag)
+        self.budget_left = Gauge("intent_coupon_budget_remaining",
+                                 "Coupons left in today's budget (UTC processing day)", registry=r)
+        self.ready = Gauge("intent_coupon_ready", "1 when the ledger is restored and intents are "
+                           "consumed, else 0", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsServer:
+    """``/metrics`` (Prometheus text) and ``/healthz`` (200 ready, 503 not) on one port,
+    for any metrics object with ``render()`` and a ``ready`` gauge."""
+
+    def __init__(self, metrics: WorkerMetrics | CouponMetrics, host: str, port: int) -> None:
+        self.metrics = metrics
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+                if self.path.split("?")[0] == "/metrics":
+                    body, status, ctype = outer.metrics.render(), 200, CONTENT_TYPE_LATEST
+                elif self.path.split("?")[0] == "/healthz":
+                    ok = outer.metrics.ready._value.get() == 1  # noqa: SLF001
+                    body, status, ctype = (b"ok\n" if ok else b"not ready\n"), (200 if ok else 503), "text/plain"
+                else:
+                    body, status, ctype = b"not found\n", 404, "text/plain"
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:  # no per-request logging
+                pass
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="metrics")
+
+    def start(self) -> "MetricsServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()

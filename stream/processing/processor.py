@@ -1,0 +1,480 @@
+"""The worker's processing of one micro-batch, free of Kafka so it can be tested alone.
+
+For each message: validate (bad -> DLQ with reason), drop repeats of a recent
+``event_id``, fold the event into the user's state, collect its item activity (sent
+once per partition per batch, see :mod:`stream.processing.item_events`), and resolve earlier
+intents on purchases. Then, once per batch, every user whose state
+changed is scored on their candidate items in ONE model call, and the intent gate
+decides what to publish. State is written back once per user per batch, so the
+changelog gets one record per user per batch rather than one per event.
+
+Delivery is at-least-once: the caller acknowledges the batch's offsets only after
+:meth:`EventProcessor.process_batch` returns, and a redelivered event is recognised by
+its ``event_id`` and skipped.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Iterable, Mapping, MutableMapping, NamedTuple, Sequence
+
+import numpy as np
+
+from models.scorer import Scorer, Scores
+from stream.domain.catalogue import Catalogue
+from stream.domain.events import Event, InvalidEvent, dlq_record, encode_event, parse_event
+from stream.domain.features import FeatureSpec, pair_features
+from stream.domain.labels import activity_bucket
+from stream.domain.state import ItemStats, UserState
+from stream.monitoring.drift import DriftMonitor
+from stream.monitoring.live_accuracy import LiveAccuracy
+from stream.monitoring.metrics import WorkerMetrics, observe_many
+from stream.monitoring.quality import QualityConfig, QualityMonitor
+from stream.processing.gate import IntentGate
+from stream.processing.intents import Intent, encode_intent
+from stream.processing.item_events import ItemActivity
+from stream.processing.privacy import Pseudonymizer
+
+__all__ = ["RawMessage", "Sinks", "ServingModel", "EventProcessor", "BatchResult", "StagedBatch"]
+
+log = logging.getLogger(__name__)
+
+#: Events (and users) staged between two turns of the event loop: about 10 ms of work.
+YIELD_EVERY = 200
+
+Send = Callable[[bytes | None, bytes], Awaitable[None]]
+SendToPartition = Callable[[int, bytes], Awaitable[None]]
+
+
+class RawMessage(NamedTuple):
+    """One ``events`` message as the processor sees it. Faust's messages have the same
+    attributes, so the worker hands them over as they are (a copy of each cost 3% of
+    its loop)."""
+
+    key: bytes | None
+    value: bytes | None
+    timestamp: float  # Kafka (ingest) timestamp, seconds since the epoch
+    offset: int = -1  # offset in its partition (-1: unknown)
+
+
+async def _nothing_to_flush() -> None:
+    return None
+
+
+@dataclass
+class Sinks:
+    dlq: Send
+    item_events: SendToPartition  # (partition, value): see stream.processing.item_events
+    intents: Send
+    #: After a batch's intents: sends what ``intents`` collected (see stream.runtime.publisher).
+    flush_intents: Callable[[], Awaitable[None]] = _nothing_to_flush
+
+
+@dataclass
+class ServingModel:
+    """What the processor needs of a loaded artifact; swapped whole on a reload, so the
+    threshold (the scorer's) and the label horizon change together with the model."""
+
+    scorer: Scorer
+    catalogue: Catalogue | None
+    spec: FeatureSpec
+    #: The label horizon the model was trained with (its manifest's); None: the processor's.
+    horizon_ms: int | None = None
+
+
+@dataclass
+class BatchResult:
+    processed: int = 0
+    duplicates: int = 0
+    dlq: int = 0
+    intents: list[Intent] = field(default_factory=list)
+
+
+class _Trigger(NamedTuple):
+    event: Event
+    ingest_ms: float
+
+
+@dataclass
+class StagedBatch:
+    """A batch folded into state, with its users' (user, item) pairs built but not scored.
+
+    Everything the finish step needs is captured here at stage time, the model
+    included, so a model swapped in meanwhile never sees half a batch.
+    """
+
+    result: BatchResult
+    gate: IntentGate
+    triggers: dict[str, list[_Trigger]]
+    model: ServingModel
+    owners: list[tuple[str, list[str]]] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    U: np.ndarray | None = None
+    I: np.ndarray | None = None
+    scoring: "asyncio.Future[Scores] | None" = None  # the model call, submitted when staged
+    submitted_at: float = 0.0
+
+    @property
+    def n_pairs(self) -> int:
+        return 0 if self.U is None else len(self.U)
+
+    _U_parts: list[np.ndarray] = field(default_factory=list)
+    _I_parts: list[np.ndarray] = field(default_factory=list)
+
+    def add_pairs(self, users: Iterable[tuple[str, UserState]], max_candidates: int,
+                  items: Mapping[str, ItemStats]) -> None:
+        """These users' candidate pairs (call :meth:`seal` after the last)."""
+        for uid, state in users:
+            cands = state.candidates(max_candidates)
+            U, I = pair_features(self.model.spec, uid, state, cands, items, self.model.catalogue)
+            self._U_parts.append(U)
+            self._I_parts.append(I)
+            self.sizes.append(len(cands))
+            self.owners.append((uid, cands))
+
+    def seal(self) -> None:
+        """Every changed user's pairs as ONE model call."""
+        if self._U_parts:
+            self.U, self.I = np.concatenate(self._U_parts), np.concatenate(self._I_parts)
+        self._U_parts, self._I_parts = [], []
+
+
+class EventProcessor:
+    def __init__(
+        self,
+        users: MutableMapping[str, UserState],
+        items: Mapping[str, ItemStats],
+        gates: MutableMapping[str, dict],
+        model: ServingModel,
+        sinks: Sinks,
+        metrics: WorkerMetrics,
+        threshold: float,
+        cooldown_ms: int,
+        horizon_ms: int,
+        max_candidates: int,
+        score_timeout_s: float = 10.0,
+        pseudonymize: Pseudonymizer | None = None,
+        partitions: int = 4,
+        quality: QualityConfig | None = None,
+        max_intent_age_ms: int = 0,
+    ) -> None:
+        self.users, self.items, self.gates = users, items, gates
+        self.model = model
+        self.sinks = sinks
+        self.metrics = metrics
+        self.threshold_override = threshold
+        self.cooldown_ms, self.default_horizon_ms = cooldown_ms, horizon_ms
+        self.max_candidates = max_candidates
+        self.score_timeout_s = score_timeout_s
+        self._model_thread: ThreadPoolExecutor | None = None  # an in-process model's calls
+        self.live = LiveAccuracy()
+        self.live_by_activity: dict[str, LiveAccuracy] = {}
+        self._outcomes: Counter[str] = Counter()  # not yet in Prometheus
+        self.quality = QualityMonitor(quality or QualityConfig())
+        self.drift = DriftMonitor()
+        self.pseudonymize = pseudonymize or Pseudonymizer("")
+        self.partitions = partitions
+        #: A trigger written to ``events`` longer ago than this publishes nothing (0: no limit).
+        self.max_intent_age_ms = max_intent_age_ms
+        self.watermark = 0  # latest event time processed
+        self.sweep_interval_s = 30.0
+        self._last_sweep = time.monotonic()
+
+    @property
+    def threshold(self) -> float:
+        t = self.threshold_override
+        return t if t >= 0 else float(self.model.scorer.threshold)
+
+    @property
+    def horizon_ms(self) -> int:
+        """The served model's label horizon (the processor's default if it names none)."""
+        h = self.model.horizon_ms
+        return self.default_horizon_ms if h is None else h
+
+    def gate(self) -> IntentGate:
+        return IntentGate(self.threshold, self.cooldown_ms, self.horizon_ms)
+
+    async def _to_dlq(self, msg: RawMessage, reason: str, detail: str) -> None:
+        self.metrics.dlq.labels(reason=reason).inc()
+        await self.sinks.dlq(msg.key, dlq_record(msg.value, reason, detail, msg.key))
+
+    async def process_batch(self, messages: Sequence[RawMessage]) -> BatchResult:
+        """Stage and finish one batch (the worker pipelines the two, see :meth:`stage`)."""
+        return await self.finish(await self.stage(messages))
+
+    async def stage(self, messages: Sequence[RawMessage]) -> "StagedBatch":
+        """Fold a batch into state and build its users' pairs, without scoring them.
+
+        The worker stages batch k+1 while batch k is being scored in the model process,
+        then finishes them in order. Every ``YIELD_EVERY`` events and users this lets
+        the event loop run (a model answer waiting to be read, the next call to send):
+        each event's gate update, the only state a publishing batch also touches, is
+        written back before that, so the two steps never see each other half-done.
+        """
+        result = BatchResult()
+        self.metrics.batch_events.observe(len(messages))
+        gate = self.gate()
+        if time.monotonic() - self._last_sweep >= self.sweep_interval_s:
+            self.sweep_expired(gate)
+        dirty: dict[str, UserState] = {}
+        triggers: dict[str, list[_Trigger]] = {}
+        item_activity = ItemActivity(self.partitions)
+        by_type: Counter[str] = Counter()
+        for k, msg in enumerate(messages, 1):
+            if k % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            try:
+                event = parse_event(msg.value)
+                if msg.key is not None and msg.key != event.user_id.encode():
+                    raise InvalidEvent("key_mismatch", "message key is not the event's user_id")
+            except InvalidEvent as exc:
+                await self._to_dlq(msg, exc.reason, exc.detail)
+                result.dlq += 1
+                continue
+            event = self.pseudonymize.event(event)  # before anything is stored or sent
+            uid = event.user_id
+            state = dirty.get(uid) or self.users.get(uid) or UserState()
+            if state.seen(event, msg.offset):
+                self.metrics.duplicates.inc()
+                result.duplicates += 1
+                continue
+            ingest_ms = msg.timestamp * 1000.0
+            verdict = self.quality.observe(event, ingest_ms,
+                                           state.session_last() if state.n_events else None)
+            if verdict.exclude:
+                self.metrics.excluded.inc()
+            state.add_unseen(event, msg.offset, fold=not verdict.exclude)
+            result.processed += 1
+            dirty[uid] = state
+            triggers.setdefault(uid, []).append(_Trigger(event, ingest_ms))
+            by_type[event.type] += 1
+            item_activity.add(event)
+            self.watermark = max(self.watermark, event.ts)
+            gstate = self.gates.get(uid)
+            changed = False
+            if gstate is not None:
+                n_items = len(gstate)
+                for _ in gate.expire(gstate, event.ts):
+                    self._outcome("fp", state.n_events)
+                    changed = True
+                changed = changed or len(gstate) != n_items
+            if event.type == "transaction":
+                gstate = {} if gstate is None else gstate
+                outcome = gate.resolve_purchase(gstate, event.item_id, event.ts)
+                self._outcome(outcome, state.n_events)
+                changed = changed or outcome == "tp"
+            if changed:
+                self.gates[uid] = gstate
+        for etype, n in by_type.items():  # counted per batch: labels() is costly per event
+            self.metrics.events.labels(type=etype).inc(n)
+        self._flush_quality()
+        self._flush_outcomes()
+        for uid, state in dirty.items():
+            self.users[uid] = state  # one changelog write per user per batch
+        staged = StagedBatch(result, gate, triggers, self.model)
+        if dirty:
+            changed = list(dirty.items())
+            for start in range(0, len(changed), YIELD_EVERY):
+                if start:
+                    await asyncio.sleep(0)
+                staged.add_pairs(changed[start:start + YIELD_EVERY], self.max_candidates, self.items)
+            staged.seal()
+            self.metrics.batch_pairs.observe(staged.n_pairs)
+            if staged.n_pairs:
+                staged.submitted_at = time.perf_counter()
+                staged.scoring = self._submit(staged.model.scorer, staged.U, staged.I, staged.sizes)
+        self.metrics.users.set(len(self.users))
+        for partition, value in item_activity.messages():  # one record per partition per batch
+            await self.sinks.item_events(partition, value)
+        return staged
+
+    async def finish(self, staged: "StagedBatch") -> BatchResult:
+        """Score a staged batch and publish the intents its gate lets through."""
+        return await self.publish(staged, await self.score(staged))
+
+    async def score(self, staged: "StagedBatch") -> Scores | None:
+        """The model's answer for a staged batch's pairs: None when there are none, or
+        when the model failed twice (:meth:`publish` then dead-letters the triggers).
+        The call was submitted when the batch was staged, so the model works on it while
+        the batches before it are published."""
+        if not staged.n_pairs:
+            return None
+        assert staged.U is not None and staged.I is not None
+        scorer = staged.model.scorer
+        call, started = staged.scoring, staged.submitted_at
+        for attempt in (1, 2):
+            if call is None:
+                started = time.perf_counter()
+                call = self._submit(scorer, staged.U, staged.I, staged.sizes)
+            try:
+                scores = await call
+                self.metrics.scoring.observe(time.perf_counter() - started)
+                return scores
+            except Exception as exc:  # a failing model must not stop consumption
+                self.metrics.scoring_failures.inc()
+                log.warning("model call failed (attempt %d): %r", attempt, exc)
+                call = None
+        return None
+
+    async def publish(self, staged: "StagedBatch", scores: Scores | None) -> BatchResult:
+        """Gate a scored batch and publish the intents that pass."""
+        if staged.n_pairs:
+            staged.result.intents = await self._publish(staged, scores)
+        return staged.result
+
+    def sweep_expired(self, gate: IntentGate | None = None) -> int:
+        """Close the intents of users who have not come back within the horizon, each a
+        false positive (a returning user's are closed at their next event). Runs between
+        batches, so it never races a batch's gate updates; "now" is the latest event time
+        processed less the late-arrival grace, so a lagging partition is not cut short."""
+        self._last_sweep = time.monotonic()
+        gate = gate or self.gate()
+        now = self.watermark - self.quality.config.late_grace_ms
+        closed = 0
+        for uid in list(self.gates):
+            gstate = self.gates.get(uid)
+            if not gstate:
+                continue
+            before = len(gstate)
+            expired = list(gate.expire(gstate, now))
+            if not expired and len(gstate) == before:
+                continue
+            state = self.users.get(uid)
+            for _ in expired:
+                self._outcome("fp", state.n_events if state is not None else 0)
+            closed += len(expired)
+            self.gates[uid] = gstate
+        self._flush_outcomes()
+        return closed
+
+    def _outcome(self, outcome: str, n_events: int) -> None:
+        self.live.update(outcome)
+        self._outcomes[outcome] += 1
+        bucket = activity_bucket(n_events)
+        by_bucket = self.live_by_activity.get(bucket)
+        if by_bucket is None:
+            by_bucket = self.live_by_activity[bucket] = LiveAccuracy()
+        by_bucket.update(outcome)
+        for detector in self.drift.update_error(outcome != "tp"):
+            self._drift_raised(detector)
+
+    def _flush_outcomes(self) -> None:
+        """The outcomes resolved since the last flush to Prometheus: once a batch, as
+        label lookups and gauge sets per outcome cost more than the outcome itself."""
+        if not self._outcomes:
+            return
+        m = self.metrics
+        for outcome, n in self._outcomes.items():
+            m.outcomes.labels(outcome=outcome).inc(n)
+        self._outcomes.clear()
+        for name, value in self.live.get().items():
+            m.live.labels(metric=name).set(value)
+        for bucket, by_bucket in self.live_by_activity.items():
+            for name, value in by_bucket.get().items():
+                m.live_by_activity.labels(metric=name, bucket=bucket).set(value)
+
+    def _drift_raised(self, detector: str) -> None:
+        self.metrics.drift.labels(detector=detector).inc()
+        self.metrics.drift_raised.labels(detector=detector).set(self.drift.raised_at[detector])
+
+    def _flush_quality(self) -> None:
+        """The batch's data-quality counts to Prometheus (see stream.monitoring.quality)."""
+        pending, lateness = self.quality.take_pending()
+        m = self.metrics
+        for (kind, label, source), n in pending.items():
+            if kind == "events":
+                m.quality_events.labels(type=label, source=source).inc(n)
+                # the series exists at 0 too, so completeness reads 0% rather than "no data"
+                m.quality_complete.labels(type=label, source=source)
+            elif kind == "complete":
+                m.quality_complete.labels(type=label, source=source).inc(n)
+            elif kind == "missing":
+                m.quality_missing.labels(field=label, source=source).inc(n)
+            elif kind == "late":
+                m.late_events.labels(type=label, source=source).inc(n)
+            elif kind == "future":
+                m.future_events.labels(type=label, source=source).inc(n)
+            elif kind == "outlier":
+                m.outliers.labels(field=label).inc(n)
+            elif kind == "bot_users":
+                m.bot_users.inc(n)
+        for source, seconds in lateness.items():  # one labels() and one observe_many a source
+            observe_many(m.lateness.labels(source=source), seconds)
+
+    async def _publish(self, staged: "StagedBatch", scores: Scores | None) -> list[Intent]:
+        model, gate, triggers = staged.model, staged.gate, staged.triggers
+        if scores is None:
+            for uid, _ in staged.owners:
+                for trig in triggers[uid]:
+                    key = trig.event.user_id.encode()
+                    await self.sinks.dlq(key, dlq_record(
+                        encode_event(trig.event), "scoring_failed", "model call failed twice", key))
+                    self.metrics.dlq.labels(reason="scoring_failed").inc()
+            return []
+        for detector in self.drift.update_scores(scores.probability):
+            self._drift_raised(detector)
+        # Gate decisions and their writes first, with no await between them (a staged
+        # batch may touch the same gates as soon as this yields); the sends after.
+        published: list[Intent] = []
+        row = 0
+        now_ms = time.time() * 1000
+        max_age, stale_pairs = self.max_intent_age_ms, 0
+        for (uid, cands), size in zip(staged.owners, staged.sizes):
+            trig = triggers[uid][-1]
+            gstate = self.gates.get(uid) or {}
+            before = {k: list(v) for k, v in gstate.items()}
+            # History (a backfill, a topic read from its start, a long outage): it builds
+            # state, but is no news to marketing. Its gate decisions are made on a copy
+            # and dropped, so the user's first fresh event is judged as if the history
+            # had published nothing (each stale scoring above the threshold counts).
+            stale = max_age > 0 and now_ms - trig.ingest_ms > max_age
+            if stale:
+                gstate = before
+            bot = self.quality.is_bot(uid)
+            for j, item in enumerate(cands):
+                p = float(scores.probability[row + j])
+                if gate.should_publish(gstate, item, p, trig.event.ts):
+                    if stale:
+                        stale_pairs += 1
+                        continue
+                    if bot:  # crawlers and bots are not sent to marketing
+                        self.metrics.suppressed.labels(reason="bot").inc()
+                        continue
+                    published.append(Intent(
+                        user_id=uid, item_id=item, probability=round(p, 6),
+                        threshold=gate.threshold, model_version=model.scorer.model_version,
+                        components={"resnet": round(float(scores.resnet[row + j]), 6),
+                                    "forest": round(float(scores.forest[row + j]), 6)},
+                        trigger_event_id=trig.event.event_id, event_ts=trig.event.ts,
+                        scored_at=int(now_ms), latency_ms=round(now_ms - trig.ingest_ms, 3),
+                    ))
+            row += size
+            if not stale and gstate != before:
+                self.gates[uid] = gstate
+        if stale_pairs:
+            self.metrics.suppressed.labels(reason="stale").inc(stale_pairs)
+        for intent in published:
+            await self.sinks.intents(intent.user_id.encode(), encode_intent(intent))
+        await self.sinks.flush_intents()
+        observe_many(self.metrics.latency.labels(basis="ingest"),
+                     [max(intent.latency_ms, 0) / 1000 for intent in published])
+        observe_many(self.metrics.latency.labels(basis="event_time"),
+                     [max(now_ms - intent.event_ts, 0) / 1000 for intent in published])
+        self.metrics.intents.inc(len(published))
+        return published
+
+    def _submit(self, scorer: Scorer, U: np.ndarray, I: np.ndarray,
+                sizes: list[int]) -> "asyncio.Future[Scores]":
+        """Start a model call: queued in the model process (which answers or fails each
+        within its own timeout), or else one at a time on the processor's model thread."""
+        submit = getattr(scorer, "submit", None)  # the model process's
+        if submit is not None:
+            return submit(U, I, sizes)
+        if self._model_thread is None:
+            self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="intent-model")
+        call = asyncio.get_running_loop().run_in_executor(self._model_thread, scorer.score, U, I, sizes)
+        return asyncio.ensure_future(asyncio.wait_for(call, self.score_timeout_s))

@@ -1,0 +1,58 @@
+"""The loaded artifact as the worker serves it: :func:`serving_model`.
+
+Two things differ from the artifact as trained:
+
+* with ``INTENT_PSEUDONYMIZE_KEY`` the worker replaces each user id by its pseudonym
+  before anything else sees the event, so the features look a user's attributes up by
+  the pseudonym: the served catalogue's users are re-keyed by the same pseudonymiser
+  (the raw ids never reach the worker's state; the catalogue stays in memory);
+* the label horizon (how long an open intent waits for its purchase) is the artifact's
+  own, ``training_data.horizon_ms`` in its manifest, and travels with the model on a
+  hot swap, as its threshold does.
+
+>>> from stream.domain.catalogue import Catalogue
+>>> c = served_catalogue(Catalogue(users={"u1": (3, 1, 4)}, items={"i1": (1, 1, 1, "b", 0, 0, 0.0)}),
+...                      Pseudonymizer("k"))
+>>> c.user(Pseudonymizer("k")("u1")), c.user("u1"), c.item("i1") is not None
+((3, 1, 4), None, True)
+>>> manifest_horizon_ms({"training_data": {"horizon_ms": 600000}}), manifest_horizon_ms({})
+(600000, None)
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from models.artifact import LoadedModel
+from stream.config import Settings
+from stream.domain.catalogue import Catalogue
+from stream.processing.privacy import Pseudonymizer
+from stream.processing.processor import ServingModel
+from stream.runtime.scoring_process import ScoringProcess
+
+__all__ = ["serving_model", "served_catalogue", "manifest_horizon_ms"]
+
+
+def served_catalogue(catalogue: Catalogue, pseudonymize: Pseudonymizer) -> Catalogue:
+    """``catalogue`` with its users keyed as the worker keys them (items unchanged)."""
+    if not pseudonymize.enabled:
+        return catalogue
+    return Catalogue(users={pseudonymize(uid): attrs for uid, attrs in catalogue.users.items()},
+                     items=catalogue.items)
+
+
+def manifest_horizon_ms(manifest: Mapping[str, Any]) -> int | None:
+    """The label horizon an artifact was trained with (None for one that does not say)."""
+    horizon = manifest.get("training_data", {}).get("horizon_ms")
+    return None if horizon is None else int(horizon)
+
+
+def serving_model(loaded: LoadedModel, settings: Settings, score_timeout_s: float = 10.0) -> ServingModel:
+    """``loaded`` as served: by default its model runs in a child process
+    (``INTENT_SCORING=process``, see :mod:`stream.runtime.scoring_process`). Starting one takes
+    seconds, so the worker calls this in an executor."""
+    scorer: Any = loaded.scorer
+    if settings.scoring == "process":
+        scorer = ScoringProcess(loaded.path, loaded.scorer.model_version, settings.model_threads,
+                                timeout_s=0.9 * score_timeout_s)
+    return ServingModel(scorer, served_catalogue(loaded.catalogue, Pseudonymizer(settings.pseudonymize_key)),
+                        loaded.spec, manifest_horizon_ms(loaded.manifest))

@@ -1,0 +1,37 @@
+import urllib.error
+import urllib.request
+
+import pytest
+
+from stream.monitoring.metrics import MetricsServer, WorkerMetrics
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, ""
+
+
+def test_serves_only_metrics_and_health_on_the_configured_address() -> None:
+    m = WorkerMetrics()
+    server = MetricsServer(m, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        assert server.httpd.server_address[0] == "127.0.0.1"
+        status, body = get(base + "/metrics")
+        assert status == 200 and "intent_events_total" in body and "intent_dlq_total" in body
+        assert get(base + "/healthz")[0] == 503
+        m.ready.set(1)
+        assert get(base + "/healthz")[0] == 200
+        for path in ("/", "/admin", "/metrics/../etc/passwd", "/debug"):
+            assert get(base + path)[0] == 404
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("name", ["intent_event_to_intent_latency_seconds", "intent_scoring_seconds",
+                                  "intent_consumer_lag", "intent_live_metric", "intent_model_info"])
+def test_metric_names_follow_conventions(name: str) -> None:
+    assert name in WorkerMetrics().render().decode()
