@@ -34,15 +34,16 @@ chosen on validation by ``intent train``.
 >>> rng = np.random.default_rng(0)
 >>> X = rng.normal(size=(400, 30)).astype(np.float32); y = (X[:, 0] > 0).astype(int)
 >>> users = np.arange(400) // 4
+>>> from sklearn.metrics import average_precision_score
 >>> f = DeepForest(window=10, stride=10, n_trees=9, cascade_trees=9, max_depth=4).fit(
-...     X[:300], y[:300], users[:300], X[300:], y[300:])
+...     X[:300], y[:300], users[:300], X[300:], y[300:], average_precision_score)
 >>> f.predict_proba(X[:3]).shape, 1 <= f.n_levels <= f.max_layers
 ((3,), True)
 """
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
@@ -204,11 +205,10 @@ class DeepForest:
         self.n_jobs, self.random_state = n_jobs, random_state
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_val: np.ndarray,
-            y_val: np.ndarray) -> "DeepForest":
+            y_val: np.ndarray, val_metric: Callable[[np.ndarray, np.ndarray], float]) -> "DeepForest":
         """Fit on ``X``/``y`` (``groups``: each row's user, for the folds); the cascade
-        grows while the PR-AUC on ``X_val``/``y_val`` improves."""
-        from training.metrics import pr_auc  # one definition of the metric
-
+        grows while ``val_metric(y_val, p)`` on ``X_val`` improves (training passes its
+        PR-AUC: the metric is defined once, there)."""
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(y).astype(int)
         folds = user_folds(groups, self.k, self.random_state)
@@ -225,7 +225,7 @@ class DeepForest:
             inp_val = Z_val if prev_val is None else np.hstack([Z_val, prev_val])
             prev = np.column_stack([f.fit_oof(inp, y, folds) for f in forests])
             prev_val = np.column_stack([f.predict(inp_val) for f in forests])
-            score = pr_auc(y_val, prev_val.mean(axis=1)) if y_val.any() else 0.0
+            score = val_metric(y_val, prev_val.mean(axis=1)) if y_val.any() else 0.0
             self.levels_.append(forests)
             self.level_val_pr_auc_.append(round(score, 5))
             if score <= best + 1e-5:

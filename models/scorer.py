@@ -6,7 +6,7 @@ scores as its catalogue.
 
 >>> import numpy as np
 >>> class Half:
-...     model_version = "const"; threshold = 0.5
+...     model_version = "const"
 ...     def score(self, U, I, sizes):
 ...         p = np.full(len(U), 0.5, dtype=np.float32)
 ...         return Scores(p, p, p)
@@ -33,7 +33,9 @@ class Scores:
 
 
 class Scorer(Protocol):
+    """Scores batches; the threshold its intents are held to is not its business (the
+    worker's serving policy, :mod:`stream.processing.policy`, resolves it once per model)."""
+
     model_version: str
-    threshold: float
 
     def score(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> Scores: ...

@@ -103,8 +103,12 @@ class Settings:
     )
     metrics_host: str = field(default="127.0.0.1", metadata={"help": "metrics/health bind address"})
     metrics_port: int = field(default=9108, metadata={"help": "metrics/health port (0 = off)"})
-    threshold: float = field(
-        default=-1.0, metadata={"help": "intent threshold; < 0 uses the model's t_p"}
+    threshold: float | None = field(
+        default=None, metadata={"help": "intent threshold; unset (or empty): the served model's t_p"}
+    )
+    horizon_min: float | None = field(
+        default=None, metadata={"help": "label horizon in minutes (how long an intent waits for its "
+                                        "purchase); unset: the served model's"}
     )
     cooldown_s: float = field(
         default=3600.0, metadata={"help": "re-publish an intent above threshold after this"}
@@ -232,8 +236,10 @@ class Settings:
             raise SettingsError(f"INTENT_SCORING: process or thread, got {self.scoring!r}")
         if self.max_intent_age_s < 0:
             raise SettingsError(f"INTENT_MAX_INTENT_AGE_S: must be >= 0, got {self.max_intent_age_s}")
-        if self.threshold > 1:
-            raise SettingsError(f"INTENT_THRESHOLD: must be <= 1, got {self.threshold}")
+        if self.threshold is not None and not 0 <= self.threshold <= 1:
+            raise SettingsError(f"INTENT_THRESHOLD: must be in [0, 1], got {self.threshold}")
+        if self.horizon_min is not None and self.horizon_min <= 0:
+            raise SettingsError(f"INTENT_HORIZON_MIN: must be > 0, got {self.horizon_min}")
 
     def group_timeouts(self) -> dict[str, float]:
         """Faust's consumer-group timeouts from ``session_timeout_s``, for every Faust app
@@ -317,6 +323,10 @@ def _type_of(name: str) -> str:
 
 def _convert(name: str, type_name: Any, raw: Any) -> Any:
     type_name = str(type_name)
+    if type_name.endswith(" | None"):  # unset by an empty value
+        if raw is None or raw == "":
+            return None
+        type_name = type_name[: -len(" | None")]
     try:
         if type_name == "int":
             return int(raw)

@@ -171,7 +171,7 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
         for depth, trees in grid:
             t = time.time()
             forest = DeepForest(cfg.window, cfg.stride, trees, trees, depth, cfg.forest_layers,
-                                random_state=seed).fit(Xtr, tr.y[rows], tr.row_users()[rows], Xva, va.y)
+                                random_state=seed).fit(Xtr, tr.y[rows], tr.row_users()[rows], Xva, va.y, pr_auc)
             fit_s = time.time() - t
             t = time.time()
             p_val = forest.predict_proba(Xva)  # timed: what serving a pair costs

@@ -28,16 +28,22 @@ def served_pairs(model_dir: Path, events: list[Event], batch_events: int = 1024,
     instead of made."""
     from models.artifact import load_artifact
     from models.scorer import Scores
-    from stream.domain.labels import DEFAULT_HORIZON_MS
     from stream.domain.state import ItemStats
     from stream.monitoring.metrics import WorkerMetrics
-    from stream.processing.processor import EventProcessor, RawMessage, ServingModel, Sinks
+    from stream.processing.processor import (
+        EventProcessor,
+        ProcessorConfig,
+        RawMessage,
+        ServingModel,
+        Sinks,
+    )
+    from stream.runtime.serving import serving_policy
 
     loaded = load_artifact(model_dir)
     calls: list[tuple[np.ndarray, np.ndarray, list[int]]] = []
 
     class Recorder:
-        model_version, threshold = loaded.scorer.model_version, 1.0
+        model_version = loaded.scorer.model_version
 
         def score(self, U: np.ndarray, I: np.ndarray, sizes: list[int]) -> Scores:
             calls.append((U, I, list(sizes)))
@@ -49,10 +55,9 @@ def served_pairs(model_dir: Path, events: list[Event], batch_events: int = 1024,
 
     items: dict[str, ItemStats] = {}
     defaults = Settings()  # the worker's: its threshold, cool-down and candidates
-    processor = EventProcessor({}, items, {}, ServingModel(Recorder(), loaded.catalogue, loaded.spec),
-                               Sinks(nowhere, nowhere, nowhere), WorkerMetrics(), defaults.threshold,
-                               int(defaults.cooldown_s * 1000), DEFAULT_HORIZON_MS,
-                               defaults.max_candidates)
+    model = ServingModel(Recorder(), loaded.catalogue, loaded.spec, serving_policy(loaded, defaults))
+    processor = EventProcessor({}, items, {}, model, Sinks(nowhere, nowhere, nowhere), WorkerMetrics(),
+                               ProcessorConfig.from_settings(defaults))
     now_s = time.time()
 
     async def replay() -> None:

@@ -22,6 +22,7 @@ __all__ = ["create_naive_app"]
 
 def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
     from stream.runtime.app import StrKeyed
+    from stream.runtime.serving import serving_policy
 
     app = faust.App(f"{settings.app_id}-naive", broker=f"kafka://{settings.bootstrap}",
                     store="memory://", web_enabled=False, topic_partitions=settings.partitions,
@@ -35,6 +36,7 @@ def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
     users = StrKeyed(app.Table("naive-users", schema=schema, key_type=bytes,
                                partitions=settings.partitions, use_partitioner=True), UserState)
     loaded = load_artifact(settings.model_dir)
+    threshold = serving_policy(loaded, settings).threshold  # INTENT_THRESHOLD, as the worker honours it
     metrics = WorkerMetrics()
 
     @app.agent(topic)
@@ -52,7 +54,7 @@ def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
             scores = loaded.scorer.score(U, I, [len(cands)])
             metrics.events.labels(type=event.type).inc()
             for item, p in zip(cands, scores.probability):
-                if p >= loaded.scorer.threshold:
+                if p >= threshold:
                     await out.send(key=event.user_id.encode(), value=item.encode())
 
     return app, metrics

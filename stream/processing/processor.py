@@ -25,6 +25,7 @@ from typing import Awaitable, Callable, Iterable, Mapping, MutableMapping, Named
 import numpy as np
 
 from models.scorer import Scorer, Scores
+from stream.config import Settings
 from stream.domain.catalogue import Catalogue
 from stream.domain.events import Event, InvalidEvent, dlq_record, encode_event, parse_event
 from stream.domain.features import FeatureSpec, pair_features
@@ -37,9 +38,11 @@ from stream.monitoring.quality import QualityConfig, QualityMonitor
 from stream.processing.gate import IntentGate
 from stream.processing.intents import Intent, encode_intent
 from stream.processing.item_events import ItemActivity
+from stream.processing.policy import ServingPolicy
 from stream.processing.privacy import Pseudonymizer
 
-__all__ = ["RawMessage", "Sinks", "ServingModel", "EventProcessor", "BatchResult", "StagedBatch"]
+__all__ = ["RawMessage", "Sinks", "ServingModel", "ProcessorConfig", "EventProcessor", "BatchResult",
+           "StagedBatch"]
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +80,34 @@ class Sinks:
 @dataclass
 class ServingModel:
     """What the processor needs of a loaded artifact; swapped whole on a reload, so the
-    threshold (the scorer's) and the label horizon change together with the model."""
+    threshold and the label horizon (its :class:`ServingPolicy`) change with the model."""
 
     scorer: Scorer
     catalogue: Catalogue | None
     spec: FeatureSpec
-    #: The label horizon the model was trained with (its manifest's); None: the processor's.
-    horizon_ms: int | None = None
+    policy: ServingPolicy
+
+
+@dataclass(frozen=True)
+class ProcessorConfig:
+    """How the processor treats a batch, apart from the model: read from the settings."""
+
+    cooldown_ms: int = 3_600_000  # re-publish an intent above threshold after this
+    max_candidates: int = 32
+    score_timeout_s: float = 10.0
+    partitions: int = 4  # of the item-events topic
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    #: A trigger written to ``events`` longer ago than this publishes nothing (0: no limit).
+    max_intent_age_ms: int = 0
+    pseudonymize_key: str = ""  # empty: user ids as they come
+
+    @classmethod
+    def from_settings(cls, settings: Settings, score_timeout_s: float = 10.0) -> "ProcessorConfig":
+        return cls(cooldown_ms=int(settings.cooldown_s * 1000), max_candidates=settings.max_candidates,
+                   score_timeout_s=score_timeout_s, partitions=settings.partitions,
+                   quality=QualityConfig.from_settings(settings),
+                   max_intent_age_ms=int(settings.max_intent_age_s * 1000),
+                   pseudonymize_key=settings.pseudonymize_key)
 
 
 @dataclass
@@ -144,6 +168,12 @@ class StagedBatch:
 
 
 class EventProcessor:
+    """Runs batches of raw messages through the pure steps (see the module docstring).
+
+    ``users``, ``items`` and ``gates`` are the worker's tables (plain dicts in tests and
+    the bench); ``model`` is swapped whole on a hot swap; ``sinks`` are where outputs go.
+    """
+
     def __init__(
         self,
         users: MutableMapping[str, UserState],
@@ -152,48 +182,39 @@ class EventProcessor:
         model: ServingModel,
         sinks: Sinks,
         metrics: WorkerMetrics,
-        threshold: float,
-        cooldown_ms: int,
-        horizon_ms: int,
-        max_candidates: int,
-        score_timeout_s: float = 10.0,
-        pseudonymize: Pseudonymizer | None = None,
-        partitions: int = 4,
-        quality: QualityConfig | None = None,
-        max_intent_age_ms: int = 0,
+        config: ProcessorConfig | None = None,
     ) -> None:
+        config = config or ProcessorConfig()
         self.users, self.items, self.gates = users, items, gates
         self.model = model
         self.sinks = sinks
         self.metrics = metrics
-        self.threshold_override = threshold
-        self.cooldown_ms, self.default_horizon_ms = cooldown_ms, horizon_ms
-        self.max_candidates = max_candidates
-        self.score_timeout_s = score_timeout_s
+        self.config = config
+        self.cooldown_ms = config.cooldown_ms
+        self.max_candidates = config.max_candidates
+        self.score_timeout_s = config.score_timeout_s
         self._model_thread: ThreadPoolExecutor | None = None  # an in-process model's calls
         self.live = LiveAccuracy()
         self.live_by_activity: dict[str, LiveAccuracy] = {}
         self._outcomes: Counter[str] = Counter()  # not yet in Prometheus
-        self.quality = QualityMonitor(quality or QualityConfig())
+        self.quality = QualityMonitor(config.quality)
         self.drift = DriftMonitor()
-        self.pseudonymize = pseudonymize or Pseudonymizer("")
-        self.partitions = partitions
-        #: A trigger written to ``events`` longer ago than this publishes nothing (0: no limit).
-        self.max_intent_age_ms = max_intent_age_ms
+        self.pseudonymize = Pseudonymizer(config.pseudonymize_key)
+        self.partitions = config.partitions
+        self.max_intent_age_ms = config.max_intent_age_ms
         self.watermark = 0  # latest event time processed
         self.sweep_interval_s = 30.0
         self._last_sweep = time.monotonic()
 
     @property
     def threshold(self) -> float:
-        t = self.threshold_override
-        return t if t >= 0 else float(self.model.scorer.threshold)
+        """The served model's threshold (its policy's)."""
+        return self.model.policy.threshold
 
     @property
     def horizon_ms(self) -> int:
-        """The served model's label horizon (the processor's default if it names none)."""
-        h = self.model.horizon_ms
-        return self.default_horizon_ms if h is None else h
+        """The served model's label horizon (its policy's)."""
+        return self.model.policy.horizon_ms
 
     def gate(self) -> IntentGate:
         return IntentGate(self.threshold, self.cooldown_ms, self.horizon_ms)

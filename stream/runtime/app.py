@@ -26,14 +26,17 @@ from faust.serializers import codecs
 
 from models.artifact import LoadedModel, load_artifact
 from stream.config import GATES_TABLE, ITEMS_TABLE, USERS_TABLE, Settings
-from stream.domain.labels import DEFAULT_HORIZON_MS
 from stream.domain.state import ItemStats, UserState
 from stream.io.kafka import read_end_offsets
 from stream.monitoring.metrics import WorkerMetrics
-from stream.monitoring.quality import QualityConfig
 from stream.processing.item_events import decode_item_activity, partition_for
-from stream.processing.privacy import Pseudonymizer
-from stream.processing.processor import EventProcessor, ServingModel, Sinks, StagedBatch
+from stream.processing.processor import (
+    EventProcessor,
+    ProcessorConfig,
+    ServingModel,
+    Sinks,
+    StagedBatch,
+)
 from stream.runtime.faust_patches import apply_faust_patches
 from stream.runtime.intake import RawTopic, subscribe_batches
 from stream.runtime.lifecycle import Lifecycle
@@ -254,15 +257,8 @@ def create_app(settings: Settings) -> faust.App:
                 loaded, model, took_s = await asyncio.wrap_future(loading["model"])
                 life.model_loaded(loaded.scorer.model_version, took_s)
                 metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
-                # the horizon is the model's (it changes on a hot swap); this one is for
-                # an artifact whose manifest names none
-                holder["p"] = EventProcessor(
-                    users, items, gates, model,
-                    sinks, metrics, settings.threshold, int(settings.cooldown_s * 1000), DEFAULT_HORIZON_MS,
-                    settings.max_candidates, score_timeout_s=score_timeout_s,
-                    pseudonymize=Pseudonymizer(settings.pseudonymize_key),
-                    partitions=settings.partitions, quality=QualityConfig.from_settings(settings),
-                    max_intent_age_ms=int(settings.max_intent_age_s * 1000))
+                holder["p"] = EventProcessor(users, items, gates, model, sinks, metrics,
+                                             ProcessorConfig.from_settings(settings, score_timeout_s))
         return holder["p"]
 
     async def acknowledge(batch: list[Any], previous: asyncio.Future | None) -> None:

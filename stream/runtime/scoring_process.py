@@ -64,7 +64,7 @@ def _serve(model_dir: str, expected_version: str, threads: int, conn: Any) -> No
             raise ScoringProcessError(f"found model {scorer.model_version}, expected {expected_version}")
         # warm up (numba's and torch's first calls are slow) before saying ready
         scorer.score(np.zeros((1, spec.user_dim), np.float32), np.zeros((1, spec.item_dim), np.float32), [1])
-        conn.send(("ready", (scorer.model_version, float(scorer.threshold))))
+        conn.send(("ready", scorer.model_version))
     except Exception as exc:  # reported to the parent, which refuses the model
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -121,7 +121,7 @@ class ScoringProcess:
         if kind != "ready":
             self._kill()
             raise ScoringProcessError(f"scoring process refused the model: {payload}")
-        self.model_version, self.threshold = payload
+        self.model_version = payload
 
     def _kill(self) -> None:
         self._proc.kill()

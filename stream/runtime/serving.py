@@ -6,9 +6,10 @@ Two things differ from the artifact as trained:
   before anything else sees the event, so the features look a user's attributes up by
   the pseudonym: the served catalogue's users are re-keyed by the same pseudonymiser
   (the raw ids never reach the worker's state; the catalogue stays in memory);
-* the label horizon (how long an open intent waits for its purchase) is the artifact's
-  own, ``training_data.horizon_ms`` in its manifest, and travels with the model on a
-  hot swap, as its threshold does.
+* its :class:`~stream.processing.policy.ServingPolicy` (threshold and label horizon) is
+  resolved here, once per loaded model: the artifact's threshold and its manifest's
+  ``training_data.horizon_ms``, each unless ``INTENT_THRESHOLD`` / ``INTENT_HORIZON_MIN``
+  override it. It travels with the model on a hot swap.
 
 >>> from stream.domain.catalogue import Catalogue
 >>> c = served_catalogue(Catalogue(users={"u1": (3, 1, 4)}, items={"i1": (1, 1, 1, "b", 0, 0, 0.0)}),
@@ -25,11 +26,12 @@ from typing import Any, Mapping
 from models.artifact import LoadedModel
 from stream.config import Settings
 from stream.domain.catalogue import Catalogue
+from stream.processing.policy import ServingPolicy
 from stream.processing.privacy import Pseudonymizer
 from stream.processing.processor import ServingModel
 from stream.runtime.scoring_process import ScoringProcess
 
-__all__ = ["serving_model", "served_catalogue", "manifest_horizon_ms"]
+__all__ = ["serving_model", "serving_policy", "served_catalogue", "manifest_horizon_ms"]
 
 
 def served_catalogue(catalogue: Catalogue, pseudonymize: Pseudonymizer) -> Catalogue:
@@ -46,6 +48,12 @@ def manifest_horizon_ms(manifest: Mapping[str, Any]) -> int | None:
     return None if horizon is None else int(horizon)
 
 
+def serving_policy(loaded: LoadedModel, settings: Settings) -> ServingPolicy:
+    """The threshold and horizon ``loaded`` is served with under ``settings``."""
+    return ServingPolicy.resolve(loaded.scorer.threshold, manifest_horizon_ms(loaded.manifest),
+                                 settings.threshold, settings.horizon_min)
+
+
 def serving_model(loaded: LoadedModel, settings: Settings, score_timeout_s: float = 10.0) -> ServingModel:
     """``loaded`` as served: by default its model runs in a child process
     (``INTENT_SCORING=process``, see :mod:`stream.runtime.scoring_process`). Starting one takes
@@ -55,4 +63,4 @@ def serving_model(loaded: LoadedModel, settings: Settings, score_timeout_s: floa
         scorer = ScoringProcess(loaded.path, loaded.scorer.model_version, settings.model_threads,
                                 timeout_s=0.9 * score_timeout_s)
     return ServingModel(scorer, served_catalogue(loaded.catalogue, Pseudonymizer(settings.pseudonymize_key)),
-                        loaded.spec, manifest_horizon_ms(loaded.manifest))
+                        loaded.spec, serving_policy(loaded, settings))

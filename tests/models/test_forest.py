@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from models.forest import DeepForest, KFoldForest, MultiGrainedScanner, user_folds
-from training.metrics import roc_auc
+from training.metrics import pr_auc, roc_auc
 
 
 def noisy(n: int = 900, d: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,7 +69,7 @@ def test_the_cascade_is_fitted_on_out_of_fold_vectors_only(monkeypatch: pytest.M
     monkeypatch.setattr(MultiGrainedScanner, "fit_oof", spy_scan)
     monkeypatch.setattr(KFoldForest, "fit_oof", spy_fit)
     df = DeepForest(window=10, stride=10, n_trees=9, cascade_trees=9, max_depth=None, max_layers=3,
-                    n_jobs=1).fit(X, y, users, Xv, yv)
+                    n_jobs=1).fit(X, y, users, Xv, yv, pr_auc)
     (oof,) = scanned
     in_sample = df.scanner.transform(X)
     d = X.shape[1]
@@ -88,7 +88,7 @@ def test_levels_grow_while_validation_improves_and_the_best_prefix_is_kept() -> 
     X, y, users = noisy()
     Xv, yv, _ = noisy(seed=1)
     df = DeepForest(window=10, stride=10, n_trees=9, cascade_trees=9, max_depth=6, max_layers=4,
-                    n_jobs=1).fit(X, y, users, Xv, yv)
+                    n_jobs=1).fit(X, y, users, Xv, yv, pr_auc)
     curve = df.level_val_pr_auc_
     assert df.n_levels == int(np.argmax(curve)) + 1
     assert all(b > a for a, b in zip(curve[:len(curve) - 1], curve[1:len(curve) - 1]))  # grew while better

@@ -24,7 +24,8 @@ def test_ssl_and_plaintext() -> None:
 
 
 @pytest.mark.parametrize("env", [{"INTENT_BATCH_SIZE": "0"}, {"INTENT_METRICS_PORT": "70000"},
-                                 {"INTENT_THRESHOLD": "1.5"}, {"INTENT_COOLDOWN_S": "soon"}])
+                                 {"INTENT_THRESHOLD": "1.5"}, {"INTENT_THRESHOLD": "-1"},
+                                 {"INTENT_HORIZON_MIN": "0"}, {"INTENT_COOLDOWN_S": "soon"}])
 def test_bad_values_are_refused(env: dict) -> None:
     with pytest.raises(SettingsError):
         Settings.from_env(env)

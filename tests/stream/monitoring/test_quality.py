@@ -13,8 +13,8 @@ from stream.domain.features import FeatureSpec
 from stream.monitoring.metrics import WorkerMetrics
 from stream.monitoring.quality import QualityConfig
 from stream.processing.intents import decode_intent
-from stream.processing.processor import EventProcessor, RawMessage, ServingModel
-from tests.stream.processing.test_processor import FixedScorer, Recorder, msg
+from stream.processing.processor import EventProcessor, ProcessorConfig, RawMessage, ServingModel
+from tests.stream.processing.test_processor import POLICY, FixedScorer, Recorder, msg
 
 INGEST_DELAY_MS = 1_000  # the clean replay arrives one second after its event time
 
@@ -22,9 +22,9 @@ INGEST_DELAY_MS = 1_000  # the clean replay arrives one second after its event t
 def run(events_and_ingest, scorer=None, cfg=QualityConfig(expected_fields=("category_id", "price")),
         batch_size: int = 256):
     rec = Recorder()
-    p = EventProcessor({}, {}, {}, ServingModel(scorer or FixedScorer(p=0.9), None, FeatureSpec()),
-                       rec.sinks(), WorkerMetrics(), threshold=-1, cooldown_ms=3_600_000,
-                       horizon_ms=1_800_000, max_candidates=16, quality=cfg)
+    p = EventProcessor({}, {}, {}, ServingModel(scorer or FixedScorer(p=0.9), None, FeatureSpec(), POLICY),
+                       rec.sinks(), WorkerMetrics(),
+                       ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16, quality=cfg or QualityConfig()))
     batch: list[RawMessage] = []
     for e, ingest in events_and_ingest:
         batch.append(RawMessage(e.user_id.encode(), msg(e).value, ingest / 1000))
@@ -130,9 +130,8 @@ def test_live_accuracy_is_split_by_activity_bucket() -> None:
 def test_an_intent_of_a_user_who_never_returns_becomes_a_false_positive() -> None:
     ts = 1_454_284_800_000
     rec = Recorder()
-    p = EventProcessor({}, {}, {}, ServingModel(FixedScorer(p=0.9), None, FeatureSpec()), rec.sinks(),
-                       WorkerMetrics(), threshold=-1, cooldown_ms=3_600_000, horizon_ms=1_800_000,
-                       max_candidates=16)
+    p = EventProcessor({}, {}, {}, ServingModel(FixedScorer(p=0.9), None, FeatureSpec(), POLICY), rec.sinks(),
+                       WorkerMetrics(), ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16))
     p.sweep_interval_s = 0.0
     asyncio.run(p.process_batch([msg(Event("g1", "gone", "i", "addtocart", ts))]))
     assert len(rec.sent["intents"]) == 1

@@ -13,14 +13,23 @@ from stream.domain.features import FeatureSpec
 from stream.monitoring.metrics import WorkerMetrics
 from stream.processing.intents import decode_intent
 from stream.processing.item_events import decode_item_activity
-from stream.processing.processor import EventProcessor, RawMessage, ServingModel, Sinks
+from stream.processing.policy import ServingPolicy
+from stream.processing.processor import (
+    EventProcessor,
+    ProcessorConfig,
+    RawMessage,
+    ServingModel,
+    Sinks,
+)
 
 TS = 1_454_284_800_000
 
 
+POLICY = ServingPolicy(threshold=0.5, horizon_ms=1_800_000)
+
+
 class FixedScorer:
     model_version = "fixed"
-    threshold = 0.5
 
     def __init__(self, p: float = 0.9, fail: int = 0) -> None:
         self.p, self.fail, self.calls = p, fail, 0
@@ -53,8 +62,8 @@ class Recorder:
 
 def processor(scorer, rec, users=None):
     return EventProcessor(users if users is not None else {}, {}, {},
-                          ServingModel(scorer, None, FeatureSpec()), rec.sinks(), WorkerMetrics(),
-                          threshold=-1, cooldown_ms=3_600_000, horizon_ms=1_800_000, max_candidates=16)
+                          ServingModel(scorer, None, FeatureSpec(), POLICY), rec.sinks(), WorkerMetrics(),
+                          ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16))
 
 
 def msg(e: Event | bytes, offset: int = -1, key: bytes | None = None) -> RawMessage:
@@ -177,7 +186,7 @@ def test_counts_balance_on_any_input(raws) -> None:
 class ScoreByPair:
     """Deterministic scores that differ per (user, item) row, so gates open and close."""
 
-    model_version, threshold = "by-pair", 0.5
+    model_version = "by-pair"
 
     def score(self, U, I, sizes):
         p = ((U[:, :5].sum(axis=1) * 7.3 + I[:, :5].sum(axis=1) * 3.1) % 1.0).astype(np.float32)
@@ -194,9 +203,8 @@ async def test_pipelined_batches_end_where_sequential_ones_do(jdata_events) -> N
 
     def fresh():
         rec = Recorder()
-        proc = EventProcessor({}, {}, {}, ServingModel(ScoreByPair(), None, FeatureSpec()), rec.sinks(),
-                              WorkerMetrics(), threshold=-1, cooldown_ms=600_000, horizon_ms=1_800_000,
-                              max_candidates=16)
+        proc = EventProcessor({}, {}, {}, ServingModel(ScoreByPair(), None, FeatureSpec(), POLICY), rec.sinks(),
+                              WorkerMetrics(), ProcessorConfig(cooldown_ms=600_000, max_candidates=16))
         return proc, rec
 
     sequential, rec_s = fresh()

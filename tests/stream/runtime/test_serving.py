@@ -16,8 +16,8 @@ from stream.domain.events import Event, encode_event
 from stream.domain.features import USER_LAYOUT
 from stream.monitoring.metrics import WorkerMetrics
 from stream.processing.privacy import Pseudonymizer
-from stream.processing.processor import EventProcessor, RawMessage, Sinks
-from stream.runtime.serving import serving_model
+from stream.processing.processor import EventProcessor, ProcessorConfig, RawMessage, Sinks
+from stream.runtime.serving import serving_model, serving_policy
 
 TS = 1_454_284_800_000
 THREAD = Settings.from_env({}, scoring="thread")  # no child process in a unit test
@@ -26,7 +26,7 @@ THREAD = Settings.from_env({}, scoring="thread")  # no child process in a unit t
 class RecordingScorer:
     """Records the U rows it is asked to score; never publishes."""
 
-    model_version, threshold = "recording", 1.0
+    model_version = "recording"
 
     def __init__(self) -> None:
         self.U: list[np.ndarray] = []
@@ -41,10 +41,10 @@ async def _nowhere(*args) -> None:
     return None
 
 
-def _processor(model, pseudonymize: Pseudonymizer | None = None) -> EventProcessor:
+def _processor(model, pseudonymize_key: str = "") -> EventProcessor:
     return EventProcessor({}, {}, {}, model, Sinks(_nowhere, _nowhere, _nowhere), WorkerMetrics(),
-                          threshold=-1, cooldown_ms=3_600_000, horizon_ms=1_800_000, max_candidates=16,
-                          pseudonymize=pseudonymize)
+                          ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16,
+                                          pseudonymize_key=pseudonymize_key))
 
 
 def _attribute_slots(U: np.ndarray) -> tuple[int, int, int]:
@@ -63,7 +63,7 @@ async def test_pseudonymised_users_keep_their_attributes(quick_model) -> None:
     model = serving_model(loaded, settings)
     scorer = RecordingScorer()
     model.scorer = scorer
-    proc = _processor(model, Pseudonymizer(settings.pseudonymize_key))
+    proc = _processor(model, settings.pseudonymize_key)
     event = Event("e1", uid, "i1", "view", TS)
     await proc.process_batch([RawMessage(uid.encode(), encode_event(event), TS / 1000, 0)])
     assert list(proc.users) == [Pseudonymizer("k3y")(uid)]  # the raw id never reached state
@@ -94,3 +94,17 @@ def test_horizon_comes_from_the_artifact_and_swaps_with_it(quick_model, tmp_path
     proc.model = serving_model(second, THREAD)  # what the worker's hot swap does
     gate = proc.gate()
     assert (gate.horizon_ms, gate.threshold) == (5 * 60_000, pytest.approx(second.scorer.threshold))
+
+
+def test_operator_overrides_win_over_the_artifact_and_unset_means_the_model(quick_model) -> None:
+    """INTENT_THRESHOLD and INTENT_HORIZON_MIN replace the artifact's values, each on its own;
+    unset or empty, the model's own are served (no sentinel value)."""
+    loaded = load_artifact(quick_model[0])
+    own = serving_policy(loaded, Settings.from_env({}))
+    assert own.threshold == pytest.approx(loaded.scorer.threshold)
+    assert own.horizon_ms == loaded.manifest["training_data"]["horizon_ms"]
+    assert serving_policy(loaded, Settings.from_env({"INTENT_THRESHOLD": ""})) == own
+    both = serving_policy(loaded, Settings.from_env({"INTENT_THRESHOLD": "0.25", "INTENT_HORIZON_MIN": "45"}))
+    assert (both.threshold, both.horizon_ms) == (0.25, 45 * 60_000)
+    only_t = serving_policy(loaded, Settings.from_env({"INTENT_THRESHOLD": "0"}))
+    assert (only_t.threshold, only_t.horizon_ms) == (0.0, own.horizon_ms)
