@@ -24,6 +24,7 @@ blend is only as strong as the data says. Everything is plain numbers in the man
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ class ColdStartPrior:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ColdStartPrior":
+    def from_dict(cls, d: dict[str, Any]) -> "ColdStartPrior":
         return cls(**d)
 
 

@@ -72,6 +72,8 @@ class KFoldForest:
     """One forest (``kind`` ``rf``: random forest, ``crf``: completely random trees) grown
     as ``k`` user-grouped fold models; see the module docstring."""
 
+    _compiled: CompiledForest | None = None  # built on first use, never pickled
+
     def __init__(self, kind: str, n_trees: int, max_depth: int | None, k: int = 3,
                  min_samples_leaf: int = 5, n_jobs: int = 2, random_state: int = 0) -> None:
         if kind not in ("rf", "crf"):
@@ -79,7 +81,8 @@ class KFoldForest:
         self.kind, self.n_trees, self.max_depth, self.k = kind, n_trees, max_depth, k
         self.min_samples_leaf, self.n_jobs, self.random_state = min_samples_leaf, n_jobs, random_state
 
-    def _new(self, seed: int) -> Any:
+    def estimator(self, seed: int) -> Any:
+        """A fresh, unfitted fold model of this forest's kind."""
         common = dict(n_estimators=max(self.n_trees // self.k, 1), max_depth=self.max_depth,
                       min_samples_leaf=self.min_samples_leaf, n_jobs=self.n_jobs, random_state=seed)
         if self.kind == "rf":
@@ -94,24 +97,28 @@ class KFoldForest:
             held = folds == f
             if len(np.unique(y[~held])) < 2:
                 raise ValueError(f"fold {f}: the other folds hold a single class; too few purchases")
-            model = self._new(self.random_state * 1000 + f).fit(X[~held], y[~held])
+            model = self.estimator(self.random_state * 1000 + f).fit(X[~held], y[~held])
             self.fold_models_.append(model)
             if held.any():
                 oof[held] = CompiledForest(model).predict_proba1(X[held])
+        self.pool()
+        return oof
+
+    def pool(self) -> None:
+        """Pool the fitted fold models into the forest that predicts (see ``fold_models_``)."""
         self.forest_ = _pool(self.fold_models_)
         self._compiled = None
-        return oof
 
     def compiled(self) -> CompiledForest:
         """The pooled forest, compiled (built once, never pickled)."""
-        if getattr(self, "_compiled", None) is None:
+        if self._compiled is None:
             self._compiled = CompiledForest(self.forest_)
         return self._compiled
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.compiled().predict_proba1(X).astype(np.float32)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_compiled", None)
         state.pop("fold_models_", None)  # their trees live on in forest_
@@ -153,14 +160,13 @@ class MultiGrainedScanner:
             forest.fold_models_ = []
             for f in range(self.k):
                 fit_rows = (folds != f) & keep_rows
-                model = forest._new(self.random_state * 1000 + 10 * j + f)
+                model = forest.estimator(self.random_state * 1000 + 10 * j + f)
                 model.fit(self._instances(X[fit_rows]), np.repeat(y[fit_rows], n_win))
                 forest.fold_models_.append(model)
                 held = folds == f
                 if held.any():
                     out[held, j * n_win:(j + 1) * n_win] = self._walk([CompiledForest(model)], X[held])
-            forest.forest_ = _pool(forest.fold_models_)
-            forest._compiled = None
+            forest.pool()
         return out
 
     def transform(self, X: np.ndarray) -> np.ndarray:

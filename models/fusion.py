@@ -13,7 +13,7 @@ validation too. Published intents carry the calibrated branch probabilities, so
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -67,7 +67,7 @@ RESNET_CHUNK = 256
 
 
 def resnet_probabilities(
-    net: PurchaseResNet | torch.nn.Module, U: np.ndarray, I: np.ndarray, sizes: Sequence[int],
+    net: PurchaseResNet | _BySize, U: np.ndarray, I: np.ndarray, sizes: Sequence[int],
     u_per_group: bool = False,
 ) -> np.ndarray:
     """P_r per row. Rows beyond the catalogue width of their group score 0."""
@@ -87,7 +87,7 @@ class _BySize(torch.nn.Module):
 
     LARGE_FROM = 4
 
-    def __init__(self, small: torch.nn.Module, large: torch.nn.Module, config: dict) -> None:
+    def __init__(self, small: torch.nn.Module, large: torch.nn.Module, config: dict[str, Any]) -> None:
         super().__init__()
         self.small, self.large, self.config = small, large, config
 
@@ -123,7 +123,7 @@ class FusedScorer:
     def n_items(self) -> int:
         return int(self.resnet.config["n_items"])
 
-    def inference_resnet(self) -> torch.nn.Module:
+    def inference_resnet(self) -> _BySize:
         """The ResNet traced by TorchScript and optimised for inference (built once,
         never pickled), with the same probabilities as eager mode.
 
@@ -141,14 +141,14 @@ class FusedScorer:
             # at start and minutes of compiling; the traced graph is plain and tested equal.
             with torch.inference_mode(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                traced = torch.jit.trace(self.resnet.eval(), example)
+                traced = torch.jit.trace(self.resnet.eval(), example)  # type: ignore[no-untyped-call]
                 small = torch.jit.freeze(traced)  # both copy the traced graph
                 large = torch.jit.optimize_for_inference(traced)
             net = _BySize(small, large, cfg)
             self.__dict__["_traced"] = net
         return net
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_traced", None)
         return state

@@ -37,6 +37,8 @@ torch.Size([2, 16])
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -88,6 +90,12 @@ class RobustScaler(nn.Module):
     """:class:`~models.scaling.RobustScaling` as a layer of the network (so the traced
     graph carries it); fitted by :meth:`fit`."""
 
+    # buffers (registered in __init__, so they travel with state_dict and the traced graph)
+    lo: Tensor
+    hi: Tensor
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, dim: int, bound: float = 5.0) -> None:
         super().__init__()
         self.bound = bound
@@ -108,6 +116,8 @@ class RobustScaler(nn.Module):
 
 class PurchaseResNet(nn.Module):
     """Net1 / ResNet1 / catalogue scores / Net2 / ResNet2, returning per-item logits."""
+
+    config: dict[str, Any]
 
     def __init__(
         self,

@@ -43,7 +43,7 @@ class RankedScores:
 
     def pr_auc(self, w: np.ndarray | None = None) -> float:
         """Average precision; ``w`` aligned with the ORIGINAL row order."""
-        wy, wn = self._weights(w)
+        wy, wn = self.weights(w)
         tp = np.cumsum(wy)[self.ends]
         fp = np.cumsum(wn)[self.ends]
         if tp[-1] <= 0:
@@ -53,7 +53,7 @@ class RankedScores:
         return float(np.sum(recall_step * precision))
 
     def roc_auc(self, w: np.ndarray | None = None) -> float:
-        wy, wn = self._weights(w)
+        wy, wn = self.weights(w)
         pos = np.add.reduceat(wy, np.r_[0, self.ends[:-1] + 1])
         neg = np.add.reduceat(wn, np.r_[0, self.ends[:-1] + 1])
         total_pos, total_neg = pos.sum(), neg.sum()
@@ -63,7 +63,7 @@ class RankedScores:
         neg_below = total_neg - np.cumsum(neg)
         return float(np.sum(pos * (neg_below + 0.5 * neg)) / (total_pos * total_neg))
 
-    def _weights(self, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def weights(self, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         ws = np.ones_like(self.y) if w is None else np.asarray(w, dtype=np.float64)[self.order]
         return ws * self.y, ws * (1.0 - self.y)
 
@@ -90,7 +90,7 @@ def best_threshold(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) ->
     if y.sum() == 0 or len(y) == 0:
         return 0.5
     r = RankedScores(y, p)
-    wy, wn = r._weights(w)
+    wy, wn = r.weights(w)
     tp = np.cumsum(wy)[r.ends]
     fp = np.cumsum(wn)[r.ends]
     f1 = 2 * tp / (2 * tp + fp + (tp[-1] - tp))

@@ -53,7 +53,7 @@ def failover_once(settings: Settings, events: list[Event], run_dir: Path, tag: s
                 topic_item_events=f"{tag}-by-item", data_dir=run_dir / f"failover-{tag}")
     # the worker's own default, not the 6 s that WorkerProcess gives the tests
     env = {"INTENT_SESSION_TIMEOUT_S": str(s.session_timeout_s), **env}
-    first = WorkerProcess(s, run_dir / f"failover-{tag}-first.log", **env)
+    first = WorkerProcess(s, run_dir / f"failover-{tag}-first.log", env=env)
     try:
         first.wait_ready(timeout=180)
         asyncio.run(replay_events(events, s))
@@ -63,7 +63,7 @@ def failover_once(settings: Settings, events: list[Event], run_dir: Path, tag: s
     finally:
         first.kill()  # SIGKILL
     started = time.monotonic()
-    second = WorkerProcess(s, run_dir / f"failover-{tag}-restarted.log", port=first.port, **env)
+    second = WorkerProcess(s, run_dir / f"failover-{tag}-restarted.log", port=first.port, env=env)
     try:
         second.wait_ready(timeout=300)
         ready_s = time.monotonic() - started

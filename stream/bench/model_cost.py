@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def served_pairs(model_dir: Path, events: list[Event], batch_events: int = 1024,
     class Recorder:
         model_version = loaded.scorer.model_version
 
-        def score(self, U: np.ndarray, I: np.ndarray, sizes: list[int]) -> Scores:
+        def score(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> Scores:
             calls.append((U, I, list(sizes)))
             p = np.zeros(len(U), dtype=np.float32)
             return Scores(p, p, p)

@@ -240,13 +240,13 @@ async def _consume(settings: Settings, policy: CouponPolicy, csv_path: Path, idl
                         counts["unreadable"] = counts.get("unreadable", 0) + 1
                         metrics.unreadable.labels(reason=exc.reason).inc()
                         continue
-                    d = book.decide(intent)
-                    if d is None:
+                    decision = book.decide(intent)
+                    if decision is None:
                         counts["redelivered"] = counts.get("redelivered", 0) + 1
                         metrics.redelivered.inc()
                         continue
-                    decisions.append(d)
-                    counts[d.reason] = counts.get(d.reason, 0) + 1
+                    decisions.append(decision)
+                    counts[decision.reason] = counts.get(decision.reason, 0) + 1
             if batch:
                 last_seen = time.monotonic()
                 sends = [await prod.send(topic, d.encode(), key=d.user_id.encode()) for d in decisions]

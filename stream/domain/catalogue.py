@@ -46,6 +46,6 @@ class Catalogue:
     def from_json(cls, raw: bytes) -> "Catalogue":
         d = orjson.loads(raw)
         return cls(
-            users={k: tuple(v) for k, v in d["users"].items()},  # type: ignore[misc]
-            items={k: tuple(v) for k, v in d["items"].items()},  # type: ignore[misc]
+            users={k: tuple(v) for k, v in d["users"].items()},
+            items={k: tuple(v) for k, v in d["items"].items()},
         )

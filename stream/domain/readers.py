@@ -92,7 +92,7 @@ class ReadResult:
     """Events read, in replay order, and the rows skipped by reason."""
 
     events: list[Event] = field(default_factory=list)
-    skipped: Counter = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
     files: list[Path] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)  # per file
 

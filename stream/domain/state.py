@@ -81,7 +81,7 @@ def decay(value: float, dt_ms: int, half_life_ms: int) -> float:
 
 def open_cart(rec: list[Any]) -> int:
     """Carts of an item record not yet removed or bought (0 when none)."""
-    return max(rec[CART] - rec[REMOVE] - rec[BUY], 0)
+    return max(int(rec[CART] - rec[REMOVE] - rec[BUY]), 0)
 
 
 @lru_cache(maxsize=4096)  # asked twice in a row per event (seen, then add_unseen or update)

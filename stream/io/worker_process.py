@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from stream.config import Settings
 from stream.io.broker import free_port
@@ -44,7 +44,10 @@ class WorkerProcess:
     """``python -m stream.commands.cli worker`` (or ``module``) with ``settings`` in its environment."""
 
     def __init__(self, settings: Settings, log: Path, module: tuple[str, ...] = ("stream.commands.cli", "worker"),
-                 port: int | None = None, new_session: bool = False, **env: str) -> None:
+                 port: int | None = None, new_session: bool = False, env: Mapping[str, str] | None = None,
+                 **more_env: str) -> None:
+        """``env`` and ``more_env``: INTENT_* variables over the settings' (a mapping for
+        callers that build one, keywords for the rest)."""
         self.port = port or free_port()
         self.log = log
         full_env = dict(
@@ -57,7 +60,8 @@ class WorkerProcess:
             # a short session, so a killed peer's partitions move on within seconds
             INTENT_SESSION_TIMEOUT_S="6",
         )
-        full_env.update(env)
+        full_env.update(env or {})
+        full_env.update(more_env)
         self.proc = subprocess.Popen([sys.executable, "-m", *module], env=full_env, stdout=log.open("ab"),
                                      stderr=subprocess.STDOUT, start_new_session=new_session)
 

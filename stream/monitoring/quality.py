@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -311,7 +311,7 @@ def assess_events(events: Iterable[Event], invalid: int = 0,
         seen.add(e.event_id)
         monitor.observe(e, None, last.get(e.user_id))
         last[e.user_id] = e.ts
-    out = monitor.summary(duplicates=duplicates, invalid=invalid)
+    out: dict[str, Any] = monitor.summary(duplicates=duplicates, invalid=invalid)
     seconds = [sec for by_source in monitor.lateness_s.values() for sec in by_source]
     lateness = np.array(seconds) if seconds else np.zeros(1)
     out["lateness_s"] = {"p50": round(float(np.percentile(lateness, 50)), 3),

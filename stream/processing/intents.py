@@ -97,7 +97,7 @@ def decode_intent(raw: bytes) -> Intent:
     for name in _REQUIRED:
         if name not in obj:
             raise InvalidIntent("missing_field", name)
-    values = {}
+    values: dict[str, Any] = {}
     for f in _FIELDS:
         if f.name not in obj:
             continue

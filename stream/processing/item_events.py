@@ -44,7 +44,7 @@ class ItemActivity:
     def add(self, event: Event) -> None:
         part = partition_for(event.item_id.encode(), self.partitions)
         items = self.by_partition.setdefault(part, {})
-        row = [event.ts, TYPE_INDEX[event.type], event.price]
+        row: list[Any] = [event.ts, TYPE_INDEX[event.type], event.price]
         if event.brand is not None:
             row.append(event.brand)
         items.setdefault(event.item_id, []).append(row)

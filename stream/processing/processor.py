@@ -288,7 +288,7 @@ class EventProcessor:
                 outcome = gate.resolve_purchase(gstate, event.item_id, event.ts)
                 self._outcome(outcome, state.n_events)
                 changed = changed or outcome == "tp"
-            if changed:
+            if changed and gstate is not None:
                 self.gates[uid] = gstate
         for etype, n in by_type.items():  # counted per batch: labels() is costly per event
             self.metrics.events.labels(type=etype).inc(n)
@@ -298,14 +298,14 @@ class EventProcessor:
             self.users[uid] = state  # one changelog write per user per batch
         staged = StagedBatch(result, gate, triggers, self.model)
         if dirty:
-            changed = list(dirty.items())
-            for start in range(0, len(changed), YIELD_EVERY):
+            changed_users = list(dirty.items())
+            for start in range(0, len(changed_users), YIELD_EVERY):
                 if start:
                     await asyncio.sleep(0)
-                staged.add_pairs(changed[start:start + YIELD_EVERY], self.max_candidates, self.items)
+                staged.add_pairs(changed_users[start:start + YIELD_EVERY], self.max_candidates, self.items)
             staged.seal()
             self.metrics.batch_pairs.observe(staged.n_pairs)
-            if staged.n_pairs:
+            if staged.U is not None and staged.I is not None:
                 staged.submitted_at = time.perf_counter()
                 staged.scoring = self._submit(staged.model.scorer, staged.U, staged.I, staged.sizes)
         self.metrics.users.set(len(self.users))
