@@ -11,6 +11,7 @@ and a read; none of them touches Kafka or Faust.
 from stream.monitoring.drift import DriftMonitor
 from stream.monitoring.live_accuracy import LiveAccuracy
 from stream.monitoring.metrics import CouponMetrics, MetricsServer, PartitionGauge, WorkerMetrics
+from stream.monitoring.outcomes import OutcomeMonitor
 from stream.monitoring.quality import QualityConfig, QualityMonitor, Verdict, assess_events
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "DriftMonitor",
     "LiveAccuracy",
     "MetricsServer",
+    "OutcomeMonitor",
     "PartitionGauge",
     "QualityConfig",
     "QualityMonitor",

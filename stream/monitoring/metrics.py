@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from prometheus_client import (
@@ -152,11 +152,36 @@ class WorkerMetrics:
         # model health
         self.drift = Counter("intent_drift_total", "Drift detected (ADWIN), by detector", ["detector"],
                              registry=r)
-        self.drift_raised = Gauge("intent_drift_raised_timestamp_seconds",
+        self.drift_raised_at = Gauge("intent_drift_raised_timestamp_seconds",
                                   "Unix time the detector last raised a drift", ["detector"], registry=r)
         self.live_by_activity = Gauge("intent_live_metric_by_activity",
                                       "Live precision/recall/F1 by user activity bucket (cold < 5 events)",
                                       ["metric", "bucket"], registry=r)
+
+    def count_quality(self, pending: Mapping[tuple[str, str, str], int],
+                      lateness: Mapping[str, Sequence[float]]) -> None:
+        """Export a batch's data-quality counts (``(kind, label, source) -> n``, from
+        :meth:`stream.monitoring.quality.QualityMonitor.take_pending`) and lateness samples."""
+        by_type_source = {"events": self.quality_events, "complete": self.quality_complete,
+                          "late": self.late_events, "future": self.future_events}
+        for (kind, label, source), n in pending.items():
+            if kind in by_type_source:
+                by_type_source[kind].labels(type=label, source=source).inc(n)
+                if kind == "events":  # completeness reads 0% rather than "no data"
+                    self.quality_complete.labels(type=label, source=source)
+            elif kind == "missing":
+                self.quality_missing.labels(field=label, source=source).inc(n)
+            elif kind == "outlier":
+                self.outliers.labels(field=label).inc(n)
+            elif kind == "bot_users":
+                self.bot_users.inc(n)
+        for source, seconds in lateness.items():  # one labels() and one observe_many a source
+            observe_many(self.lateness.labels(source=source), seconds)
+
+    def drift_raised(self, detector: str, at: float) -> None:
+        """A drift detector fired at unix time ``at``."""
+        self.drift.labels(detector=detector).inc()
+        self.drift_raised_at.labels(detector=detector).set(at)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

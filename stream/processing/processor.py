@@ -29,11 +29,10 @@ from stream.config import Settings
 from stream.domain.catalogue import Catalogue
 from stream.domain.events import Event, InvalidEvent, dlq_record, encode_event, parse_event
 from stream.domain.features import FeatureSpec, pair_features
-from stream.domain.labels import activity_bucket
 from stream.domain.state import ItemStats, UserState
 from stream.monitoring.drift import DriftMonitor
-from stream.monitoring.live_accuracy import LiveAccuracy
 from stream.monitoring.metrics import WorkerMetrics, observe_many
+from stream.monitoring.outcomes import OutcomeMonitor
 from stream.monitoring.quality import QualityConfig, QualityMonitor
 from stream.processing.gate import IntentGate
 from stream.processing.intents import Intent, encode_intent
@@ -194,11 +193,9 @@ class EventProcessor:
         self.max_candidates = config.max_candidates
         self.score_timeout_s = config.score_timeout_s
         self._model_thread: ThreadPoolExecutor | None = None  # an in-process model's calls
-        self.live = LiveAccuracy()
-        self.live_by_activity: dict[str, LiveAccuracy] = {}
-        self._outcomes: Counter[str] = Counter()  # not yet in Prometheus
         self.quality = QualityMonitor(config.quality)
         self.drift = DriftMonitor()
+        self.outcomes = OutcomeMonitor(self.drift)
         self.pseudonymize = Pseudonymizer(config.pseudonymize_key)
         self.partitions = config.partitions
         self.max_intent_age_ms = config.max_intent_age_ms
@@ -292,8 +289,7 @@ class EventProcessor:
                 self.gates[uid] = gstate
         for etype, n in by_type.items():  # counted per batch: labels() is costly per event
             self.metrics.events.labels(type=etype).inc(n)
-        self._flush_quality()
-        self._flush_outcomes()
+        self._flush_monitors()
         for uid, state in dirty.items():
             self.users[uid] = state  # one changelog write per user per batch
         staged = StagedBatch(result, gate, triggers, self.model)
@@ -369,62 +365,20 @@ class EventProcessor:
                 self._outcome("fp", state.n_events if state is not None else 0)
             closed += len(expired)
             self.gates[uid] = gstate
-        self._flush_outcomes()
+        self.outcomes.flush(self.metrics)
         return closed
 
     def _outcome(self, outcome: str, n_events: int) -> None:
-        self.live.update(outcome)
-        self._outcomes[outcome] += 1
-        bucket = activity_bucket(n_events)
-        by_bucket = self.live_by_activity.get(bucket)
-        if by_bucket is None:
-            by_bucket = self.live_by_activity[bucket] = LiveAccuracy()
-        by_bucket.update(outcome)
-        for detector in self.drift.update_error(outcome != "tp"):
+        for detector in self.outcomes.update(outcome, n_events):
             self._drift_raised(detector)
 
-    def _flush_outcomes(self) -> None:
-        """The outcomes resolved since the last flush to Prometheus: once a batch, as
-        label lookups and gauge sets per outcome cost more than the outcome itself."""
-        if not self._outcomes:
-            return
-        m = self.metrics
-        for outcome, n in self._outcomes.items():
-            m.outcomes.labels(outcome=outcome).inc(n)
-        self._outcomes.clear()
-        for name, value in self.live.get().items():
-            m.live.labels(metric=name).set(value)
-        for bucket, by_bucket in self.live_by_activity.items():
-            for name, value in by_bucket.get().items():
-                m.live_by_activity.labels(metric=name, bucket=bucket).set(value)
-
     def _drift_raised(self, detector: str) -> None:
-        self.metrics.drift.labels(detector=detector).inc()
-        self.metrics.drift_raised.labels(detector=detector).set(self.drift.raised_at[detector])
+        self.metrics.drift_raised(detector, self.drift.raised_at[detector])
 
-    def _flush_quality(self) -> None:
-        """The batch's data-quality counts to Prometheus (see stream.monitoring.quality)."""
-        pending, lateness = self.quality.take_pending()
-        m = self.metrics
-        for (kind, label, source), n in pending.items():
-            if kind == "events":
-                m.quality_events.labels(type=label, source=source).inc(n)
-                # the series exists at 0 too, so completeness reads 0% rather than "no data"
-                m.quality_complete.labels(type=label, source=source)
-            elif kind == "complete":
-                m.quality_complete.labels(type=label, source=source).inc(n)
-            elif kind == "missing":
-                m.quality_missing.labels(field=label, source=source).inc(n)
-            elif kind == "late":
-                m.late_events.labels(type=label, source=source).inc(n)
-            elif kind == "future":
-                m.future_events.labels(type=label, source=source).inc(n)
-            elif kind == "outlier":
-                m.outliers.labels(field=label).inc(n)
-            elif kind == "bot_users":
-                m.bot_users.inc(n)
-        for source, seconds in lateness.items():  # one labels() and one observe_many a source
-            observe_many(m.lateness.labels(source=source), seconds)
+    def _flush_monitors(self) -> None:
+        """What the monitors counted since the last flush, to Prometheus (once a batch)."""
+        self.metrics.count_quality(*self.quality.take_pending())
+        self.outcomes.flush(self.metrics)
 
     async def _publish(self, staged: "StagedBatch", scores: Scores | None) -> list[Intent]:
         model, gate, triggers = staged.model, staged.gate, staged.triggers

@@ -226,7 +226,7 @@ async def test_pipelined_batches_end_where_sequential_ones_do(jdata_events) -> N
                 for k, raw in rec.sent["intents"]]
     assert len(rec_s.sent["intents"]) > 50
     assert published(rec_p) == published(rec_s)
-    assert pipelined.live.get() == sequential.live.get()
+    assert pipelined.outcomes.live.get() == sequential.outcomes.live.get()
 
 
 async def test_history_builds_state_but_publishes_no_intent() -> None:
