@@ -142,11 +142,14 @@ def verify_artifact(path: Path) -> dict[str, Any]:
     """Check manifest, feature spec and every checksum; returns the manifest."""
     path = Path(path)
     manifest = read_manifest(path)
-    code_spec = FeatureSpec(**{**manifest["feature_spec"], "version": FeatureSpec().version})
+    code = FeatureSpec()
+    code_spec = FeatureSpec(**{**manifest["feature_spec"], "version": code.version, "layout": code.layout})
     if FeatureSpec(**manifest["feature_spec"]) != code_spec:
+        trained = manifest["feature_spec"]
         raise ArtifactError(
-            f"{path}: trained with feature version {manifest['feature_spec'].get('version')}, "
-            f"this code computes version {code_spec.version}"
+            f"{path}: trained with feature version {trained.get('version')} (layout "
+            f"{trained.get('layout', 'not recorded')}), this code computes version {code.version} "
+            f"(layout {code.layout}): retrain it"
         )
     if (mismatch := version_mismatch(manifest, str(path))) is not None:
         raise ArtifactError(mismatch)

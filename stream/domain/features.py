@@ -71,7 +71,7 @@ from stream.domain.state import (
 )
 
 __all__ = ["FeatureSpec", "pair_features", "user_vector", "item_vector", "USER_LAYOUT", "ITEM_LAYOUT",
-           "FEATURE_VERSION"]
+           "FEATURE_VERSION", "LAYOUT_FINGERPRINT"]
 
 #: Bumped whenever a feature's meaning or place changes; an artifact trained on another
 #: version is refused (``models.artifact``).
@@ -150,13 +150,20 @@ _WEEK_H = HALF_LIVES_MS.index(7 * 24 * 60 * 60_000)
 _ITEM_DAY_H = ITEM_HALF_LIVES_MS.index(24 * 60 * 60_000)
 
 
+#: Both layouts' digest (:meth:`Layout.fingerprint`), versioned with the features.
+LAYOUT_FINGERPRINT = f"{USER_LAYOUT.fingerprint()}-{ITEM_LAYOUT.fingerprint()}"
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
-    """Sizes of U and I; recorded in the model manifest and checked on load."""
+    """Sizes of U and I, the feature version and the layouts' digest; recorded in the
+    model manifest and checked on load (an older manifest without a digest is checked
+    by its version alone)."""
 
     user_dim: int = 150
     item_dim: int = 120
     version: str = FEATURE_VERSION
+    layout: str = LAYOUT_FINGERPRINT
 
     def __post_init__(self) -> None:
         if self.user_dim < USER_FIXED + 4:

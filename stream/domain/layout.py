@@ -11,8 +11,12 @@ it, so a column is never a magic number.
 (3, slice(0, 3, None), 4)
 >>> lay.names(6)
 ['counts[0]', 'counts[1]', 'counts[2]', 'n_events', 'buckets[0]', 'buckets[1]']
+>>> lay.fingerprint() == Layout("demo", [("counts", 3), ("n_events", 1)], rest="buckets").fingerprint()
+True
 """
 from __future__ import annotations
+
+import hashlib
 
 __all__ = ["Layout"]
 
@@ -34,6 +38,13 @@ class Layout:
             self._start[name], self._width[name] = at, width
             at += width
         self.fixed = at
+
+    def fingerprint(self) -> str:
+        """A short digest of the blocks and their order: recorded in a model's feature
+        spec, so an artifact is refused by code that lays its features out otherwise,
+        even if nobody bumped the feature version."""
+        text = repr((self.kind, self.blocks, self.rest))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def _check(self, name: str) -> None:
         if name not in self._start:

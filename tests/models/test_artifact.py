@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from models.artifact import ArtifactError, load_artifact
+from stream.domain.features import FeatureSpec
 
 
 @pytest.fixture
@@ -67,6 +68,16 @@ def test_missing_and_mismatched_artifacts(artifact: Path, tmp_path: Path) -> Non
     manifest["feature_spec"]["version"] = "0-old"
     (artifact / "manifest.json").write_bytes(orjson.dumps(manifest))
     with pytest.raises(ArtifactError, match="feature version"):
+        load_artifact(artifact)
+    # the same version with features laid out otherwise (a slot moved, nobody bumped it)
+    manifest["feature_spec"]["version"] = FeatureSpec().version
+    manifest["feature_spec"]["layout"] = "0123456789ab-ba9876543210"
+    (artifact / "manifest.json").write_bytes(orjson.dumps(manifest))
+    with pytest.raises(ArtifactError, match="layout 0123456789ab"):
+        load_artifact(artifact)
+    del manifest["feature_spec"]["layout"]  # written before layouts were recorded: its version decides
+    (artifact / "manifest.json").write_bytes(orjson.dumps(manifest))
+    with pytest.raises(ArtifactError, match="resnet.pt"):  # still the missing file, not the spec
         load_artifact(artifact)
     (artifact / "manifest.json").write_bytes(b"{not json")
     with pytest.raises(ArtifactError, match="malformed manifest"):
