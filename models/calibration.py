@@ -41,7 +41,7 @@ class PlattCalibrator:
     b: float = 0.0
 
     @classmethod
-    def fit(cls, scores: np.ndarray, y: np.ndarray) -> "PlattCalibrator":
+    def fit(cls, scores: np.ndarray, y: np.ndarray) -> PlattCalibrator:
         from sklearn.linear_model import LogisticRegression
 
         y = np.asarray(y).astype(int)

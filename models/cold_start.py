@@ -80,7 +80,7 @@ class ColdStartPrior:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ColdStartPrior":
+    def from_dict(cls, d: dict[str, Any]) -> ColdStartPrior:
         return cls(**d)
 
 

@@ -43,7 +43,8 @@ chosen on validation by ``intent train``.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
@@ -211,7 +212,7 @@ class DeepForest:
         self.n_jobs, self.random_state = n_jobs, random_state
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_val: np.ndarray,
-            y_val: np.ndarray, val_metric: Callable[[np.ndarray, np.ndarray], float]) -> "DeepForest":
+            y_val: np.ndarray, val_metric: Callable[[np.ndarray, np.ndarray], float]) -> DeepForest:
         """Fit on ``X``/``y`` (``groups``: each row's user, for the folds); the cascade
         grows while ``val_metric(y_val, p)`` on ``X_val`` improves (training passes its
         PR-AUC: the metric is defined once, there)."""

@@ -30,7 +30,7 @@ class RobustScaling:
     bound: float = 5.0
 
     @classmethod
-    def fit(cls, X: np.ndarray, q: float = 0.001, max_rows: int = 200_000, bound: float = 5.0) -> "RobustScaling":
+    def fit(cls, X: np.ndarray, q: float = 0.001, max_rows: int = 200_000, bound: float = 5.0) -> RobustScaling:
         X = np.asarray(X, dtype=np.float32)
         if len(X) > max_rows:  # quantiles of a sample: the same to the precision that matters
             X = X[np.random.default_rng(0).choice(len(X), max_rows, replace=False)]

@@ -19,8 +19,9 @@ True
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from importlib import metadata
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["LIBRARIES", "library_versions", "version_mismatch"]
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["Settings", "Topics", "SettingsError", "REPO_ROOT", "describe_env", "USERS_TABLE", "ITEMS_TABLE",
            "GATES_TABLE"]
@@ -199,7 +200,7 @@ class Settings:
         return f"{self.app_id}-{table}-changelog"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``env`` (default ``os.environ``); non-None overrides win."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}

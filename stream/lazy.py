@@ -12,7 +12,8 @@ module is imported when a name is first read (PEP 562).
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["lazy_exports"]
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from stream.config import Settings, replace
 from stream.domain.events import Event

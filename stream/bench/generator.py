@@ -36,7 +36,7 @@ class ClickstreamGenerator:
     seed: int = 0
 
     @classmethod
-    def fit(cls, events: list[Event], seed: int = 0) -> "ClickstreamGenerator":
+    def fit(cls, events: list[Event], seed: int = 0) -> ClickstreamGenerator:
         items = Counter(e.item_id for e in events)
         users = Counter(e.user_id for e in events)
         types = Counter(e.type for e in events)

@@ -29,10 +29,11 @@ import asyncio
 import os
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import orjson
@@ -76,7 +77,7 @@ class BenchConfig:
     # kept: on this shared 2-core VM one run of either varies by 10-40% (I/O 42-73k).
     rounds: int = 2
 
-    def scaled(self) -> "BenchConfig":
+    def scaled(self) -> BenchConfig:
         if self.quick:
             self.io_events = self.worker_events = 1_000
             self.naive_seconds, self.latency_seconds, self.warmup_seconds = 3.0, 2.0, 0.5

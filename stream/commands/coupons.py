@@ -48,9 +48,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 from aiokafka import ConsumerRebalanceListener
@@ -72,7 +73,7 @@ class CouponPolicy:
     daily_budget: int = 1000
 
     @classmethod
-    def from_settings(cls, s: Settings) -> "CouponPolicy":
+    def from_settings(cls, s: Settings) -> CouponPolicy:
         return cls(s.coupon_min_p, s.coupon_max_p, int(s.coupon_cooldown_s * 1000), s.coupon_daily_budget)
 
 
@@ -95,7 +96,7 @@ class CouponDecision:
         return orjson.dumps(asdict(self))
 
     @classmethod
-    def decode(cls, raw: bytes) -> "CouponDecision":
+    def decode(cls, raw: bytes) -> CouponDecision:
         return cls(**orjson.loads(raw))
 
 

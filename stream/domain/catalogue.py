@@ -43,7 +43,7 @@ class Catalogue:
         return orjson.dumps({"users": self.users, "items": self.items})
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "Catalogue":
+    def from_json(cls, raw: bytes) -> Catalogue:
         d = orjson.loads(raw)
         return cls(
             users={k: tuple(v) for k, v in d["users"].items()},

@@ -42,10 +42,11 @@ import gzip
 import io
 import math
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterable, TextIO
+from typing import TextIO
 
 from stream.domain.events import EVENT_TYPES, Event
 
@@ -96,7 +97,7 @@ class ReadResult:
     files: list[Path] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)  # per file
 
-    def extend(self, other: "ReadResult") -> None:
+    def extend(self, other: ReadResult) -> None:
         self.events.extend(other.events)
         self.skipped.update(other.skipped)
         self.files.extend(other.files)
@@ -141,7 +142,7 @@ def _epoch_ms(text: str) -> int:
         return int(text)
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
 
 

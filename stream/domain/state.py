@@ -258,7 +258,7 @@ class UserState:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "UserState":
+    def from_dict(cls, d: dict[str, Any]) -> UserState:
         if len(d["last_ts"]) != N_TYPES:
             d = _upgrade_v1(d)
         return cls(**d)
@@ -327,7 +327,7 @@ class ItemStats:
                 "brand": self.brand}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ItemStats":
+    def from_dict(cls, d: dict[str, Any]) -> ItemStats:
         if len(d["totals"]) != N_TYPES:  # written before six event types: see _upgrade_v1
             old = len(d["totals"])
             counts = [0.0] * (N_TYPES * len(ITEM_HALF_LIVES_MS))

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -39,7 +40,7 @@ async def check_reachable(settings: Settings, timeout: float = 5.0) -> None:
                                 **settings.kafka_security())
     try:
         await asyncio.wait_for(admin.start(), timeout)
-    except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, KafkaError, OSError) as exc:
         raise KafkaUnreachable(f"cannot reach Kafka at {settings.bootstrap}: {type(exc).__name__}") from None
     finally:
         try:

@@ -6,8 +6,8 @@ these, and an operator uses the same command to look at one user.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import orjson
 

@@ -5,8 +5,9 @@ Every metric the dashboards and alerts use is defined here, once.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from prometheus_client import (
@@ -242,7 +243,7 @@ class MetricsServer:
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="metrics")
 
-    def start(self) -> "MetricsServer":
+    def start(self) -> MetricsServer:
         self.thread.start()
         return self
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class QualityConfig:
     exclude_outliers: bool = False  # price outliers do not reach the feature state
 
     @classmethod
-    def from_settings(cls, s: Settings) -> "QualityConfig":
+    def from_settings(cls, s: Settings) -> QualityConfig:
         return cls(
             expected_fields=tuple(f.strip() for f in s.quality_expected_fields.split(",") if f.strip()),
             late_grace_ms=int(s.late_grace_s * 1000),

@@ -21,8 +21,8 @@ Per user we keep, for each item with a recent intent or score above threshold,
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 __all__ = ["IntentGate"]
 

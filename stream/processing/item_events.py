@@ -17,8 +17,9 @@ record carries no user id, so pseudonymisation has nothing to hide here.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2

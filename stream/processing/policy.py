@@ -30,7 +30,7 @@ class ServingPolicy:
 
     @classmethod
     def resolve(cls, model_threshold: float, model_horizon_ms: int | None, threshold: float | None = None,
-                horizon_min: float | None = None) -> "ServingPolicy":
+                horizon_min: float | None = None) -> ServingPolicy:
         """The model's own values, each replaced by an override that is not None."""
         if horizon_min is not None:
             horizon = int(horizon_min * 60_000)

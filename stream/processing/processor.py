@@ -18,9 +18,10 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Iterable, Mapping, MutableMapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -101,7 +102,7 @@ class ProcessorConfig:
     pseudonymize_key: str = ""  # empty: user ids as they come
 
     @classmethod
-    def from_settings(cls, settings: Settings, score_timeout_s: float = 10.0) -> "ProcessorConfig":
+    def from_settings(cls, settings: Settings, score_timeout_s: float = 10.0) -> ProcessorConfig:
         return cls(cooldown_ms=int(settings.cooldown_s * 1000), max_candidates=settings.max_candidates,
                    score_timeout_s=score_timeout_s, partitions=settings.partitions,
                    quality=QualityConfig.from_settings(settings),
@@ -138,7 +139,7 @@ class StagedBatch:
     sizes: list[int] = field(default_factory=list)
     U: np.ndarray | None = None
     I: np.ndarray | None = None
-    scoring: "asyncio.Future[Scores] | None" = None  # the model call, submitted when staged
+    scoring: asyncio.Future[Scores] | None = None  # the model call, submitted when staged
     submitted_at: float = 0.0
 
     @property
@@ -224,7 +225,7 @@ class EventProcessor:
         """Stage and finish one batch (the worker pipelines the two, see :meth:`stage`)."""
         return await self.finish(await self.stage(messages))
 
-    async def stage(self, messages: Sequence[RawMessage]) -> "StagedBatch":
+    async def stage(self, messages: Sequence[RawMessage]) -> StagedBatch:
         """Fold a batch into state and build its users' pairs, without scoring them.
 
         The worker stages batch k+1 while batch k is being scored in the model process,
@@ -309,11 +310,11 @@ class EventProcessor:
             await self.sinks.item_events(partition, value)
         return staged
 
-    async def finish(self, staged: "StagedBatch") -> BatchResult:
+    async def finish(self, staged: StagedBatch) -> BatchResult:
         """Score a staged batch and publish the intents its gate lets through."""
         return await self.publish(staged, await self.score(staged))
 
-    async def score(self, staged: "StagedBatch") -> Scores | None:
+    async def score(self, staged: StagedBatch) -> Scores | None:
         """The model's answer for a staged batch's pairs: None when there are none, or
         when the model failed twice (:meth:`publish` then dead-letters the triggers).
         The call was submitted when the batch was staged, so the model works on it while
@@ -337,7 +338,7 @@ class EventProcessor:
                 call = None
         return None
 
-    async def publish(self, staged: "StagedBatch", scores: Scores | None) -> BatchResult:
+    async def publish(self, staged: StagedBatch, scores: Scores | None) -> BatchResult:
         """Gate a scored batch and publish the intents that pass."""
         if staged.n_pairs:
             staged.result.intents = await self._publish(staged, scores)
@@ -380,7 +381,7 @@ class EventProcessor:
         self.metrics.count_quality(*self.quality.take_pending())
         self.outcomes.flush(self.metrics)
 
-    async def _publish(self, staged: "StagedBatch", scores: Scores | None) -> list[Intent]:
+    async def _publish(self, staged: StagedBatch, scores: Scores | None) -> list[Intent]:
         model, gate, triggers = staged.model, staged.gate, staged.triggers
         if scores is None:
             for uid, _ in staged.owners:
@@ -443,7 +444,7 @@ class EventProcessor:
         return published
 
     def _submit(self, scorer: Scorer, U: np.ndarray, I: np.ndarray,
-                sizes: list[int]) -> "asyncio.Future[Scores]":
+                sizes: list[int]) -> asyncio.Future[Scores]:
         """Start a model call: queued in the model process (which answers or fails each
         within its own timeout), or else one at a time on the processor's model thread."""
         submit = getattr(scorer, "submit", None)  # the model process's

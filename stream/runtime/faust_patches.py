@@ -73,7 +73,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
 
 from stream.runtime.faust_version import check_faust_version
 

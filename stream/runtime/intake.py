@@ -49,7 +49,8 @@ outputs are durable, and only then may their offsets be committed.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import faust
 from faust.types.tuples import ack_lock
@@ -176,7 +177,7 @@ class MessageBatches:
                 self._enough.clear()
                 try:
                     await asyncio.wait_for(self._enough.wait(), wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 finally:
                     self._target = self.max_batch

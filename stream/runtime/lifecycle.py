@@ -36,7 +36,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 __all__ = ["Lifecycle", "process_started", "log"]
 

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from stream.processing.item_events import partition_for
 

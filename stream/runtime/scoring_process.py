@@ -33,9 +33,10 @@ import logging
 import multiprocessing as mp
 import threading
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -152,7 +153,7 @@ class ScoringProcess:
             raise ScoringProcessError(payload)
         return Scores(*payload)
 
-    def submit(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> "asyncio.Future[Scores]":
+    def submit(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> asyncio.Future[Scores]:
         """Queue a call from the event loop; the future gets its :class:`Scores` or a
         :class:`ScoringProcessError`. Cancel the future to give the call up: a queued
         call is then skipped, and the answer to a sent one is read and dropped."""

@@ -21,7 +21,8 @@ Two things differ from the artifact as trained:
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from models.artifact import LoadedModel
 from stream.config import Settings

@@ -30,7 +30,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from typing import Any
 
 __all__ = ["StrKeyed", "BatchedTable", "Deliveries"]
 

@@ -15,9 +15,9 @@ import sysconfig
 import threading
 import urllib.parse
 import zipfile
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from setuptools import find_packages

@@ -5,7 +5,7 @@ day's coupon budget."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 
@@ -24,7 +24,7 @@ PER_DAY = 500  # real JD.com events of each of its three days (Jan 31, Feb 29, M
 
 
 def _day(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).date().isoformat()
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).date().isoformat()
 
 
 def test_backfill_builds_state_publishes_nothing_and_coupons_spend_one_budget(
