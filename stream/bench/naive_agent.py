@@ -32,7 +32,7 @@ def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
                       key_serializer="raw", value_serializer="raw")
     out = app.topic(settings.topic_intents, key_type=bytes, value_type=bytes,
                     key_serializer="raw", value_serializer="raw")
-    schema = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="user_state")
+    schema: Any = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="user_state")
     users = StrKeyed(app.Table("naive-users", schema=schema, key_type=bytes,
                                partitions=settings.partitions, use_partitioner=True), UserState)
     loaded = load_artifact(settings.model_dir)

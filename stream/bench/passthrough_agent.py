@@ -16,6 +16,7 @@ import faust
 from stream.config import Settings
 from stream.monitoring.metrics import WorkerMetrics
 from stream.runtime.app import PRODUCER_MAX_BATCH_BYTES
+from stream.runtime.faust_patches import AppHooks, set_app_hooks
 from stream.runtime.intake import RawTopic, subscribe_batches
 
 __all__ = ["create_passthrough_app"]
@@ -27,7 +28,7 @@ def create_passthrough_app(settings: Settings) -> tuple[faust.App, WorkerMetrics
                     consumer_auto_offset_reset="earliest", stream_wait_empty=False,
                     producer_linger=0.001, producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
                     datadir=str(settings.data_dir / "passthrough"), **settings.faust_consumer())
-    app.intent_fetch_max_wait_ms = settings.fetch_max_wait_ms  # type: ignore[attr-defined]
+    set_app_hooks(app, AppHooks(fetch_max_wait_ms=settings.fetch_max_wait_ms))  # as the worker's
     topic = RawTopic(app, topics=[settings.topic_events], key_type=bytes, value_type=bytes,
                      key_serializer="raw", value_serializer="raw")
     incoming = subscribe_batches(app, topic, settings.batch_size, settings.batch_ms / 1000,

@@ -97,19 +97,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def run_worker(settings: Settings) -> None:
     from stream.monitoring.metrics import MetricsServer
-    from stream.runtime.app import create_app, faust_worker
+    from stream.runtime.app import create_worker, faust_worker
     from stream.runtime.membership import evict_predecessor
 
-    app = create_app(settings)
-    app.intent_start_loading()  # the model loads while Faust starts and joins the group
+    worker = create_worker(settings)
+    worker.start_loading()  # the model loads while Faust starts and joins the group
     if settings.metrics_port:
-        server = MetricsServer(app.intent_metrics, settings.metrics_host, settings.metrics_port).start()
+        server = MetricsServer(worker.metrics, settings.metrics_host, settings.metrics_port).start()
         print(f"metrics on http://{settings.metrics_host}:{server.port}/metrics "
               f"(health: /healthz)", flush=True)
         # The port is ours, so a worker that recorded this identity before is dead: remove
         # the member it left behind rather than wait for its session (stream.runtime.membership).
-        app.intent_lifecycle.evicted = asyncio.run(evict_predecessor(settings))
-    faust_worker(app, settings).execute_from_commandline()
+        worker.lifecycle.evicted = asyncio.run(evict_predecessor(settings))
+    faust_worker(worker.app, settings, worker.lifecycle).execute_from_commandline()
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -21,7 +21,10 @@ and why (the module docstrings say more, with what was measured):
   batch per partition.
 * :mod:`~stream.runtime.membership`: the group member a killed predecessor left
   behind is removed at start, so a restart does not wait out its session.
-* :mod:`~stream.runtime.app`: wires the above into a Faust app.
+* :mod:`~stream.runtime.worker`: the worker (:class:`~stream.runtime.worker.Worker`): its
+  events loop, model load and reload, readiness and rebalance handling, as one object.
+* :mod:`~stream.runtime.app`: builds the Faust app, its topics and tables, and registers
+  the worker on it.
 
 Names are imported on first use: importing this package does not load Faust.
 """
@@ -29,6 +32,8 @@ from stream.lazy import lazy_exports
 
 __all__, __getattr__ = lazy_exports(__name__, {
     "create_app": "app",
+    "create_worker": "app",
+    "Worker": "worker",
     "faust_worker": "app",
     "run_reference_agent": "app",
     "apply_faust_patches": "faust_patches",

@@ -3,7 +3,7 @@
 1. Fetch wait. Faust hard-codes ``fetch_max_wait_ms=1500`` for its worker consumer. Real
    Kafka answers a waiting fetch as soon as data arrives, but the embedded broker (Tansu)
    holds it for the full wait, which would add up to 1.5 s to every event. The app's
-   ``intent_fetch_max_wait_ms`` is applied instead.
+   :class:`AppHooks` ``fetch_max_wait_ms`` is applied instead.
 
 2. Delivery. Faust's fetch loop hands each message to the conductor inside
    ``Service.wait_first(callback(message), suspend_flow.wait())``: four tasks and an
@@ -22,8 +22,8 @@
    had applied the rest of that batch: users whose latest state was there started over
    from older state or from nothing (seen: with (2), the SIGKILL-and-restart test lost
    5-10 events in about half its runs; the faster delivery only made the race likelier).
-   The app's ``intent_end_offsets`` checks the reported ends by reading; Faust's
-   recovery then waits for the true end.
+   The app's :class:`AppHooks` ``end_offsets`` checks the reported ends by reading;
+   Faust's recovery then waits for the true end.
 
 4. Seek after a rebalance. Once the tables are recovered, Faust resumes the source
    partitions and then seeks them to their committed offsets; records fetched in
@@ -54,8 +54,13 @@
 7. Start-up pause. Faust's table manager sleeps one second before it registers the
    tables' changelogs and starts recovery, and the consumer joins the group only after
    that: a second on every start and restart (of 10 s from a SIGKILL to ready on the
-   embedded broker, see ``intent bench --failover``). Our tables all exist before the app starts (``create_app``),
-   so there is nothing to wait for; the pause is skipped.
+   embedded broker, see ``intent bench --failover``). Our tables all exist before the app
+   starts (:func:`stream.runtime.app.create_worker`), so there is nothing to wait for; the
+   pause is skipped.
+
+(1) and (3) need a value of ours where Faust builds its consumer and recovers a table,
+deep inside objects that hold only the app: :func:`set_app_hooks` puts an
+:class:`AppHooks` on the app for them, the one thing of ours an app carries.
 
 >>> import asyncio
 >>> async def quick():
@@ -73,12 +78,40 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Generator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from stream.runtime.faust_version import check_faust_version
 
-__all__ = ["apply_faust_patches"]
+__all__ = ["apply_faust_patches", "AppHooks", "set_app_hooks", "app_hooks"]
+
+
+@dataclass(frozen=True)
+class AppHooks:
+    """What the patches (1) and (3) read from an app: Faust's consumer thread and table
+    recovery, where they run, know the app and nothing of ours. ``None``: Faust's way."""
+
+    #: The worker consumer's fetch wait (1).
+    fetch_max_wait_ms: int | None = None
+    #: Reads the true end offsets of changelog partitions, ``{tp: end}`` (3).
+    end_offsets: Callable[[Collection[Any]], Awaitable[Mapping[Any, int]]] | None = None
+
+
+#: The app attribute that holds its hooks (set only through :func:`set_app_hooks`).
+_HOOKS_ATTR = "intent_hooks"
+_NO_HOOKS = AppHooks()
+
+
+def set_app_hooks(app: Any, hooks: AppHooks) -> None:
+    """Give ``app``'s consumer and recovery ``hooks`` (before the app starts)."""
+    setattr(app, _HOOKS_ATTR, hooks)
+
+
+def app_hooks(app: Any) -> AppHooks:
+    """``app``'s hooks; an app without any gets Faust's behaviour."""
+    hooks = getattr(app, _HOOKS_ATTR, None)
+    return hooks if isinstance(hooks, AppHooks) else _NO_HOOKS
 
 
 class _Resumed:
@@ -128,7 +161,7 @@ def _patch_fetch_wait() -> None:
 
     def create(self: Any, transport: Any) -> Any:
         consumer = original(self, transport)
-        wait = getattr(self.app, "intent_fetch_max_wait_ms", None)
+        wait = app_hooks(self.app).fetch_max_wait_ms
         if wait is not None:
             consumer._fetch_max_wait_ms = int(wait)  # read by the fetcher at start()
         return consumer
@@ -232,7 +265,7 @@ def _patch_recovery_highwaters() -> None:
 
     async def build(self: Any, consumer: Any, tps: Any, destination: Any, title: str) -> None:
         await original(self, consumer, tps, destination, title)
-        read_ends = getattr(self.app, "intent_end_offsets", None)
+        read_ends = app_hooks(self.app).end_offsets
         if read_ends is None or not tps:
             return
         try:

@@ -219,10 +219,11 @@ class MessageBatches:
 
 def subscribe_batches(app: faust.App, topic: RawTopic, max_batch: int, linger_s: float,
                       maxsize: int = 20_000, backlog_batch: int = 0,
-                      backlog_linger_s: float = 0.0) -> MessageBatches:
+                      backlog_linger_s: float = 0.0, drop_on_revoke: bool = True) -> MessageBatches:
     """Subscribe ``app``'s consumer to ``topic`` with its messages delivered into a new
     :class:`MessageBatches` (what iterating a topic in an agent does, minus the stream).
-    Buffered messages are dropped when partitions are revoked."""
+    Buffered messages are dropped when partitions are revoked; with ``drop_on_revoke``
+    False, the caller's own revocation handler does it (:meth:`MessageBatches.clear`)."""
     batches = MessageBatches(app, max_batch, linger_s, maxsize, backlog_batch, backlog_linger_s)
     channel = topic.clone(queue=batches, is_iterator=True)
     conductor = app.topics
@@ -239,8 +240,9 @@ def subscribe_batches(app: faust.App, topic: RawTopic, max_batch: int, linger_s:
 
     conductor._build_handler = handler  # noqa: SLF001
 
-    @app.on_partitions_revoked.connect
-    async def _drop_buffered(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
-        batches.clear()
+    if drop_on_revoke:
+        @app.on_partitions_revoked.connect
+        async def _drop_buffered(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
+            batches.clear()
 
     return batches

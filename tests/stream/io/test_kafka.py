@@ -57,7 +57,7 @@ def test_recovery_waits_for_the_read_end_offsets() -> None:
     from faust.tables.recovery import Recovery
     from faust.types import TP
 
-    from stream.runtime.faust_patches import apply_faust_patches
+    from stream.runtime.faust_patches import AppHooks, apply_faust_patches, set_app_hooks
 
     apply_faust_patches()
     tp = TP("t-changelog", 0)
@@ -75,8 +75,9 @@ def test_recovery_waits_for_the_read_end_offsets() -> None:
 
     consumer_ = SimpleNamespace(highwaters=highwaters)
     destination: dict = {}
-    asyncio.run(Recovery._build_highwaters(recovery(SimpleNamespace(intent_end_offsets=read_ends)),
-                                           consumer_, {tp}, destination, "active"))
+    app = SimpleNamespace()
+    set_app_hooks(app, AppHooks(end_offsets=read_ends))
+    asyncio.run(Recovery._build_highwaters(recovery(app), consumer_, {tp}, destination, "active"))
     assert destination == {tp: 59}
     plain: dict = {}  # an app that does not say how: the broker's answer, as Faust had it
     asyncio.run(Recovery._build_highwaters(recovery(SimpleNamespace()), consumer_, {tp}, plain, "active"))

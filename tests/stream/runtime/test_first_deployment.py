@@ -5,7 +5,7 @@ day's coupon budget."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 

@@ -185,7 +185,7 @@ def test_the_queue_faust_calls_is_what_the_conductor_expects() -> None:
 
 
 def test_built_before_the_loop_that_uses_it() -> None:
-    """create_app builds it before Faust's event loop runs."""
+    """create_worker builds it before Faust's event loop runs."""
     batches = MessageBatches(FakeApp(), max_batch=4, linger_s=0.0)
 
     async def run() -> list[int]:

@@ -1,0 +1,489 @@
+"""The worker: what runs in the Faust app that :mod:`stream.runtime.app` builds.
+
+A :class:`Worker` holds everything the running worker keeps between two calls, as typed
+attributes of one object, and its methods are what Faust runs:
+
+* :meth:`Worker.score_events` (a task): the events loop. Batches taken from the intake
+  are staged, scored, published and acknowledged, three batches overlapping.
+* :meth:`Worker.count_items` (an agent on ``events-by-item``): the global ``items`` table.
+* :meth:`Worker.load_model` (a task) and :meth:`Worker.reload_model` (a timer): the model,
+  loaded in a thread from the moment :meth:`Worker.start_loading` is called, then
+  hot-swapped when the artifact directory holds a new version.
+* :meth:`Worker.probe_broker` and the rebalance signal handlers: readiness and the
+  lifecycle log; :meth:`Worker.report_lag` (a timer): the lag of the partitions owned.
+
+:meth:`Worker.register` connects them to the app once.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from models.artifact import LoadedModel, load_artifact
+from stream.config import Settings
+from stream.domain.state import ItemStats
+from stream.monitoring.metrics import WorkerMetrics
+from stream.processing.item_events import decode_item_activity, partition_for
+from stream.processing.processor import (
+    EventProcessor,
+    ProcessorConfig,
+    ServingModel,
+    Sinks,
+    StagedBatch,
+)
+from stream.runtime.intake import MessageBatches
+from stream.runtime.lifecycle import Lifecycle
+from stream.runtime.membership import MemberRecord
+from stream.runtime.model_reloader import ModelReloader
+from stream.runtime.publisher import PartitionBatches
+from stream.runtime.rebalance import RebalanceBarrier
+from stream.runtime.scoring_process import ScoringProcess, ScoringProcessError
+from stream.runtime.serving import serving_model as serve
+from stream.runtime.tables import BatchedTable, Deliveries, StrKeyed
+
+__all__ = ["Worker", "WorkerTables", "broker_reachable"]
+
+log = logging.getLogger(__name__)
+
+#: A loaded artifact, the model served from it, and the seconds that took.
+_Built = tuple[LoadedModel, ServingModel, float]
+
+
+async def broker_reachable(bootstrap: str, timeout: float = 0.5) -> bool:
+    """True if any bootstrap server accepts a TCP connection."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+        except (OSError, asyncio.TimeoutError, ValueError):
+            continue
+        writer.close()
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class WorkerTables:
+    """The worker's tables (see :mod:`stream.runtime.app`)."""
+
+    users: StrKeyed
+    items: StrKeyed
+    gates: StrKeyed
+    #: (changelog topic, table) for each table whose changelog the worker sends itself:
+    #: all three with the memory store, none with RocksDB (Faust writes those).
+    batched: list[tuple[str, BatchedTable]]
+
+
+class Worker:
+    """The purchase-intent worker inside a Faust app.
+
+    Parameters: ``settings``; ``app``, the Faust app its tasks, agent, timers and signal
+    handlers are registered on (:meth:`register`); ``lifecycle``; ``incoming``, the
+    events topic's :class:`~stream.runtime.intake.MessageBatches`; ``item_topic``, the
+    ``events-by-item`` topic; ``tables``; ``deliveries``, which every record the worker
+    sends joins (Faust's own changelog sends too, see :class:`~stream.runtime.tables.Deliveries`).
+
+    State (nothing else is kept, and nothing is hung on the Faust app), besides the
+    parameters and what is derived from the settings (``identity``, ``topics``):
+
+    * ``metrics`` (:class:`~stream.monitoring.metrics.WorkerMetrics`): what ``/metrics``
+      exports; the command serves it.
+    * ``lifecycle`` (:class:`~stream.runtime.lifecycle.Lifecycle`): the log of the way to
+      serving; the command sets ``lifecycle.evicted`` before the worker starts.
+    * ``rebalance`` (:class:`~stream.runtime.rebalance.RebalanceBarrier`): keeps batches
+      out of a rebalance; every batch step in flight is tracked there.
+    * ``health``: readiness, one flag per condition of :attr:`NOT_READY_BECAUSE`.
+    * ``sinks``: where the processor's outputs go (DLQ, item activity, intents).
+    * ``_processor``: the :class:`~stream.processing.processor.EventProcessor`, built once
+      the model is loaded (``None`` before); a reload swaps its ``model``, never it.
+    * ``_loading``: the model being loaded in a thread (``None`` until
+      :meth:`start_loading`); ``_building`` makes the processor be built once.
+    * ``_reloader``: watches the artifact directory (made on the first reload check).
+    * ``_changelogs``, ``_intents``: one :class:`~stream.runtime.publisher.PartitionBatches`
+      each, for the tables' changelog records and for the intents; ``_flushing`` keeps
+      changelog flushes one at a time.
+    * ``_acking``: the latest batch's acknowledgement (each waits for the one before).
+    * ``_recovery_report``: the task logging the tables' recovery progress;
+      ``_watched_recovery``: the Faust recovery whose ``need_recovery`` reports the
+      records to restore.
+    """
+
+    #: The longest a batch's model call may take (the scoring process gets 90% of it, see
+    #: stream.runtime.serving); a replaced model's process is closed after twice this.
+    SCORE_TIMEOUT_S = 10.0
+
+    #: Ready: the broker answers, partitions are assigned (tables recovered), and the
+    #: model is loaded and the worker warmed up (a full collection then runs once, not
+    #: under the first events). Why the worker is not ready, by the condition missing.
+    NOT_READY_BECAUSE = {"broker": "the broker does not answer",
+                         "assigned": "joining the group or recovering tables",
+                         "warm": "loading the model"}
+
+    def __init__(self, settings: Settings, app: faust.App, lifecycle: Lifecycle,
+                 incoming: MessageBatches, item_topic: Any, tables: WorkerTables,
+                 deliveries: Deliveries) -> None:
+        self.settings = settings
+        self.app = app
+        self.lifecycle = lifecycle
+        self.identity = settings.worker_identity()
+        self.topics = settings.topics
+        self.incoming = incoming
+        self.item_topic = item_topic
+        self.tables = tables
+        self.deliveries = deliveries
+        self.metrics = WorkerMetrics()
+        # One writer each: the changelog records (every agent's flush, one at a time) and
+        # the intents (published in batch order by the events agent).
+        self._changelogs = PartitionBatches(self._aiokafka_producer)
+        self._intents = PartitionBatches(self._aiokafka_producer)
+        self._flushing = asyncio.Lock()
+        topics = self.topics
+        self.sinks = Sinks(
+            dlq=lambda k, v: self._send(topics.dlq, k, v),
+            item_events=lambda part, v: self._send(topics.item_events, None, v, part),
+            intents=self._add_intent,
+            flush_intents=self._send_intents,
+        )
+        self._processor: EventProcessor | None = None
+        self._building = asyncio.Lock()
+        self._loading: concurrent.futures.Future[_Built] | None = None
+        self._reloader: ModelReloader | None = None
+        self._acking: asyncio.Future[None] | None = None
+        session_ms = int(settings.session_timeout_s * 1000)
+        self.rebalance = RebalanceBarrier(timeout_s=session_ms / 2000)
+        self.health: dict[str, bool] = {"broker": True, "assigned": False, "warm": False}
+        self._recovery_report: asyncio.Future[None] | None = None
+        self._watched_recovery: Any = None
+
+    def register(self) -> None:
+        """Connect the worker's tasks, agent, timers and signal handlers to its app (once)."""
+        app, settings = self.app, self.settings
+        app.task(self.score_events)
+        app.agent(self.item_topic)(self.count_items)
+        app.timer(interval=2.0)(self.report_lag)
+        app.task(self.load_model)
+        app.timer(interval=settings.model_poll_s)(self.reload_model)
+        app.timer(interval=1.0)(self.probe_broker)
+        app.on_partitions_revoked.connect(self.on_partitions_revoked)
+        app.on_partitions_assigned.connect(self.on_partitions_assigned)
+        app.on_rebalance_complete.connect(self.on_rebalance_complete)
+
+    # -- output ---------------------------------------------------------------------
+    def _aiokafka_producer(self) -> Any:
+        return self.app.producer._ensure_producer()  # noqa: SLF001
+
+    async def flush_tables(self) -> None:
+        """Send the changelog records of every table key written since the last flush.
+        One flush at a time: a key's newer record must not overtake its older one."""
+        n = self.settings.partitions  # changelogs have the tables' partitions
+        async with self._flushing:
+            for topic, view in self.tables.batched:
+                for key, value in view.take_dirty():
+                    self._changelogs.add(topic, key, value, partition_for(key, n))
+            for delivery in await self._changelogs.send():
+                self.deliveries.add(delivery)
+
+    async def _send(self, topic: str, key: bytes | None, value: bytes,
+                    partition: int | None = None) -> None:
+        # Straight to the producer: Faust's Topic.send costs about 60 us a message on
+        # the event loop (6,400 vs 10,400 messages/s through a Faust agent that only
+        # forwards). Keyed records go to murmur2(key), as Topic.send would send them.
+        self.deliveries.add(await self.app.producer.send(topic, key, value, partition, None, None))
+
+    async def _add_intent(self, key: bytes | None, value: bytes) -> None:
+        self._intents.add(self.topics.intents, key, value)
+
+    async def _send_intents(self) -> None:
+        for delivery in await self._intents.send():
+            self.deliveries.add(delivery)
+
+    # -- the model ------------------------------------------------------------------
+    def _show_model(self, loaded: LoadedModel) -> None:
+        self.metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
+
+    def _serving_model(self, loaded: LoadedModel) -> ServingModel:
+        return serve(loaded, self.settings, self.SCORE_TIMEOUT_S)
+
+    def _build(self) -> _Built:
+        began = time.monotonic()
+        loaded = load_artifact(self.settings.model_dir)
+        return loaded, self._serving_model(loaded), time.monotonic() - began
+
+    def start_loading(self) -> None:
+        """Load the model (seconds: its child process imports torch and loads the
+        artifact) in a thread from now on, beside Faust's start and the group join.
+        Faust starts the app's tasks only once the first rebalance has recovered the
+        tables, so a load begun there was paid after the join (3 s of a 15 s restart)."""
+        if self._loading is None:
+            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="intent-model-load")
+            self._loading = pool.submit(self._build)
+            pool.shutdown(wait=False)
+
+    async def processor(self) -> EventProcessor:
+        """The event processor, built once the model is loaded (loading it if need be)."""
+        async with self._building:  # the agent and the start-up task both ask; build once
+            if self._processor is None:
+                self.start_loading()
+                assert self._loading is not None
+                loaded, model, took_s = await asyncio.wrap_future(self._loading)
+                self.lifecycle.model_loaded(loaded.scorer.model_version, took_s)
+                self._show_model(loaded)
+                tables = self.tables
+                self._processor = EventProcessor(
+                    tables.users, tables.items, tables.gates, model, self.sinks, self.metrics,
+                    ProcessorConfig.from_settings(self.settings, self.SCORE_TIMEOUT_S))
+        return self._processor
+
+    async def load_model(self) -> None:
+        """Task: load the model at start, not on the first event, then warm up."""
+        await self.processor()
+        # The producer learns a topic's partitions on its first send to it (a metadata
+        # round trip that the first events' latency would pay): learn them now.
+        producer = self._aiokafka_producer()
+        topics = self.topics
+        for topic in (topics.intents, topics.dlq, topics.item_events,
+                      *(topic for topic, _ in self.tables.batched)):
+            try:
+                await producer.partitions_for(topic)
+            except Exception:  # only a warm-up; the first send retries it
+                log.debug("no metadata yet for %s", topic)
+        # Everything built so far (modules, Faust, the catalogue) lives as long as the
+        # worker: out of the collector's sight, so a full collection walks only state
+        # (full collections took 100-220 ms, the worker's latency spikes).
+        gc.collect()
+        gc.freeze()
+        log.debug("warm %.1f s after start", time.monotonic() - self.lifecycle.started)
+        self.health["warm"] = True
+        self._update_ready()
+
+    async def reload_model(self) -> None:
+        """Timer: serve the artifact directory's model once its version changes."""
+        proc = await self.processor()
+        if self._reloader is None:
+            self._reloader = ModelReloader(self.settings.model_dir, proc.model.scorer.model_version)
+        reloader = self._reloader
+        loop = asyncio.get_running_loop()
+        loaded, refused = await loop.run_in_executor(None, reloader.try_load)
+        model = None
+        if loaded is not None:
+            try:
+                model = await loop.run_in_executor(None, self._serving_model, loaded)
+            except ScoringProcessError as exc:  # refused like a corrupt artifact, once
+                refused = str(exc)
+                log.error("refused model %s: %s", loaded.scorer.model_version, exc)
+                reloader.refused.add(loaded.scorer.model_version)
+                reloader.current_version = proc.model.scorer.model_version
+        if refused:
+            self.metrics.model_reload_failures.inc()
+        if model is not None:
+            assert loaded is not None
+            old = proc.model.scorer
+            # one assignment: a batch in flight keeps the model it started with
+            proc.model = model
+            self._show_model(loaded)
+            self.metrics.model_reloads.inc()
+            log.warning("now serving model %s (threshold %.4g, label horizon %d min)",
+                        loaded.scorer.model_version, proc.threshold, proc.horizon_ms // 60_000)
+            if isinstance(old, ScoringProcess):  # after the batch in flight (and its retry)
+                loop.call_later(2 * self.SCORE_TIMEOUT_S,
+                                lambda: loop.run_in_executor(None, old.close))
+
+    # -- the events -----------------------------------------------------------------
+    async def _acknowledge(self, batch: list[Any], previous: asyncio.Future[None] | None) -> None:
+        await self.flush_tables()
+        await self.deliveries.wait()  # the batch's table writes and outputs are durable ...
+        if previous is not None:
+            await previous  # ... and the batches before it acknowledged ...
+        consumer = self.app.consumer
+        self.incoming.acknowledge(batch, consumer)  # ... before its offsets may be committed
+
+    async def _finish(self, proc: EventProcessor, staged: StagedBatch, batch: list[Any],
+                      previous: asyncio.Future[None] | None) -> None:
+        """Score a staged batch, publish it after the batch before it, then acknowledge it."""
+        answer = await proc.score(staged)
+        if previous is not None:
+            await previous
+        await proc.publish(staged, answer)
+        self._acking = self.rebalance.track(
+            asyncio.ensure_future(self._acknowledge(batch, self._acking)))
+
+    async def score_events(self) -> None:
+        """Batches overlap in three steps: while batch k+1 is staged (parse, state,
+        features) on the event loop, batch k is in the model process, and batch k-1's
+        intents are published and its records awaited. A batch's model call is queued
+        when it is staged, and the model process takes it as soon as it answers for the
+        one before; publishing, like acknowledging, keeps batch order. A batch is
+        published before the batch two after it is staged, so the gates see the steps
+        in a fixed order. A batch is whatever arrived while the previous one was staged
+        (see stream.runtime.intake): it grows with the load."""
+        proc = await self.processor()
+        rebalance, incoming, app = self.rebalance, self.incoming, self.app
+        finishing: asyncio.Future[None] | None = None  # the latest batch's publication
+        settled: asyncio.Future[None] | None = None  # the one before it
+        try:
+            while True:
+                batch = await incoming.take()
+                if settled is not None:
+                    await settled
+                if not rebalance.quiet.is_set():
+                    # Taken before a rebalance: Faust seeks its partitions back to the
+                    # committed offsets, so what is still ours is read again.
+                    await rebalance.quiet.wait()
+                    batch = [m for m in batch if m.generation_id == app.consumer_generation_id]
+                    if not batch:
+                        continue
+                # No await between the check above and taking the lock (a free lock is
+                # taken without yielding): a rebalance that begins now waits for this stage.
+                async with rebalance.staging:
+                    staged = await proc.stage(batch)  # Faust messages read as RawMessage
+                    await self.flush_tables()
+                acking = self._acking
+                if acking is not None and acking.done():
+                    acking.result()  # a record that could not be delivered stops the worker
+                settled, finishing = finishing, rebalance.track(asyncio.ensure_future(
+                    self._finish(proc, staged, batch, finishing)))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            # Nothing after this batch may be acknowledged (its offsets would be
+            # committed past the failed one): stop, and let a restart read from the
+            # last commit.
+            log.critical("events agent stopped: %r", exc)
+            await app.crash(exc)
+            raise
+        finally:
+            for step in (finishing, self._acking):
+                if step is not None:
+                    await asyncio.gather(step, return_exceptions=True)
+
+    async def count_items(self, stream: Any) -> None:
+        """Agent on ``events-by-item``: each record is a batch's item activity on one
+        partition (see stream.processing.item_events), added to the global items table."""
+        items, settings = self.tables.items, self.settings
+        async for batch in stream.take(settings.batch_size, within=settings.batch_ms / 1000):
+            touched: dict[str, ItemStats] = {}
+            for value in batch:
+                try:
+                    activity = decode_item_activity(value)
+                except ValueError:  # written by our own workers; never fatal
+                    log.warning("unreadable events-by-item record skipped")
+                    continue
+                for item_id, rows in activity.items():
+                    stats = touched.get(item_id) or items.get(item_id) or ItemStats()
+                    for row in rows:
+                        stats.add(*row)
+                    touched[item_id] = stats
+            for item_id, stats in touched.items():
+                items[item_id] = stats
+            await self.flush_tables()
+            await self.deliveries.wait()
+
+    # -- readiness, lag and rebalances ----------------------------------------------
+    def _owned_events_partitions(self) -> list[Any]:
+        return [tp for tp in self.app.consumer.assignment() if tp.topic == self.topics.events]
+
+    async def report_lag(self) -> None:
+        """Lag per partition this worker owns: a partition's series goes when it is
+        revoked (see on_partitions_revoked) and is set again by its new owner, so a sum
+        over the fleet counts each partition once."""
+        metrics = self.metrics
+        metrics.users.set(len(self.tables.users))
+        consumer = self.app.consumer
+        assigned = self._owned_events_partitions()
+        ends = {}
+        if assigned:
+            try:
+                ends = await consumer.highwaters(*assigned)
+            except Exception:  # lag is best effort; a rebalance may be in progress
+                return
+        owned = set(self._owned_events_partitions())  # a rebalance may have run meanwhile
+        for tp in assigned:
+            if tp in owned:
+                committed = consumer._committed_offset.get(tp)  # noqa: SLF001
+                pos = (committed + 1) if committed is not None else 0
+                metrics.partition_lag.set(tp.partition, max(ends.get(tp, 0) - pos, 0))
+        metrics.partition_lag.own(tp.partition for tp in owned)
+
+    def _update_ready(self) -> None:
+        health = self.health
+        ready = all(health.values())
+        self.metrics.ready.set(1 if ready else 0)
+        self.lifecycle.readiness(
+            ready, "; ".join(why for k, why in self.NOT_READY_BECAUSE.items() if not health[k]))
+
+    async def probe_broker(self) -> None:
+        # A plain TCP probe of the bootstrap servers: cheap, and independent of the
+        # Kafka clients' own retry loops, which hide an outage for a long time.
+        self.health["broker"] = await broker_reachable(self.settings.bootstrap)
+        self._update_ready()
+
+    async def _report_recovery(self, recovery: Any) -> None:
+        """Recovery progress in the log until the tables are recovered (Faust starts app
+        timers only after the first recovery, so this is a task of its own)."""
+        life = self.lifecycle
+        while life.recovered_at is None and life.assigned_at is not None:
+            if recovery.in_recovery:
+                life.recovering(recovery.active_remaining_total())
+            await asyncio.sleep(0.5)
+
+    def _watch_recovery(self) -> None:
+        recovery = self.app.tables.recovery
+        if self._watched_recovery is not recovery:
+            need_recovery = recovery.need_recovery
+            life = self.lifecycle
+
+            def need_recovery_reported() -> bool:
+                # called once the changelogs' ends and the tables' offsets are known,
+                # before reading: the records to restore, exactly
+                life.recovering(recovery.active_remaining_total())
+                return need_recovery()
+
+            recovery.need_recovery = need_recovery_reported
+            self._watched_recovery = recovery
+        if self._recovery_report is None or self._recovery_report.done():
+            self._recovery_report = asyncio.ensure_future(self._report_recovery(recovery))
+
+    async def on_partitions_revoked(self, sender: Any, revoked: Any = None, **kwargs: Any) -> None:
+        self.health["assigned"] = False
+        self.lifecycle.joining(revoked or ())
+        self._update_ready()
+        # Not ours any more (the new owner exports them): no frozen series left behind.
+        self.metrics.partition_lag.forget(
+            tp.partition for tp in revoked or () if tp.topic == self.topics.events)
+        await self.rebalance.begin()
+        # Only then is what is buffered dropped (its new owner reads it again from the
+        # committed offsets). This was the intake's own handler, run after this one as
+        # the signal's set of handlers happened to order them: one handler fixes it.
+        self.incoming.clear()
+
+    async def on_partitions_assigned(self, sender: Any, assigned: Any = None,
+                                     **kwargs: Any) -> None:
+        by_topic: dict[str, list[int]] = {self.topics.events: []}
+        for tp in assigned or ():
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        self.lifecycle.assigned(by_topic)
+        self._watch_recovery()
+        settings = self.settings
+        # The member id, so that a restart can remove this member (stream.runtime.membership).
+        if self.identity is not None:
+            try:
+                consumer = self.app.consumer._thread._ensure_consumer()  # noqa: SLF001
+                member_id = consumer._coordinator.member_id  # noqa: SLF001
+                MemberRecord(settings.data_dir, self.identity).save(settings.app_id, member_id)
+            except Exception as exc:  # best effort: a restart then waits for the session
+                log.warning("could not record this worker's group member id: %r", exc)
+
+    async def on_rebalance_complete(self, sender: Any, **kwargs: Any) -> None:
+        # tables are recovered once the rebalance completes
+        self.lifecycle.recovered()
+        self.rebalance.end()
+        self.health["assigned"] = True
+        self._update_ready()
+        self.metrics.users.set(len(self.tables.users))
