@@ -1,8 +1,8 @@
 """The one faust-streaming release the worker runs on.
 
 :mod:`stream.runtime.faust_patches` replaces methods of Faust's consumer, and
-:mod:`stream.runtime.intake`, :mod:`stream.runtime.tables` and :mod:`stream.runtime.app` reach into its
-internals. Those were read and tested against this release only; on another, a changed
+:mod:`stream.runtime.intake`, :mod:`stream.runtime.tables` and :mod:`stream.runtime.worker` reach
+into its internals. Those were read and tested against this release only; on another, a changed
 signature or attribute would fail in the middle of a stream, or silently drop the
 guarantees the patches add. :func:`check_faust_version` refuses to start instead.
 pyproject.toml pins the same version.
