@@ -15,6 +15,7 @@ is missing or malformed, whose feature spec differs from this code's, or any of 
 files is missing or fails its checksum. Saving writes a temporary sibling and renames
 it into place, so a reader never sees half an artifact.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -101,9 +102,15 @@ def save_artifact(
             "n_items": len(catalogue.items),
             "n_candidates": scorer.n_items,
         },
-        "fusion": {"w_r": scorer.w_r, "w_f": 1.0 - scorer.w_r, "threshold": scorer.threshold,
-                   "calibration": {"resnet": scorer.calibration[0].to_dict(),
-                                   "forest": scorer.calibration[1].to_dict()}},
+        "fusion": {
+            "w_r": scorer.w_r,
+            "w_f": 1.0 - scorer.w_r,
+            "threshold": scorer.threshold,
+            "calibration": {
+                "resnet": scorer.calibration[0].to_dict(),
+                "forest": scorer.calibration[1].to_dict(),
+            },
+        },
         "cold_start": scorer.cold_start.to_dict() if scorer.cold_start is not None else None,
         "resnet": scorer.resnet.config,
         "forest": scorer.forest.params,
@@ -186,8 +193,17 @@ def load_artifact(path: Path | str) -> LoadedModel:
         raise ArtifactError(f"{path}: cannot load: {exc}") from exc
     fusion = manifest["fusion"]
     cold = manifest.get("cold_start")
-    calibration = tuple(PlattCalibrator(**fusion["calibration"][k]) for k in ("resnet", "forest"))
-    scorer = FusedScorer(resnet, forest, float(fusion["w_r"]), float(fusion["threshold"]),
-                         manifest["model_version"], ColdStartPrior.from_dict(cold) if cold else None,
-                         calibration)  # type: ignore[arg-type]
+    calibration = (
+        PlattCalibrator(**fusion["calibration"]["resnet"]),
+        PlattCalibrator(**fusion["calibration"]["forest"]),
+    )
+    scorer = FusedScorer(
+        resnet,
+        forest,
+        float(fusion["w_r"]),
+        float(fusion["threshold"]),
+        manifest["model_version"],
+        ColdStartPrior.from_dict(cold) if cold else None,
+        calibration,
+    )
     return LoadedModel(scorer, catalogue, spec, manifest, path)

@@ -17,6 +17,7 @@ True
 >>> bool(np.all(np.diff(cal(np.sort(p))) >= 0))   # and the order is kept
 True
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -21,6 +21,7 @@ blend is only as strong as the data says. Everything is plain numbers in the man
 >>> [round(float(p), 3) for p in prior.apply(np.array([0.2, 0.2]), U, np.zeros((2, 120), dtype=np.float32))]
 [0.35, 0.2]
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -39,8 +40,17 @@ COLD_EVENTS = dict(ACTIVITY_BUCKETS)["warm"]
 N_EVENTS_COLUMN = USER_LAYOUT.index("n_events")  # log1p(events so far)
 # I: the user's events on the item, its open cart, recency, touches this session, rank,
 # category share; the item's popularity and conversion over all users
-ITEM_COLUMNS = ITEM_LAYOUT.columns("ui_counts", "ui_open_cart", "ui_since_touch", "ui_session_touches",
-                                   "rank", "uc_share", "item_counts", "item_totals", "item_ratios")
+ITEM_COLUMNS = ITEM_LAYOUT.columns(
+    "ui_counts",
+    "ui_open_cart",
+    "ui_since_touch",
+    "ui_session_touches",
+    "rank",
+    "uc_share",
+    "item_counts",
+    "item_totals",
+    "item_ratios",
+)
 # U: the session's size and length
 USER_COLUMNS = USER_LAYOUT.columns("session_events", "session_minutes")
 
@@ -85,8 +95,13 @@ class ColdStartPrior:
 
 
 def fit_cold_start(
-    U: np.ndarray, I: np.ndarray, y: np.ndarray,
-    U_val: np.ndarray, I_val: np.ndarray, y_val: np.ndarray, p_val: np.ndarray,
+    U: np.ndarray,
+    I: np.ndarray,
+    y: np.ndarray,
+    U_val: np.ndarray,
+    I_val: np.ndarray,
+    y_val: np.ndarray,
+    p_val: np.ndarray,
 ) -> tuple[ColdStartPrior, list[dict[str, float]]]:
     """Fit the prior on cold training rows and choose its weight on cold validation rows;
     returns the prior and the weight curve (validation PR-AUC of the cold rows)."""
@@ -100,8 +115,9 @@ def fit_cold_start(
     X = _design(U[cold], I[cold])
     mean, scale = X.mean(0), X.std(0) + 1e-6
     model = LogisticRegression(max_iter=500, class_weight="balanced").fit((X - mean) / scale, y[cold])
-    prior = ColdStartPrior(model.coef_[0].tolist(), float(model.intercept_[0]), 0.0,
-                           mean.tolist(), scale.tolist())
+    prior = ColdStartPrior(
+        model.coef_[0].tolist(), float(model.intercept_[0]), 0.0, mean.tolist(), scale.tolist()
+    )
     curve = []
     best = (-1.0, 0.0)
     for w in np.round(np.linspace(0, 1, 11), 2):

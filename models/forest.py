@@ -40,6 +40,7 @@ chosen on validation by ``intent train``.
 >>> f.predict_proba(X[:3]).shape, 1 <= f.n_levels <= f.max_layers
 ((3,), True)
 """
+
 from __future__ import annotations
 
 import copy
@@ -75,8 +76,16 @@ class KFoldForest:
 
     _compiled: CompiledForest | None = None  # built on first use, never pickled
 
-    def __init__(self, kind: str, n_trees: int, max_depth: int | None, k: int = 3,
-                 min_samples_leaf: int = 5, n_jobs: int = 2, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        kind: str,
+        n_trees: int,
+        max_depth: int | None,
+        k: int = 3,
+        min_samples_leaf: int = 5,
+        n_jobs: int = 2,
+        random_state: int = 0,
+    ) -> None:
         if kind not in ("rf", "crf"):
             raise ValueError(f"unknown forest kind {kind!r}")
         self.kind, self.n_trees, self.max_depth, self.k = kind, n_trees, max_depth, k
@@ -84,8 +93,13 @@ class KFoldForest:
 
     def estimator(self, seed: int) -> Any:
         """A fresh, unfitted fold model of this forest's kind."""
-        common = dict(n_estimators=max(self.n_trees // self.k, 1), max_depth=self.max_depth,
-                      min_samples_leaf=self.min_samples_leaf, n_jobs=self.n_jobs, random_state=seed)
+        common = dict(
+            n_estimators=max(self.n_trees // self.k, 1),
+            max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            n_jobs=self.n_jobs,
+            random_state=seed,
+        )
         if self.kind == "rf":
             return RandomForestClassifier(max_features="sqrt", **common)
         return ExtraTreesClassifier(max_features=1, **common)
@@ -129,9 +143,17 @@ class KFoldForest:
 class MultiGrainedScanner:
     """Window scanning over feature vectors with two forests; see the module doc."""
 
-    def __init__(self, window: int = 100, stride: int = 20, n_trees: int = 30,
-                 max_depth: int | None = 12, k: int = 3, max_instances: int = 150_000,
-                 n_jobs: int = 2, random_state: int = 0) -> None:
+    def __init__(
+        self,
+        window: int = 100,
+        stride: int = 20,
+        n_trees: int = 30,
+        max_depth: int | None = 12,
+        k: int = 3,
+        max_instances: int = 150_000,
+        n_jobs: int = 2,
+        random_state: int = 0,
+    ) -> None:
         self.window, self.stride = window, stride
         self.n_trees, self.max_depth, self.k = n_trees, max_depth, k
         self.max_instances, self.n_jobs, self.random_state = max_instances, n_jobs, random_state
@@ -154,8 +176,12 @@ class MultiGrainedScanner:
         rng = np.random.default_rng(self.random_state)
         # at most max_instances window instances in all: a sample of rows, all windows each
         keep_rows = rng.random(len(X)) < min(1.0, self.max_instances / max(len(X) * n_win, 1))
-        self.forests_ = [KFoldForest(kind, self.n_trees, self.max_depth, self.k, n_jobs=self.n_jobs,
-                                     random_state=self.random_state) for kind in ("rf", "crf")]
+        self.forests_ = [
+            KFoldForest(
+                kind, self.n_trees, self.max_depth, self.k, n_jobs=self.n_jobs, random_state=self.random_state
+            )
+            for kind in ("rf", "crf")
+        ]
         out = np.zeros((len(X), 2 * n_win), dtype=np.float32)
         for j, forest in enumerate(self.forests_):
             forest.fold_models_ = []
@@ -166,7 +192,7 @@ class MultiGrainedScanner:
                 forest.fold_models_.append(model)
                 held = folds == f
                 if held.any():
-                    out[held, j * n_win:(j + 1) * n_win] = self._walk([CompiledForest(model)], X[held])
+                    out[held, j * n_win : (j + 1) * n_win] = self._walk([CompiledForest(model)], X[held])
             forest.pool()
         return out
 
@@ -184,8 +210,8 @@ class MultiGrainedScanner:
         blocks, owners = [], []
         for start in self.starts_:
             new = np.ones(n, dtype=bool)
-            new[1:] = differs[:, start:start + width].any(axis=1)
-            blocks.append(X[new, start:start + width])
+            new[1:] = differs[:, start : start + width].any(axis=1)
+            blocks.append(X[new, start : start + width])
             owners.append(np.cumsum(new) - 1)  # each row's walked row within the block
         inst = np.concatenate(blocks)  # starts_ is never empty (see starts)
         bounds = np.cumsum([0] + [len(b) for b in blocks])
@@ -194,25 +220,49 @@ class MultiGrainedScanner:
         for k, forest in enumerate(forests):
             p = forest.predict_proba1(inst)
             for j, owner in enumerate(owners):
-                out[:, k * n_win + j] = p[bounds[j]:bounds[j + 1]][owner]
+                out[:, k * n_win + j] = p[bounds[j] : bounds[j + 1]][owner]
         return out
 
 
 class DeepForest:
     """Scanner + cascade; :meth:`predict_proba` returns P(buy) per row."""
 
-    def __init__(self, window: int = 100, stride: int = 20, n_trees: int = 30, cascade_trees: int = 30,
-                 max_depth: int | None = 12, max_layers: int = 4, k: int = 3, n_jobs: int = 2,
-                 random_state: int = 0) -> None:
-        self.params = dict(window=window, stride=stride, n_trees=n_trees, cascade_trees=cascade_trees,
-                           max_depth=max_depth, max_layers=max_layers, k=k)
-        self.scanner = MultiGrainedScanner(window, stride, n_trees, max_depth, k, n_jobs=n_jobs,
-                                           random_state=random_state)
+    def __init__(
+        self,
+        window: int = 100,
+        stride: int = 20,
+        n_trees: int = 30,
+        cascade_trees: int = 30,
+        max_depth: int | None = 12,
+        max_layers: int = 4,
+        k: int = 3,
+        n_jobs: int = 2,
+        random_state: int = 0,
+    ) -> None:
+        self.params = dict(
+            window=window,
+            stride=stride,
+            n_trees=n_trees,
+            cascade_trees=cascade_trees,
+            max_depth=max_depth,
+            max_layers=max_layers,
+            k=k,
+        )
+        self.scanner = MultiGrainedScanner(
+            window, stride, n_trees, max_depth, k, n_jobs=n_jobs, random_state=random_state
+        )
         self.cascade_trees, self.max_depth, self.max_layers, self.k = cascade_trees, max_depth, max_layers, k
         self.n_jobs, self.random_state = n_jobs, random_state
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, X_val: np.ndarray,
-            y_val: np.ndarray, val_metric: Callable[[np.ndarray, np.ndarray], float]) -> DeepForest:
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        groups: np.ndarray,
+        X_val: np.ndarray,
+        y_val: np.ndarray,
+        val_metric: Callable[[np.ndarray, np.ndarray], float],
+    ) -> DeepForest:
         """Fit on ``X``/``y`` (``groups``: each row's user, for the folds); the cascade
         grows while ``val_metric(y_val, p)`` on ``X_val`` improves (training passes its
         PR-AUC: the metric is defined once, there)."""
@@ -225,9 +275,17 @@ class DeepForest:
         self.level_val_pr_auc_: list[float] = []
         best, prev, prev_val = -1.0, None, None
         for level in range(self.max_layers):
-            forests = [KFoldForest(kind, self.cascade_trees, self.max_depth, self.k, n_jobs=self.n_jobs,
-                                   random_state=self.random_state * 100 + level * 10 + j)
-                       for j, kind in enumerate(("rf", "rf", "crf", "crf"))]
+            forests = [
+                KFoldForest(
+                    kind,
+                    self.cascade_trees,
+                    self.max_depth,
+                    self.k,
+                    n_jobs=self.n_jobs,
+                    random_state=self.random_state * 100 + level * 10 + j,
+                )
+                for j, kind in enumerate(("rf", "rf", "crf", "crf"))
+            ]
             inp = Z if prev is None else np.hstack([Z, prev])
             inp_val = Z_val if prev_val is None else np.hstack([Z_val, prev_val])
             prev = np.column_stack([f.fit_oof(inp, y, folds) for f in forests])

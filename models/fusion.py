@@ -10,6 +10,7 @@ validation too. Published intents carry the calibrated branch probabilities, so
 >>> fuse(np.array([0.2, 0.8]), np.array([0.6, 0.4]), w_r=0.25).round(3).tolist()
 [0.5, 0.5]
 """
+
 from __future__ import annotations
 
 import warnings
@@ -35,7 +36,11 @@ def fuse(p_resnet: np.ndarray, p_forest: np.ndarray, w_r: float) -> np.ndarray:
 
 
 def group_tensors(
-    U: np.ndarray, I: np.ndarray, sizes: Sequence[int], n_items: int, u_per_group: bool = False,
+    U: np.ndarray,
+    I: np.ndarray,
+    sizes: Sequence[int],
+    n_items: int,
+    u_per_group: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
     """Pad grouped rows into (g, user_dim), (g, n_items, item_dim) and a mask; ``flat[k]``
     is the padded slot (g * n_items + j) of input row ``rows[k]``. Rows past a group's
@@ -68,7 +73,10 @@ RESNET_CHUNK = 256
 
 
 def resnet_probabilities(
-    net: PurchaseResNet | _BySize, U: np.ndarray, I: np.ndarray, sizes: Sequence[int],
+    net: PurchaseResNet | _BySize,
+    U: np.ndarray,
+    I: np.ndarray,
+    sizes: Sequence[int],
     u_per_group: bool = False,
 ) -> np.ndarray:
     """P_r per row. Rows beyond the catalogue width of their group score 0."""
@@ -136,8 +144,11 @@ class FusedScorer:
         if net is None:
             cfg = self.resnet.config
             n = self.n_items
-            example = (torch.zeros(2, cfg["user_dim"]), torch.zeros(2, n, cfg["item_dim"]),
-                       torch.ones(2, n, dtype=torch.bool))
+            example = (
+                torch.zeros(2, cfg["user_dim"]),
+                torch.zeros(2, n, cfg["item_dim"]),
+                torch.ones(2, n, dtype=torch.bool),
+            )
             # TorchScript is deprecated in favour of torch.compile, which needs a C compiler
             # at start and minutes of compiling; the traced graph is plain and tested equal.
             with torch.inference_mode(), warnings.catch_warnings():
@@ -169,8 +180,9 @@ class FusedScorer:
         p = fuse(c_r, c_f, self.w_r)
         return self.cold_start.apply(p, U, I) if self.cold_start is not None else p
 
-    def branch_probabilities(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int],
-                             u_per_group: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def branch_probabilities(
+        self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int], u_per_group: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Both branches' calibrated probabilities, in eager mode (for evaluation)."""
         p_r = resnet_probabilities(self.resnet, U, I, sizes, u_per_group)
         X = np.hstack([np.repeat(U, sizes, axis=0) if u_per_group else U, I])

@@ -35,6 +35,7 @@ units per ResNet [2], 3x3 kernels, stride 1 [same], phi with 64 hidden units [no
 >>> net(u, items, mask).shape
 torch.Size([2, 16])
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -133,15 +134,26 @@ class PurchaseResNet(nn.Module):
     ) -> None:
         super().__init__()
         self.config = dict(
-            user_dim=user_dim, item_dim=item_dim, n_items=n_items, k=k, k2=k2,
-            channels=channels, blocks=blocks, item_hidden=item_hidden, dropout=dropout,
+            user_dim=user_dim,
+            item_dim=item_dim,
+            n_items=n_items,
+            k=k,
+            k2=k2,
+            channels=channels,
+            blocks=blocks,
+            item_hidden=item_hidden,
+            dropout=dropout,
         )
         self.user_scale = RobustScaler(user_dim)
         self.item_scale = RobustScaler(item_dim)
         self.net1 = nn.Sequential(nn.Dropout(dropout), nn.Linear(user_dim, k * k), nn.ReLU(inplace=True))
         self.resnet1 = ResidualStack(k, channels, blocks, out_dim=item_hidden)
-        self.phi = nn.Sequential(nn.Linear(item_dim, item_hidden), nn.ReLU(inplace=True),
-                                 nn.Dropout(dropout), nn.Linear(item_hidden, item_hidden))
+        self.phi = nn.Sequential(
+            nn.Linear(item_dim, item_hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(item_hidden, item_hidden),
+        )
         self.net2 = nn.Sequential(nn.Linear(n_items, k2 * k2), nn.ReLU(inplace=True))
         self.resnet2 = ResidualStack(k2, channels, blocks, out_dim=n_items)
 

@@ -13,6 +13,7 @@ scores as its catalogue.
 >>> Half().score(np.zeros((3, 150)), np.zeros((3, 120)), [3]).probability.tolist()
 [0.5, 0.5, 0.5]
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,8 +1,9 @@
 """The library versions a model artifact was written with, and the check that refuses
 to serve it with others.
 
-``forest.pkl`` is a pickle of scikit-learn forests, and numpy arrays inside them; ``resnet.pt`` is a torch state dict. A pickle restored by another release
-of its library can fail, or worse, load and predict differently. So the manifest
+``forest.pkl`` is a pickle of scikit-learn forests, and numpy arrays inside them;
+``resnet.pt`` is a torch state dict. A pickle restored by another release of its library
+can fail, or worse, load and predict differently. So the manifest
 records the versions (:func:`library_versions`) and loading compares them with the
 installed ones (:func:`version_mismatch`). Local build labels (``2.13.0+cpu``) are
 ignored: a CPU and a CUDA build of one torch release read the same weights. A manifest
@@ -16,6 +17,7 @@ True
 ... # doctest: +ELLIPSIS
 'model: written with numpy 1.0.0, but this environment has numpy ...: install ... or retrain'
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +56,11 @@ def version_mismatch(manifest: Mapping[str, Any], where: str = "artifact") -> st
     if recorded is None:
         if where not in _warned:
             _warned.add(where)
-            log.warning("%s: the manifest does not record the library versions it was written "
-                        "with (an older artifact); serving it unchecked", where)
+            log.warning(
+                "%s: the manifest does not record the library versions it was written "
+                "with (an older artifact); serving it unchecked",
+                where,
+            )
         return None
     installed = library_versions()
     differ = sorted(n for n in LIBRARIES if n in recorded and str(recorded[n]).split("+")[0] != installed[n])

@@ -14,6 +14,7 @@ Traceback (most recent call last):
 ...
 stream.config.SettingsError: INTENT_PARTITIONS: expected int, got 'eight'
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,16 +24,25 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "Topics", "SettingsError", "REPO_ROOT", "describe_env", "USERS_TABLE", "ITEMS_TABLE",
-           "GATES_TABLE"]
+__all__ = [
+    "Settings",
+    "Topics",
+    "SettingsError",
+    "REPO_ROOT",
+    "describe_env",
+    "USERS_TABLE",
+    "ITEMS_TABLE",
+    "GATES_TABLE",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Default file locations: beside the code in a source checkout; for an installed
 # package (REPO_ROOT is then site-packages) relative to the working directory.
 _CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
 DEFAULT_MODEL_DIR = (REPO_ROOT if _CHECKOUT else Path()) / "artifacts" / "model"
-DEFAULT_SAMPLE_DATA = ((REPO_ROOT.parent if _CHECKOUT else Path(".."))
-                       / "shared" / "data" / "jdata-2016-sample")
+DEFAULT_SAMPLE_DATA = (
+    (REPO_ROOT.parent if _CHECKOUT else Path("..")) / "shared" / "data" / "jdata-2016-sample"
+)
 PREFIX = "INTENT_"
 
 
@@ -108,55 +118,67 @@ class Settings:
         default=None, metadata={"help": "intent threshold; unset (or empty): the served model's t_p"}
     )
     horizon_min: float | None = field(
-        default=None, metadata={"help": "label horizon in minutes (how long an intent waits for its "
-                                        "purchase); unset: the served model's"}
+        default=None,
+        metadata={
+            "help": "label horizon in minutes (how long an intent waits for its "
+            "purchase); unset: the served model's"
+        },
     )
     cooldown_s: float = field(
         default=3600.0, metadata={"help": "re-publish an intent above threshold after this"}
     )
     max_intent_age_s: float = field(
         default=600.0,
-        metadata={"help": "publish no intent for an event written to the events topic longer "
-                          "ago than this (its Kafka timestamp; it still updates state); 0 = no limit"},
+        metadata={
+            "help": "publish no intent for an event written to the events topic longer "
+            "ago than this (its Kafka timestamp; it still updates state); 0 = no limit"
+        },
     )
     batch_size: int = field(default=1024, metadata={"help": "max events per scoring micro-batch"})
     batch_ms: float = field(default=5.0, metadata={"help": "max wait to fill a micro-batch"})
     backlog_batch_size: int = field(
-        default=8192, metadata={"help": "max events per micro-batch while at least this many "
-                                        "wait (a backlog); never below INTENT_BATCH_SIZE"}
+        default=8192,
+        metadata={
+            "help": "max events per micro-batch while at least this many "
+            "wait (a backlog); never below INTENT_BATCH_SIZE"
+        },
     )
     backlog_linger_ms: float = field(
         default=250.0, metadata={"help": "max wait to fill a backlog's micro-batch"}
     )
     max_candidates: int = field(
-        default=32, metadata={"help": "items scored per user: open carts, then the most recent "
-                                      "(the network's catalogue; training's n_candidates)"}
+        default=32,
+        metadata={
+            "help": "items scored per user: open carts, then the most recent "
+            "(the network's catalogue; training's n_candidates)"
+        },
     )
     scoring: str = field(
         default="process",
-        metadata={"help": "process: the model runs in a child process (no GIL shared with the "
-                          "event loop) | thread"},
+        metadata={
+            "help": "process: the model runs in a child process (no GIL shared with the event loop) | thread"
+        },
     )
-    model_threads: int = field(
-        default=1, metadata={"help": "threads the model may use per scoring call"}
-    )
+    model_threads: int = field(default=1, metadata={"help": "threads the model may use per scoring call"})
     model_poll_s: float = field(
         default=5.0, metadata={"help": "how often the worker looks for a new model artifact"}
     )
     store: str = field(default="memory://", metadata={"help": "Faust table store (rocksdb://)"})
-    data_dir: Path = field(
-        default=Path("/tmp/intent-worker"), metadata={"help": "Faust data directory"}
-    )
+    data_dir: Path = field(default=Path("/tmp/intent-worker"), metadata={"help": "Faust data directory"})
     session_timeout_s: float = field(
         default=10.0,
-        metadata={"help": "consumer session timeout: a worker that stops heartbeating loses its "
-                          "partitions after this (heartbeats every tenth of it)"},
+        metadata={
+            "help": "consumer session timeout: a worker that stops heartbeating loses its "
+            "partitions after this (heartbeats every tenth of it)"
+        },
     )
     instance_id: str = field(
         default="auto",
-        metadata={"help": "the worker's identity across restarts: a worker starting under it first "
-                          "removes the group member its dead predecessor left behind; auto = "
-                          "HOSTNAME-METRICS_PORT (none when the metrics port is 0); empty = none"},
+        metadata={
+            "help": "the worker's identity across restarts: a worker starting under it first "
+            "removes the group member its dead predecessor left behind; auto = "
+            "HOSTNAME-METRICS_PORT (none when the metrics port is 0); empty = none"
+        },
     )
     fetch_max_wait_ms: int = field(
         default=10,
@@ -164,8 +186,10 @@ class Settings:
     )
     fetch_max_bytes: int = field(
         default=8 * 1024 * 1024,
-        metadata={"help": "most a fetch takes from one partition (1 MiB, the clients' default, "
-                          "left a worker in a backlog waiting for its next batch)"},
+        metadata={
+            "help": "most a fetch takes from one partition (1 MiB, the clients' default, "
+            "left a worker in a backlog waiting for its next batch)"
+        },
     )
     security_protocol: str = field(
         default="PLAINTEXT", metadata={"help": "PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL"}
@@ -177,8 +201,10 @@ class Settings:
     )
     pseudonymize_key: str = field(
         default="",
-        metadata={"help": "key for pseudonymising user ids (or INTENT_PSEUDONYMIZE_KEY_FILE); empty = off",
-                  "secret": 1},
+        metadata={
+            "help": "key for pseudonymising user ids (or INTENT_PSEUDONYMIZE_KEY_FILE); empty = off",
+            "secret": 1,
+        },
     )
     ssl_cafile: str = field(default="", metadata={"help": "CA bundle for SSL"})
     ssl_certfile: str = field(default="", metadata={"help": "client certificate for SSL"})
@@ -231,8 +257,10 @@ class Settings:
             if not 0 <= getattr(self, name) <= 65535:
                 raise SettingsError(f"INTENT_{name.upper()}: not a port: {getattr(self, name)}")
         if not 0 <= self.coupon_min_p <= self.coupon_max_p <= 1:
-            raise SettingsError("INTENT_COUPON_MIN_P/MAX_P: need 0 <= min <= max <= 1, got "
-                                f"{self.coupon_min_p}, {self.coupon_max_p}")
+            raise SettingsError(
+                "INTENT_COUPON_MIN_P/MAX_P: need 0 <= min <= max <= 1, got "
+                f"{self.coupon_min_p}, {self.coupon_max_p}"
+            )
         if self.scoring not in ("process", "thread"):
             raise SettingsError(f"INTENT_SCORING: process or thread, got {self.scoring!r}")
         if self.max_intent_age_s < 0:
@@ -252,18 +280,20 @@ class Settings:
         10.0
         """
         session_s = float(self.session_timeout_s)
-        return dict(broker_session_timeout=session_s,
-                    broker_heartbeat_interval=max(session_s / 10, 0.3),
-                    broker_rebalance_timeout=max(session_s, 10.0))
+        return dict(
+            broker_session_timeout=session_s,
+            broker_heartbeat_interval=max(session_s / 10, 0.3),
+            broker_rebalance_timeout=max(session_s, 10.0),
+        )
 
     def worker_identity(self, hostname: str | None = None) -> str | None:
         """Who this worker is across restarts (see :mod:`stream.runtime.membership`); None when
         nothing tells it from another worker on its host.
 
-        >>> Settings(metrics_port=9108).worker_identity("box"), Settings(metrics_port=0).worker_identity("box")
-        ('box-9108', None)
-        >>> Settings(instance_id="w-1").worker_identity("box"), Settings(instance_id="").worker_identity("box")
-        ('w-1', None)
+        >>> [Settings(metrics_port=p).worker_identity("box") for p in (9108, 0)]
+        ['box-9108', None]
+        >>> [Settings(instance_id=i).worker_identity("box") for i in ("w-1", "")]
+        ['w-1', None]
         """
         if self.instance_id != "auto":
             return self.instance_id or None

@@ -9,6 +9,7 @@ module is imported when a name is first read (PEP 562).
 >>> stream.runtime.PATCHED_FAUST
 '0.15.3'
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """Shared fixtures: real sample data, a quick trained model, the embedded broker, workers."""
+
 from __future__ import annotations
 
 import time
@@ -46,8 +47,9 @@ def broker() -> Iterator[EmbeddedBroker]:
 
 def WorkerProcess(bootstrap: str, model: Path, data_dir: Path, log: Path, **env: str) -> StreamWorker:
     """A real ``intent worker`` subprocess on ``bootstrap`` with 4 partitions."""
-    settings = Settings.from_env({}, bootstrap=bootstrap, model_dir=str(model), data_dir=str(data_dir),
-                                 partitions=4)
+    settings = Settings.from_env(
+        {}, bootstrap=bootstrap, model_dir=str(model), data_dir=str(data_dir), partitions=4
+    )
     return StreamWorker(settings, log, **env)
 
 
@@ -56,8 +58,13 @@ def start_worker(broker: EmbeddedBroker, quick_model: tuple[Path, dict], tmp_pat
     workers: list[StreamWorker] = []
 
     def start(**env: str) -> StreamWorker:
-        w = WorkerProcess(broker.bootstrap, quick_model[0], tmp_path / f"w{len(workers)}",
-                          tmp_path / f"worker{len(workers)}.log", **env)
+        w = WorkerProcess(
+            broker.bootstrap,
+            quick_model[0],
+            tmp_path / f"w{len(workers)}",
+            tmp_path / f"worker{len(workers)}.log",
+            **env,
+        )
         workers.append(w)
         return w
 

@@ -1,5 +1,6 @@
 """The code checks itself: ruff's rules and formatter, and mypy (strict on the shared
 domain and the models), configured in pyproject.toml. CI fails on a violation."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_ruff_rules_hold() -> None:

@@ -10,15 +10,19 @@
 
 Names are imported on first use.
 """
+
 from stream.lazy import lazy_exports
 
-__all__, __getattr__ = lazy_exports(__name__, {
-    "BenchConfig": "throughput",
-    "TARGETS": "throughput",
-    "run_bench": "throughput",
-    "render_table": "throughput",
-    "model_cost": "model_cost",
-    "served_pairs": "model_cost",
-    "run_failover": "failover",
-    "ClickstreamGenerator": "generator",
-})
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "BenchConfig": "throughput",
+        "TARGETS": "throughput",
+        "run_bench": "throughput",
+        "render_table": "throughput",
+        "model_cost": "model_cost",
+        "served_pairs": "model_cost",
+        "run_failover": "failover",
+        "ClickstreamGenerator": "generator",
+    },
+)

@@ -14,6 +14,7 @@ then the users changelog is compared with an offline replay of the slice (nothin
 nothing counted twice). The new worker's log (``failover-restarted.log`` in the run
 directory) has its lifecycle: joining, assignment, recovery progress, ready.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,13 +46,25 @@ def _poll(predicate: Callable[[], Any], timeout: float, interval: float = 0.1) -
     raise TimeoutError(f"not within {timeout:.0f} s")
 
 
-def failover_once(settings: Settings, events: list[Event], run_dir: Path, tag: str,
-                  log: Callable[[str], None] = print, **env: str) -> dict[str, Any]:
+def failover_once(
+    settings: Settings,
+    events: list[Event],
+    run_dir: Path,
+    tag: str,
+    log: Callable[[str], None] = print,
+    **env: str,
+) -> dict[str, Any]:
     """Kill a worker half-way through ``events`` and time its replacement (see the module
     docstring); ``env`` goes to both workers."""
-    s = replace(settings, app_id=f"failover-{tag}", topic_events=f"{tag}-events",
-                topic_dlq=f"{tag}-dlq", topic_intents=f"{tag}-intents",
-                topic_item_events=f"{tag}-by-item", data_dir=run_dir / f"failover-{tag}")
+    s = replace(
+        settings,
+        app_id=f"failover-{tag}",
+        topic_events=f"{tag}-events",
+        topic_dlq=f"{tag}-dlq",
+        topic_intents=f"{tag}-intents",
+        topic_item_events=f"{tag}-by-item",
+        data_dir=run_dir / f"failover-{tag}",
+    )
     # the worker's own default, not the 6 s that WorkerProcess gives the tests
     env = {"INTENT_SESSION_TIMEOUT_S": str(s.session_timeout_s), **env}
     first = WorkerProcess(s, run_dir / f"failover-{tag}-first.log", env=env)
@@ -73,16 +86,23 @@ def failover_once(settings: Settings, events: list[Event], run_dir: Path, tag: s
         same = dump_lines(asyncio.run(changelog_states(s))) == dump_lines(offline_states(events))
     finally:
         second.stop()
-    log(f"   {tag}: killed after {processed:,.0f} of {len(events):,} events; restarted worker "
+    log(
+        f"   {tag}: killed after {processed:,.0f} of {len(events):,} events; restarted worker "
         f"ready after {ready_s:.1f} s, caught up after {caught_up_s:.1f} s; state equals an "
-        f"offline replay: {same}")
-    return {"killed_after_events": int(processed), "ready_s": round(ready_s, 1),
-            "caught_up_s": round(caught_up_s, 1), "state_matches_offline": same,
-            "log": str(run_dir / f"failover-{tag}-restarted.log")}
+        f"offline replay: {same}"
+    )
+    return {
+        "killed_after_events": int(processed),
+        "ready_s": round(ready_s, 1),
+        "caught_up_s": round(caught_up_s, 1),
+        "state_matches_offline": same,
+        "log": str(run_dir / f"failover-{tag}-restarted.log"),
+    }
 
 
-def run_failover(base: Settings, rounds: int = 1, log: Callable[[str], None] = print,
-                 limit: int | None = None, **env: str) -> dict[str, Any]:
+def run_failover(
+    base: Settings, rounds: int = 1, log: Callable[[str], None] = print, limit: int | None = None, **env: str
+) -> dict[str, Any]:
     """``rounds`` kill-and-restart measurements on the embedded broker (or
     ``INTENT_BENCH_BOOTSTRAP``); the worker's settings are ``base``'s. ``limit`` takes
     the slice's first events only (tests)."""
@@ -95,11 +115,15 @@ def run_failover(base: Settings, rounds: int = 1, log: Callable[[str], None] = p
         events = read_clickstream([base.sample_data]).events  # another data set: all of it
     events = events[:limit] if limit else events
     run_dir = run_directory("failover")
-    log(f"failover: SIGKILL half-way through {len(events):,} real events, restart at once "
-        f"(session timeout {base.session_timeout_s:g} s); {rounds} round(s)")
+    log(
+        f"failover: SIGKILL half-way through {len(events):,} real events, restart at once "
+        f"(session timeout {base.session_timeout_s:g} s); {rounds} round(s)"
+    )
     with bench_broker(base, run_dir) as base:
-        runs = [failover_once(base, events, run_dir, f"r{k}-{uuid.uuid4().hex[:4]}", log, **env)
-                for k in range(rounds)]
+        runs = [
+            failover_once(base, events, run_dir, f"r{k}-{uuid.uuid4().hex[:4]}", log, **env)
+            for k in range(rounds)
+        ]
     return {
         "events": len(events),
         "session_timeout_s": base.session_timeout_s,

@@ -12,6 +12,7 @@ popularity, a few items by popularity, views, and carts and purchases at the fit
 >>> len(events), len({e.user_id for e in events}) <= 40
 (200, True)
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -46,20 +47,25 @@ class ClickstreamGenerator:
         weights = np.sort(np.array(list(users.values()), dtype=float))[::-1]
         span = max(events[-1].ts - events[0].ts, 1) if len(events) > 1 else 1000
         return cls(
-            item_ids=ids, item_p=counts / counts.sum(), item_category=cats,
+            item_ids=ids,
+            item_p=counts / counts.sum(),
+            item_category=cats,
             user_weights=weights / weights.sum(),
             cart_rate=types["addtocart"] / max(types["view"], 1),
             buy_rate=types["transaction"] / max(types["addtocart"], 1),
-            mean_gap_ms=span / max(len(events), 1), seed=seed,
+            mean_gap_ms=span / max(len(events), 1),
+            seed=seed,
         )
 
-    def generate(self, n: int, n_users: int = 10_000, start_ts: int = 1_700_000_000_000,
-                 prefix: str = "g") -> list[Event]:
+    def generate(
+        self, n: int, n_users: int = 10_000, start_ts: int = 1_700_000_000_000, prefix: str = "g"
+    ) -> list[Event]:
         """``n`` events over ``n_users`` users, popularity-skewed, in time order."""
         rng = np.random.default_rng(self.seed)
         # user activity: the real skew, stretched or tiled to n_users
-        shares = np.interp(np.linspace(0, 1, n_users), np.linspace(0, 1, len(self.user_weights)),
-                           self.user_weights)
+        shares = np.interp(
+            np.linspace(0, 1, n_users), np.linspace(0, 1, len(self.user_weights)), self.user_weights
+        )
         shares /= shares.sum()
         out: list[Event] = []
         ts = start_ts

@@ -5,6 +5,7 @@ The pairs come from the worker's own processor and feature code (:func:`served_p
 because the ResNet's cost is per user: a random full set of 16 candidates per user made
 it look four times cheaper than it is on real users.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,11 @@ from stream.domain.events import Event, encode_event
 __all__ = ["served_pairs", "model_cost"]
 
 
-def served_pairs(model_dir: Path, events: list[Event], batch_events: int = 1024,
-                 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+def served_pairs(
+    model_dir: Path,
+    events: list[Event],
+    batch_events: int = 1024,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """The (U, I, sizes) the worker would score for ``events``: the same processor and
     feature code, batches of ``batch_events``, each batch's item statistics folded in
     after it (as the ``events-by-item`` topic brings them), the model call recorded
@@ -57,27 +61,44 @@ def served_pairs(model_dir: Path, events: list[Event], batch_events: int = 1024,
     items: dict[str, ItemStats] = {}
     defaults = Settings()  # the worker's: its threshold, cool-down and candidates
     model = ServingModel(Recorder(), loaded.catalogue, loaded.spec, serving_policy(loaded, defaults))
-    processor = EventProcessor({}, items, {}, model, Sinks(nowhere, nowhere, nowhere), WorkerMetrics(),
-                               ProcessorConfig.from_settings(defaults))
+    processor = EventProcessor(
+        {},
+        items,
+        {},
+        model,
+        Sinks(nowhere, nowhere, nowhere),
+        WorkerMetrics(),
+        ProcessorConfig.from_settings(defaults),
+    )
     now_s = time.time()
 
     async def replay() -> None:
         for start in range(0, len(events), batch_events):
-            batch = events[start:start + batch_events]
-            await processor.process_batch([RawMessage(e.user_id.encode(), encode_event(e), now_s, start + k)
-                                           for k, e in enumerate(batch)])
+            batch = events[start : start + batch_events]
+            await processor.process_batch(
+                [
+                    RawMessage(e.user_id.encode(), encode_event(e), now_s, start + k)
+                    for k, e in enumerate(batch)
+                ]
+            )
             for e in batch:
                 items.setdefault(e.item_id, ItemStats()).update(e)
 
     asyncio.run(replay())
     if not calls:
         raise ValueError("these events give the model no pair to score")
-    return (np.concatenate([c[0] for c in calls]), np.concatenate([c[1] for c in calls]),
-            [size for c in calls for size in c[2]])
+    return (
+        np.concatenate([c[0] for c in calls]),
+        np.concatenate([c[1] for c in calls]),
+        [size for c in calls for size in c[2]],
+    )
 
 
-def _rows(pairs: tuple[np.ndarray, np.ndarray, list[int]], start_user: int, n: int,
-          ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+def _rows(
+    pairs: tuple[np.ndarray, np.ndarray, list[int]],
+    start_user: int,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """``n`` consecutive pairs from user ``start_user`` on (the last user's cut to fit)."""
     U, I, sizes = pairs
     start_user = min(start_user, len(sizes) - 1)
@@ -91,11 +112,12 @@ def _rows(pairs: tuple[np.ndarray, np.ndarray, list[int]], start_user: int, n: i
         k += 1
     taken[-1] -= sum(taken) - min(n, len(U) - first)
     m = sum(taken)
-    return U[first:first + m], I[first:first + m], taken
+    return U[first : first + m], I[first : first + m], taken
 
 
-def model_cost(model_dir: Path, pairs: tuple[np.ndarray, np.ndarray, list[int]],
-               reps_s: float = 0.5, spots: int = 16) -> dict[str, dict[str, float]]:
+def model_cost(
+    model_dir: Path, pairs: tuple[np.ndarray, np.ndarray, list[int]], reps_s: float = 0.5, spots: int = 16
+) -> dict[str, dict[str, float]]:
     """Microseconds per scored pair on pairs the worker builds from real events (see
     :func:`served_pairs`): batches of 1, 64 and 1,024 pairs taken at ``spots`` places
     spread over the sample, scored in turn. The ResNet's cost is per user (16 candidate
@@ -110,6 +132,7 @@ def model_cost(model_dir: Path, pairs: tuple[np.ndarray, np.ndarray, list[int]],
     for b in (1, 64, 1024):
         batches = [_rows(pairs, n_users * (2 * j + 1) // (2 * spots), b) for j in range(spots)]
         for name in out:
+
             def call(U: np.ndarray, I: np.ndarray, sizes: list[int], name: str = name) -> None:
                 if name == "resnet":
                     resnet_probabilities(scorer.inference_resnet(), U, I, sizes)  # as served

@@ -4,6 +4,7 @@ Same features, same model, same tables as the worker, but none of its batching: 
 event is parsed, folded into state, and its user scored alone. Run with
 ``python -m stream.bench.naive_agent`` and the worker's ``INTENT_*`` environment.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,17 +25,29 @@ def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
     from stream.runtime.app import StrKeyed
     from stream.runtime.serving import serving_policy
 
-    app = faust.App(f"{settings.app_id}-naive", broker=f"kafka://{settings.bootstrap}",
-                    store="memory://", web_enabled=False, topic_partitions=settings.partitions,
-                    consumer_auto_offset_reset="earliest", datadir=str(settings.data_dir / "naive"),
-                    **settings.faust_consumer())
-    topic = app.topic(settings.topic_events, key_type=bytes, value_type=bytes,
-                      key_serializer="raw", value_serializer="raw")
-    out = app.topic(settings.topic_intents, key_type=bytes, value_type=bytes,
-                    key_serializer="raw", value_serializer="raw")
+    app = faust.App(
+        f"{settings.app_id}-naive",
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        consumer_auto_offset_reset="earliest",
+        datadir=str(settings.data_dir / "naive"),
+        **settings.faust_consumer(),
+    )
+    topic = app.topic(
+        settings.topic_events, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+    out = app.topic(
+        settings.topic_intents, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
     schema: Any = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="user_state")
-    users = StrKeyed(app.Table("naive-users", schema=schema, key_type=bytes,
-                               partitions=settings.partitions, use_partitioner=True), UserState)
+    users = StrKeyed(
+        app.Table(
+            "naive-users", schema=schema, key_type=bytes, partitions=settings.partitions, use_partitioner=True
+        ),
+        UserState,
+    )
     loaded = load_artifact(settings.model_dir)
     threshold = serving_policy(loaded, settings).threshold  # INTENT_THRESHOLD, as the worker honours it
     metrics = WorkerMetrics()

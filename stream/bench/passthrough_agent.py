@@ -7,6 +7,7 @@ no model. What it sustains is what Faust's consumer (its fetch thread, conductor
 offset tracking) leaves for a worker on this box, next to the plain aiokafka I/O limit.
 Run with ``python -m stream.bench.passthrough_agent`` and the worker's ``INTENT_*`` environment.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -23,17 +24,36 @@ __all__ = ["create_passthrough_app"]
 
 
 def create_passthrough_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
-    app = faust.App(f"{settings.app_id}-passthrough", broker=f"kafka://{settings.bootstrap}",
-                    store="memory://", web_enabled=False, topic_partitions=settings.partitions,
-                    consumer_auto_offset_reset="earliest", stream_wait_empty=False,
-                    producer_linger=0.001, producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
-                    datadir=str(settings.data_dir / "passthrough"), **settings.faust_consumer())
+    app = faust.App(
+        f"{settings.app_id}-passthrough",
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+        producer_linger=0.001,
+        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
+        datadir=str(settings.data_dir / "passthrough"),
+        **settings.faust_consumer(),
+    )
     set_app_hooks(app, AppHooks(fetch_max_wait_ms=settings.fetch_max_wait_ms))  # as the worker's
-    topic = RawTopic(app, topics=[settings.topic_events], key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw")
-    incoming = subscribe_batches(app, topic, settings.batch_size, settings.batch_ms / 1000,
-                                 backlog_batch=settings.backlog_batch_size,
-                                 backlog_linger_s=settings.backlog_linger_ms / 1000)
+    topic = RawTopic(
+        app,
+        topics=[settings.topic_events],
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    incoming = subscribe_batches(
+        app,
+        topic,
+        settings.batch_size,
+        settings.batch_ms / 1000,
+        backlog_batch=settings.backlog_batch_size,
+        backlog_linger_s=settings.backlog_linger_ms / 1000,
+    )
     metrics = WorkerMetrics()
     counted = metrics.events.labels(type="forwarded")
 

@@ -23,6 +23,7 @@ new user-item pairs). Each stage gets its own topics and consumer group.
    made the ResNet's per-user cost look four times smaller than it is on real users).
 5. Memory: the worker's resident size after N distinct users, and bytes of state per user.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -87,16 +88,23 @@ class BenchConfig:
 
 def _stage_settings(base: Settings, name: str) -> Settings:
     tag = f"{name}-{uuid.uuid4().hex[:6]}"
-    return replace(base, app_id=f"bench-{tag}", topic_events=f"{tag}-events", topic_dlq=f"{tag}-dlq",
-                   topic_intents=f"{tag}-intents", topic_item_events=f"{tag}-by-item")
+    return replace(
+        base,
+        app_id=f"bench-{tag}",
+        topic_events=f"{tag}-events",
+        topic_dlq=f"{tag}-dlq",
+        topic_intents=f"{tag}-intents",
+        topic_item_events=f"{tag}-by-item",
+    )
 
 
 def _rounds(base: Settings, name: str, n: int) -> list[Settings]:
     """Settings for ``n`` rounds of a stage: fresh topics and group each, but one ``events``
     topic, so every round reads the same records, replayed once."""
     first = _stage_settings(base, name)
-    return [first] + [replace(_stage_settings(base, name), topic_events=first.topic_events)
-                      for _ in range(n - 1)]
+    return [first] + [
+        replace(_stage_settings(base, name), topic_events=first.topic_events) for _ in range(n - 1)
+    ]
 
 
 async def io_limit(settings: Settings, events: list[Event], replay: bool = True) -> float:
@@ -174,8 +182,9 @@ def naive_eps(settings: Settings, events: list[Event], seconds: float, run_dir: 
         proc.stop()
 
 
-def worker_eps(settings: Settings, events: list[Event], run_dir: Path,
-               replay: bool = True) -> tuple[float, float, float]:
+def worker_eps(
+    settings: Settings, events: list[Event], run_dir: Path, replay: bool = True
+) -> tuple[float, float, float]:
     """(events/s, RSS MB, users) for a worker draining a preloaded topic (``replay=False``:
     the events are on ``settings.topic_events`` already)."""
     if replay:
@@ -194,8 +203,9 @@ async def _offered_load(settings: Settings, events: list[Event], rate: int, warm
     """Latencies (ms) of ``events`` offered at ``rate``/s; the first ``warmup`` are not measured."""
     sent: dict[str, float] = {}
     lat: list[float] = []
-    cons = consumer(settings, settings.topic_intents, group_id=f"{settings.app_id}-probe",
-                    auto_offset_reset="latest")
+    cons = consumer(
+        settings, settings.topic_intents, group_id=f"{settings.app_id}-probe", auto_offset_reset="latest"
+    )
     await cons.start()
     stop = asyncio.Event()
 
@@ -235,11 +245,11 @@ async def _offered_load(settings: Settings, events: list[Event], rate: int, warm
     return lat
 
 
-def latency(settings: Settings, events: list[Event], rate: int, run_dir: Path,
-            warmup: int = 0) -> dict[str, float]:
+def latency(
+    settings: Settings, events: list[Event], rate: int, run_dir: Path, warmup: int = 0
+) -> dict[str, float]:
     asyncio.run(ensure_topics(settings))
-    proc = _worker(settings, run_dir / f"latency-{rate}.log", INTENT_THRESHOLD="0",
-                   INTENT_COOLDOWN_S="86400")
+    proc = _worker(settings, run_dir / f"latency-{rate}.log", INTENT_THRESHOLD="0", INTENT_COOLDOWN_S="86400")
     try:
         proc.wait(lambda m: m.get("intent_ready") == 1, 120)
         lat = asyncio.run(_offered_load(settings, events, rate, warmup))
@@ -248,8 +258,12 @@ def latency(settings: Settings, events: list[Event], rate: int, run_dir: Path,
     if not lat:
         return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "n": 0}
     p50, p95, p99 = np.percentile(lat, [50, 95, 99])
-    return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1),
-            "n": len(lat)}
+    return {
+        "p50": round(float(p50), 1),
+        "p95": round(float(p95), 1),
+        "p99": round(float(p99), 1),
+        "n": len(lat),
+    }
 
 
 def ensure_model(base: Settings, log: Callable[[str], None]) -> None:
@@ -296,17 +310,23 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
         result: dict[str, Any] = {"quick": cfg.quick, "events": "jdata-2016-sample (real) + generator"}
         io_events, worker_events = real[: cfg.io_events], real[: cfg.worker_events]
         log("1/5 Faust floor: a Faust app that only forwards, through the worker's intake")
-        result["faust_floor_eps"] = round(faust_floor_eps(_stage_settings(base, "floor"), io_events, run_dir), 1)
+        result["faust_floor_eps"] = round(
+            faust_floor_eps(_stage_settings(base, "floor"), io_events, run_dir), 1
+        )
         log("2/5 naive Faust agent")
-        result["naive_eps"] = round(naive_eps(_stage_settings(base, "naive"), io_events[:20_000],
-                                              cfg.naive_seconds, run_dir), 1)
+        result["naive_eps"] = round(
+            naive_eps(_stage_settings(base, "naive"), io_events[:20_000], cfg.naive_seconds, run_dir), 1
+        )
         # The I/O limit and the worker take turns, so both see the box in the same moods.
-        log(f"3/5 I/O limit on {len(io_events):,} and worker throughput on {len(worker_events):,} "
-            f"real events, in turn, best of {cfg.rounds} each")
+        log(
+            f"3/5 I/O limit on {len(io_events):,} and worker throughput on {len(worker_events):,} "
+            f"real events, in turn, best of {cfg.rounds} each"
+        )
         io_runs: list[float] = []
         worker_runs: list[float] = []
-        for k, (io_settings, worker_settings) in enumerate(zip(_rounds(base, "io", cfg.rounds),
-                                                               _rounds(base, "worker", cfg.rounds))):
+        for k, (io_settings, worker_settings) in enumerate(
+            zip(_rounds(base, "io", cfg.rounds), _rounds(base, "worker", cfg.rounds))
+        ):
             io_runs.append(asyncio.run(io_limit(io_settings, io_events, replay=not k)))
             worker_runs.append(worker_eps(worker_settings, worker_events, run_dir, replay=not k)[0])
             log(f"   round {k + 1}: I/O limit {io_runs[-1]:,.0f}, worker {worker_runs[-1]:,.0f} events/s")
@@ -323,10 +343,13 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
         for rate in cfg.loads:
             n, warmup = int(rate * cfg.latency_seconds), int(rate * cfg.warmup_seconds)
             events = gen.generate(warmup + n, n_users=max((warmup + n) // 4, 10), prefix=f"L{rate}-")
-            log(f"   latency at {rate:,} events/s offered ({n:,} generated events measured, "
-                f"after {warmup:,} of warm-up)")
-            result["latency_ms"][str(rate)] = latency(_stage_settings(base, f"lat{rate}"), events, rate,
-                                                      run_dir, warmup)
+            log(
+                f"   latency at {rate:,} events/s offered ({n:,} generated events measured, "
+                f"after {warmup:,} of warm-up)"
+            )
+            result["latency_ms"][str(rate)] = latency(
+                _stage_settings(base, f"lat{rate}"), events, rate, run_dir, warmup
+            )
         log("4/5 model cost per scored pair")
         pairs = served_pairs(base.model_dir, real[: cfg.io_events])
         result["model_pairs_per_user"] = round(len(pairs[0]) / len(pairs[2]), 2)
@@ -336,7 +359,8 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
         _, rss, users = worker_eps(_stage_settings(base, "memory"), mem_events, run_dir)
         states = offline_states(mem_events)
         result["state_bytes_per_user"] = round(
-            float(np.mean([len(orjson.dumps(s.to_dict())) for s in states.values()])), 1)
+            float(np.mean([len(orjson.dumps(s.to_dict())) for s in states.values()])), 1
+        )
         result["rss_mb"] = round(rss, 1)
         result["memory_users"] = int(users)
         result["targets"] = _check_targets(result)
@@ -367,13 +391,17 @@ def render_table(r: dict[str, Any]) -> str:
         "latency (produce -> intent received), ms:",
     ]
     for rate, v in r["latency_ms"].items():
-        lines.append(f"  at {int(rate):>5,} ev/s offered: p50 {v['p50']:>8} p95 {v['p95']:>8} p99 {v['p99']:>8} "
-                     f"(n={v['n']:,})")
+        lines.append(
+            f"  at {int(rate):>5,} ev/s offered: p50 {v['p50']:>8} p95 {v['p95']:>8} p99 {v['p99']:>8} "
+            f"(n={v['n']:,})"
+        )
     lines.append("model cost, us per scored pair (batch 1 / 64 / 1024):")
     for name, v in r["model_us_per_pair"].items():
         lines.append(f"  {name:<7} {v['1']:>10,.1f} {v['64']:>10,.1f} {v['1024']:>10,.1f}")
-    lines.append(f"state: {r['state_bytes_per_user']:.0f} bytes/user; worker RSS {r['rss_mb']:.0f} MB "
-                 f"with {r['memory_users']:,} users")
+    lines.append(
+        f"state: {r['state_bytes_per_user']:.0f} bytes/user; worker RSS {r['rss_mb']:.0f} MB "
+        f"with {r['memory_users']:,} users"
+    )
     lines.append("targets: " + ", ".join(f"{k}: {'yes' if ok else 'NO'}" for k, ok in r["targets"].items()))
     return "\n".join(lines)
 

@@ -3,6 +3,7 @@
 Each command exits non-zero with a one-line reason on bad arguments, a missing file or
 an unreachable broker.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,9 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from stream.config import Settings, SettingsError, describe_env
 from stream.domain.readers import FORMATS
@@ -61,8 +63,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     from stream.io.broker import EmbeddedBroker
 
     broker = EmbeddedBroker(port=args.port).start()
-    print(f"embedded broker (Tansu, in memory) listening on {broker.bootstrap}; Ctrl-C stops it",
-          flush=True)
+    print(f"embedded broker (Tansu, in memory) listening on {broker.bootstrap}; Ctrl-C stops it", flush=True)
     stop = False
 
     def _stop(*_: object) -> None:
@@ -104,8 +105,9 @@ def run_worker(settings: Settings) -> None:
     worker.start_loading()  # the model loads while Faust starts and joins the group
     if settings.metrics_port:
         server = MetricsServer(worker.metrics, settings.metrics_host, settings.metrics_port).start()
-        print(f"metrics on http://{settings.metrics_host}:{server.port}/metrics "
-              f"(health: /healthz)", flush=True)
+        print(
+            f"metrics on http://{settings.metrics_host}:{server.port}/metrics (health: /healthz)", flush=True
+        )
         # The port is ours, so a worker that recorded this identity before is dead: remove
         # the member it left behind rather than wait for its session (stream.runtime.membership).
         worker.lifecycle.evicted = asyncio.run(evict_predecessor(settings))
@@ -122,11 +124,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     events = read.events[: args.limit] if args.limit else read.events
     asyncio.run(check_reachable(settings))
     kafka_ts = (lambda e: e.ts) if args.timestamps == "event" else None
-    stats = asyncio.run(replay_events(events, settings, speed=args.speed, rate=args.rate,
-                                      progress=not args.quiet, kafka_ts=kafka_ts))
+    stats = asyncio.run(
+        replay_events(
+            events, settings, speed=args.speed, rate=args.rate, progress=not args.quiet, kafka_ts=kafka_ts
+        )
+    )
     skipped = f"; skipped rows: {dict(read.skipped)}" if read.skipped else ""
-    print(f"published {stats.sent:,} events to {settings.topic_events} in {stats.seconds:.1f}s "
-          f"({stats.events_per_s:,.0f}/s){skipped}")
+    print(
+        f"published {stats.sent:,} events to {settings.topic_events} in {stats.seconds:.1f}s "
+        f"({stats.events_per_s:,.0f}/s){skipped}"
+    )
     return 0
 
 
@@ -143,9 +150,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
     report = train(args.data, Path(args.out), args.format, cfg, log=log)
     if args.json:
-        keys = ("models", "n_examples", "positive_rate", "candidate_recall", "touched_share", "ci",
-                "purchase_recall", "n_purchases", "paired", "seeds", "seed_figures", "fusion", "total_s",
-                "peak_rss_mb")
+        keys = (
+            "models",
+            "n_examples",
+            "positive_rate",
+            "candidate_recall",
+            "touched_share",
+            "ci",
+            "purchase_recall",
+            "n_purchases",
+            "paired",
+            "seeds",
+            "seed_figures",
+            "fusion",
+            "total_s",
+            "peak_rss_mb",
+        )
         print(orjson.dumps({k: report[k] for k in keys if k in report}).decode())
     else:
         print((Path(args.out) / "report.md").read_text())
@@ -163,9 +183,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(orjson.dumps(summary).decode())
     else:
         print(results_table(summary))
-        print(f"\n{summary['n_examples']:,} examples, positive rate {summary['positive_rate']:.4%}; "
-              f"{summary['n_purchases']} purchases, candidate recall {summary['candidate_recall']} "
-              f"(ceiling: touched before {summary['touched_share']})")
+        print(
+            f"\n{summary['n_examples']:,} examples, positive rate {summary['positive_rate']:.4%}; "
+            f"{summary['n_purchases']} purchases, candidate recall {summary['candidate_recall']} "
+            f"(ceiling: touched before {summary['touched_share']})"
+        )
     return 0
 
 
@@ -204,10 +226,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from stream.bench.failover import run_failover
 
         result = run_failover(settings, rounds=args.failover, log=log)
-        print(orjson.dumps(result).decode() if args.json else
-              f"failover (SIGKILL, restart at once, {result['events']:,} events): ready after "
-              f"{result['ready_s']} s, caught up after {result['caught_up_s']} s (worst of "
-              f"{len(result['runs'])}); state equals an offline replay: {result['state_matches_offline']}")
+        print(
+            orjson.dumps(result).decode()
+            if args.json
+            else f"failover (SIGKILL, restart at once, {result['events']:,} events): ready after "
+            f"{result['ready_s']} s, caught up after {result['caught_up_s']} s (worst of "
+            f"{len(result['runs'])}); state equals an offline replay: {result['state_matches_offline']}"
+        )
         return 0
     if args.soak:
         from stream.bench.throughput import run_soak
@@ -223,15 +248,25 @@ def cmd_coupons(args: argparse.Namespace) -> int:
     from stream.commands.coupons import CouponPolicy, run_coupons
     from stream.io.kafka import check_reachable
 
-    settings = _settings(args, coupon_min_p=args.min_p, coupon_max_p=args.max_p,
-                         coupon_cooldown_s=args.cooldown_s, coupon_daily_budget=args.daily_budget,
-                         coupon_metrics_port=args.coupon_metrics_port)
+    settings = _settings(
+        args,
+        coupon_min_p=args.min_p,
+        coupon_max_p=args.max_p,
+        coupon_cooldown_s=args.cooldown_s,
+        coupon_daily_budget=args.daily_budget,
+        coupon_metrics_port=args.coupon_metrics_port,
+    )
     asyncio.run(check_reachable(settings))
-    counts = asyncio.run(run_coupons(settings, CouponPolicy.from_settings(settings), Path(args.csv),
-                                     idle_exit_s=args.until_idle))
+    counts = asyncio.run(
+        run_coupons(
+            settings, CouponPolicy.from_settings(settings), Path(args.csv), idle_exit_s=args.until_idle
+        )
+    )
     granted = counts.get("granted", 0)
-    print(f"coupons: {sum(counts.values()):,} intents read, {granted:,} coupons granted; by reason "
-          f"{dict(sorted(counts.items()))}; decisions in {settings.topic_coupons} and {args.csv}")
+    print(
+        f"coupons: {sum(counts.values()):,} intents read, {granted:,} coupons granted; by reason "
+        f"{dict(sorted(counts.items()))}; decisions in {settings.topic_coupons} and {args.csv}"
+    )
     return 0
 
 
@@ -246,6 +281,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
         # only network errors: a missing dashboard file is not Prometheus's fault
         raise CommandError(f"cannot query Prometheus at {args.prometheus}: {exc}") from None
+
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return "nan" if math.isnan(v) else f"{v:.4g}"
@@ -274,8 +310,19 @@ def cmd_quality(args: argparse.Namespace) -> int:
         print(orjson.dumps(report).decode())
         return 0
     print(f"{report['events']:,} events from {len(read.files)} file(s); skipped rows {dict(read.skipped)}")
-    for key in ("completeness", "missing_share", "validity", "duplicate_share", "late_share", "future_share",
-                "lateness_s", "outliers", "bot_users", "by_source", "targets"):
+    for key in (
+        "completeness",
+        "missing_share",
+        "validity",
+        "duplicate_share",
+        "late_share",
+        "future_share",
+        "lateness_s",
+        "outliers",
+        "bot_users",
+        "by_source",
+        "targets",
+    ):
         print(f"  {key}: {report[key]}")
     return 0
 
@@ -290,37 +337,52 @@ def build_parser() -> argparse.ArgumentParser:
     env_help = describe_env()
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="intent", description="Streaming purchase-intent prediction on Kafka.",
-        epilog=env_help, formatter_class=fmt)
+        prog="intent",
+        description="Streaming purchase-intent prediction on Kafka.",
+        epilog=env_help,
+        formatter_class=fmt,
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker", epilog=env_help,
-                       formatter_class=fmt)
+    p = sub.add_parser(
+        "broker", help="run the embedded Kafka-compatible broker", epilog=env_help, formatter_class=fmt
+    )
     p.add_argument("--port", type=_positive_int, default=9092, help="listen port [9092]")
     p.set_defaults(func=cmd_broker)
 
-    p = sub.add_parser("worker", help="run a stream worker (many may share the partitions)",
-                       epilog=env_help, formatter_class=fmt)
+    p = sub.add_parser(
+        "worker",
+        help="run a stream worker (many may share the partitions)",
+        epilog=env_help,
+        formatter_class=fmt,
+    )
     p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT [INTENT_BOOTSTRAP]")
     p.add_argument("--model", help="model artifact directory [INTENT_MODEL_DIR]")
     p.add_argument("--metrics-port", type=_positive_int, help="metrics port, 0 = off [INTENT_METRICS_PORT]")
-    p.add_argument("--partitions", type=_positive_int, help="partitions of created topics [INTENT_PARTITIONS]")
+    p.add_argument(
+        "--partitions", type=_positive_int, help="partitions of created topics [INTENT_PARTITIONS]"
+    )
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("replay", help="publish a clickstream file to the events topic",
-                       epilog=env_help, formatter_class=fmt)
+    p = sub.add_parser(
+        "replay", help="publish a clickstream file to the events topic", epilog=env_help, formatter_class=fmt
+    )
     p.add_argument("file", help="clickstream file or directory (plain or gzipped)")
     p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT [INTENT_BOOTSTRAP]")
-    p.add_argument("--format", choices=FORMATS,
-                   help="file format (detected from the header if omitted)")
+    p.add_argument("--format", choices=FORMATS, help="file format (detected from the header if omitted)")
     p.add_argument("--limit", type=_positive_int, help="publish at most N events")
-    p.add_argument("--speed", type=_speed, default=None,
-                   help="'max' (default) or X: keep the original gaps divided by X")
+    p.add_argument(
+        "--speed", type=_speed, default=None, help="'max' (default) or X: keep the original gaps divided by X"
+    )
     p.add_argument("--rate", type=float, help="fixed events per second instead of --speed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--timestamps", choices=("now", "event"), default="now",
-                   help="Kafka timestamps: when written (now, default) or each event's own time "
-                        "(event: the file as a topic's history, e.g. to rehearse a first deployment)")
+    p.add_argument(
+        "--timestamps",
+        choices=("now", "event"),
+        default="now",
+        help="Kafka timestamps: when written (now, default) or each event's own time "
+        "(event: the file as a topic's history, e.g. to rehearse a first deployment)",
+    )
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("train", help="train the fused model and the baselines; write an artifact")
@@ -352,43 +414,79 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model artifact directory [INTENT_MODEL_DIR]")
     p.add_argument("--quick", action="store_true", help="a tiny run in seconds (for tests)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--failover", type=_positive_int, nargs="?", const=1, default=0, metavar="ROUNDS",
-                   help="failover instead: SIGKILL a worker half-way through the April slice, restart "
-                        "it, time ready and caught up (ROUNDS times, default 1)")
-    p.add_argument("--soak", type=float, metavar="MINUTES",
-                   help="soak instead: real data then generated traffic at full speed for MINUTES")
+    p.add_argument(
+        "--failover",
+        type=_positive_int,
+        nargs="?",
+        const=1,
+        default=0,
+        metavar="ROUNDS",
+        help="failover instead: SIGKILL a worker half-way through the April slice, restart "
+        "it, time ready and caught up (ROUNDS times, default 1)",
+    )
+    p.add_argument(
+        "--soak",
+        type=float,
+        metavar="MINUTES",
+        help="soak instead: real data then generated traffic at full speed for MINUTES",
+    )
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("coupons", help="marketing consumer: intents -> coupon decisions (topic + CSV)",
-                       epilog=env_help, formatter_class=fmt)
+    p = sub.add_parser(
+        "coupons",
+        help="marketing consumer: intents -> coupon decisions (topic + CSV)",
+        epilog=env_help,
+        formatter_class=fmt,
+    )
     p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT [INTENT_BOOTSTRAP]")
     p.add_argument("--csv", default="coupons.csv", help="CSV file of decisions [coupons.csv]")
     p.add_argument("--min-p", type=float, help="lowest probability that earns a coupon [INTENT_COUPON_MIN_P]")
     p.add_argument("--max-p", type=float, help="highest probability that earns one [INTENT_COUPON_MAX_P]")
     p.add_argument("--cooldown-s", type=float, help="one coupon per user per this [INTENT_COUPON_COOLDOWN_S]")
-    p.add_argument("--daily-budget", type=_positive_int,
-                   help="coupons per UTC day of processing [INTENT_COUPON_DAILY_BUDGET]")
-    p.add_argument("--metrics-port", type=_positive_int, dest="coupon_metrics_port",
-                   help="metrics/health port, 0 = off [INTENT_COUPON_METRICS_PORT]")
-    p.add_argument("--until-idle", type=float, metavar="SECONDS",
-                   help="exit after this long without a new intent (default: run until stopped)")
+    p.add_argument(
+        "--daily-budget",
+        type=_positive_int,
+        help="coupons per UTC day of processing [INTENT_COUPON_DAILY_BUDGET]",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=_positive_int,
+        dest="coupon_metrics_port",
+        help="metrics/health port, 0 = off [INTENT_COUPON_METRICS_PORT]",
+    )
+    p.add_argument(
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help="exit after this long without a new intent (default: run until stopped)",
+    )
     p.set_defaults(func=cmd_coupons)
 
     p = sub.add_parser("report", help="render the Grafana dashboard's panels to a PNG from Prometheus")
-    p.add_argument("--prometheus", default="http://127.0.0.1:9090", help="Prometheus URL [http://127.0.0.1:9090]")
+    p.add_argument(
+        "--prometheus", default="http://127.0.0.1:9090", help="Prometheus URL [http://127.0.0.1:9090]"
+    )
     p.add_argument("--out", default="intent-report.png", help="PNG to write [intent-report.png]")
     p.add_argument("--minutes", type=float, default=15.0, help="time range, minutes back from now [15]")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("quality", help="data-quality figures of a clickstream file (before replay or training)",
-                       epilog=env_help, formatter_class=fmt)
+    p = sub.add_parser(
+        "quality",
+        help="data-quality figures of a clickstream file (before replay or training)",
+        epilog=env_help,
+        formatter_class=fmt,
+    )
     p.add_argument("data", nargs="+", help="clickstream files or directories")
     p.add_argument("--format", choices=FORMATS)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_quality)
 
-    p = sub.add_parser("demo", help="broker + model + worker + replay of the sample, intents printed",
-                       epilog=env_help, formatter_class=fmt)
+    p = sub.add_parser(
+        "demo",
+        help="broker + model + worker + replay of the sample, intents printed",
+        epilog=env_help,
+        formatter_class=fmt,
+    )
     p.add_argument("--follow", action="store_true", help="keep running after the replay")
     p.add_argument("--speed", type=_speed, default=None, help="replay pacing ('max' default)")
     p.add_argument("--limit", type=_positive_int, help="replay at most N events")
@@ -410,8 +508,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (CommandError, SettingsError, ArtifactError, BrokerError, KafkaUnreachable,
-            ClickstreamError, FaustVersionError, FileNotFoundError, ValueError) as exc:
+    except (
+        CommandError,
+        SettingsError,
+        ArtifactError,
+        BrokerError,
+        KafkaUnreachable,
+        ClickstreamError,
+        FaustVersionError,
+        FileNotFoundError,
+        ValueError,
+    ) as exc:
         print(f"intent {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

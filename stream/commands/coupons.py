@@ -43,6 +43,7 @@ A backlog spanning three event days, decided on one day, spends one day's budget
 >>> book.decide(intent("u9", 0.9, 0, "e9"), today + DAY_MS).reason, book.budget_left(today + DAY_MS)
 ('granted', 1)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -142,8 +143,18 @@ class CouponBook:
             reason = "budget"
         else:
             reason = "granted"
-        d = CouponDecision(did, intent.user_id, intent.item_id, intent.probability, intent.model_version,
-                           intent.event_ts, day, reason == "granted", reason, now_ms)
+        d = CouponDecision(
+            did,
+            intent.user_id,
+            intent.item_id,
+            intent.probability,
+            intent.model_version,
+            intent.event_ts,
+            day,
+            reason == "granted",
+            reason,
+            now_ms,
+        )
         self.record(d)
         return d
 
@@ -204,8 +215,14 @@ async def run_coupons(
             server.stop()
 
 
-async def _consume(settings: Settings, policy: CouponPolicy, csv_path: Path, idle_exit_s: float | None,
-                   log: Callable[[str], None], metrics: CouponMetrics) -> dict[str, int]:
+async def _consume(
+    settings: Settings,
+    policy: CouponPolicy,
+    csv_path: Path,
+    idle_exit_s: float | None,
+    log: Callable[[str], None],
+    metrics: CouponMetrics,
+) -> dict[str, int]:
     from stream.io.kafka import consumer, ensure_topics, producer, read_topic
 
     await ensure_topics(settings)

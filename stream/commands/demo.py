@@ -5,6 +5,7 @@ directory holds none, starts a worker process, replays the sample clickstream wi
 progress bar, prints intents as they arrive, and stops once the worker has taken in
 every replayed event (or runs on with ``--follow``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,11 @@ __all__ = ["run_demo", "wait_until_consumed"]
 
 def consumed(m: dict[str, float]) -> float:
     """Messages the worker has taken in: processed, dropped as repeats, or dead-lettered."""
-    return (m.get("intent_events_total", 0) + m.get("intent_events_duplicate_total", 0)
-            + m.get("intent_dlq_total", 0))
+    return (
+        m.get("intent_events_total", 0)
+        + m.get("intent_events_duplicate_total", 0)
+        + m.get("intent_dlq_total", 0)
+    )
 
 
 def wait_until_consumed(worker: WorkerProcess, n: int, timeout: float) -> dict[str, float]:
@@ -46,14 +50,18 @@ async def _print_intents(settings: Settings, stop: asyncio.Event, counter: list[
                 for rec in records:
                     it = decode_intent(rec.value)
                     counter[0] += 1
-                    tqdm.write(f"intent  user={it.user_id:<8} item={it.item_id:<8} p={it.probability:.3f} "
-                               f"(resnet {it.components['resnet']:.3f}, forest {it.components['forest']:.3f}) "
-                               f"latency={it.latency_ms:.0f}ms")
+                    tqdm.write(
+                        f"intent  user={it.user_id:<8} item={it.item_id:<8} p={it.probability:.3f} "
+                        f"(resnet {it.components['resnet']:.3f}, forest {it.components['forest']:.3f}) "
+                        f"latency={it.latency_ms:.0f}ms"
+                    )
     finally:
         await cons.stop()
 
 
-def run_demo(settings: Settings, follow: bool = False, speed: float | None = None, limit: int | None = None) -> int:
+def run_demo(
+    settings: Settings, follow: bool = False, speed: float | None = None, limit: int | None = None
+) -> int:
     from models.artifact import ArtifactError, verify_artifact
 
     if not settings.sample_data.exists():
@@ -72,16 +80,23 @@ def run_demo(settings: Settings, follow: bool = False, speed: float | None = Non
         settings = replace(settings, bootstrap=broker.bootstrap, data_dir=run_dir / "worker")
         print(f"embedded broker on {broker.bootstrap}")
         (run_dir / "worker.log").unlink(missing_ok=True)
-        worker = WorkerProcess(settings, run_dir / "worker.log", port=settings.metrics_port or None,
-                               new_session=True)
+        worker = WorkerProcess(
+            settings, run_dir / "worker.log", port=settings.metrics_port or None, new_session=True
+        )
         try:
             return asyncio.run(_demo(settings, worker, follow, speed, limit, run_dir))
         finally:
             worker.stop()
 
 
-async def _demo(settings: Settings, worker: WorkerProcess, follow: bool,
-                speed: float | None, limit: int | None, run_dir: Path) -> int:
+async def _demo(
+    settings: Settings,
+    worker: WorkerProcess,
+    follow: bool,
+    speed: float | None,
+    limit: int | None,
+    run_dir: Path,
+) -> int:
     read = read_clickstream([settings.sample_data])
     events = read.events[:limit] if limit else read.events
     url = worker.url + "/metrics"
@@ -107,7 +122,8 @@ async def _demo(settings: Settings, worker: WorkerProcess, follow: bool,
     m = worker.metrics() or m
     print(
         f"\nreplayed {stats.sent:,} events in {stats.seconds:.1f}s; worker processed "
-        f"{m.get('intent_events_total', 0):,.0f}, duplicates {m.get('intent_events_duplicate_total', 0):,.0f}, "
+        f"{m.get('intent_events_total', 0):,.0f}, "
+        f"duplicates {m.get('intent_events_duplicate_total', 0):,.0f}, "
         f"DLQ {m.get('intent_dlq_total', 0):,.0f}; intents published "
         f"{m.get('intent_intents_published_total', 0):,.0f} (printed {counter[0]:,}); metrics were at {url}"
     )

@@ -8,6 +8,7 @@ the one to the other), so ``intent report`` finds the dashboard either way.
 >>> (DEPLOY_DIR / "grafana" / "dashboards" / "intent.json").is_file()
 True
 """
+
 from __future__ import annotations
 
 from pathlib import Path

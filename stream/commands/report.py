@@ -7,6 +7,7 @@ would. Each query is run against a Prometheus server's HTTP API over the last mi
 (``query_range``; table panels use an instant query) and drawn with matplotlib. The
 summary returned (and printed by the CLI) gives each series' last value in words.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,12 @@ class Panel:
 def load_panels(path: Path = DASHBOARD) -> list[Panel]:
     dash = orjson.loads(Path(path).read_bytes())
     return [
-        Panel(p["title"], p["type"], p.get("fieldConfig", {}).get("defaults", {}).get("unit", ""),
-              [(t["expr"], t.get("legendFormat", "")) for t in p.get("targets", [])])
+        Panel(
+            p["title"],
+            p["type"],
+            p.get("fieldConfig", {}).get("defaults", {}).get("unit", ""),
+            [(t["expr"], t.get("legendFormat", "")) for t in p.get("targets", [])],
+        )
         for p in dash["panels"]
     ]
 
@@ -74,8 +79,9 @@ class PrometheusAPI:
         return [r["name"] for g in self._get("/api/v1/rules")["groups"] for r in g["rules"]]
 
 
-def render_run_report(prometheus_url: str, out: Path, minutes: float = 15.0,
-                      dashboard: Path = DASHBOARD) -> dict[str, dict[str, Any]]:
+def render_run_report(
+    prometheus_url: str, out: Path, minutes: float = 15.0, dashboard: Path = DASHBOARD
+) -> dict[str, dict[str, Any]]:
     """Query every panel, draw them in a grid to ``out`` (PNG); returns, per panel, each
     series' last value (or the table's label values)."""
     import matplotlib
@@ -118,7 +124,7 @@ def render_run_report(prometheus_url: str, out: Path, minutes: float = 15.0,
             else:
                 ax.text(0.5, 0.5, "no data", ha="center", transform=ax.transAxes)
         ax.set_title(panel.title, fontsize=10)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ True
 >>> s.candidates(8)
 ['i1']
 """
+
 from stream.domain.catalogue import Catalogue
 from stream.domain.events import (
     EVENT_TYPES,

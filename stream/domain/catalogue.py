@@ -11,6 +11,7 @@ JSON, so serving and training read the same reference data.
 >>> Catalogue.from_json(c.to_json()).users == c.users
 True
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -32,11 +32,12 @@ stream.domain.events.InvalidEvent: unknown_type: 'like'
 >>> parse_event(encode_event(e)) == e
 True
 """
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import orjson
 
@@ -106,6 +107,10 @@ class Event(NamedTuple):
         return TYPE_INDEX[self.type]
 
 
+@overload
+def _id(obj: dict[str, Any], name: str, required: Literal[True] = True) -> str: ...
+@overload
+def _id(obj: dict[str, Any], name: str, required: Literal[False]) -> str | None: ...
 def _id(obj: dict[str, Any], name: str, required: bool = True) -> str | None:
     value = obj.get(name)
     if type(value) is str and 0 < len(value) <= MAX_ID_CHARS and value.isprintable():
@@ -152,9 +157,15 @@ def validate_event(obj: Any, now_ms: int | None = None) -> Event:
         if not math.isfinite(price) or price < 0:
             raise InvalidEvent("bad_field", "price must be finite and >= 0")
     return Event(  # positional: a named tuple's keywords cost more
-        event_id, user_id, item_id, etype, ts,  # type: ignore[arg-type]
-        _id(obj, "category_id", required=False), price,
-        _id(obj, "session_id", required=False), _id(obj, "source", required=False),
+        event_id,
+        user_id,
+        item_id,
+        etype,
+        ts,
+        _id(obj, "category_id", required=False),
+        price,
+        _id(obj, "session_id", required=False),
+        _id(obj, "source", required=False),
         _id(obj, "brand", required=False),
     )
 

@@ -33,6 +33,7 @@ bought); conversion ratios; recency per action type; time since first touch.
 >>> float(I[0, ITEM_LAYOUT.index("ui_open_cart")]) > 0
 True
 """
+
 from __future__ import annotations
 
 import math
@@ -70,8 +71,16 @@ from stream.domain.state import (
     open_cart,
 )
 
-__all__ = ["FeatureSpec", "pair_features", "user_vector", "item_vector", "USER_LAYOUT", "ITEM_LAYOUT",
-           "FEATURE_VERSION", "LAYOUT_FINGERPRINT"]
+__all__ = [
+    "FeatureSpec",
+    "pair_features",
+    "user_vector",
+    "item_vector",
+    "USER_LAYOUT",
+    "ITEM_LAYOUT",
+    "FEATURE_VERSION",
+    "LAYOUT_FINGERPRINT",
+]
 
 #: Bumped whenever a feature's meaning or place changes; an artifact trained on another
 #: version is refused (``models.artifact``).
@@ -85,43 +94,95 @@ ITEM_CATEGORY_BUCKETS = 16
 def _window_labels(half_lives: tuple[int, ...]) -> list[str]:
     def span(ms: int) -> str:
         minutes = ms // 60_000
-        return f"{minutes}m" if minutes < 60 else f"{minutes // 60}h" if minutes < 1440 else f"{minutes // 1440}d"
+        return (
+            f"{minutes}m"
+            if minutes < 60
+            else f"{minutes // 60}h"
+            if minutes < 1440
+            else f"{minutes // 1440}d"
+        )
 
     return [f"{t},{span(h)}" for h in half_lives for t in EVENT_TYPES]
 
 
-_RATIO_LABELS = ["cart/browse,1d", "buy/cart,1d", "buy/browse,1d", "cart/browse,7d", "buy/cart,7d",
-                 "buy/browse,7d"]
-USER_LAYOUT = Layout("user", [
-    ("counts", N_TYPES * len(HALF_LIVES_MS)),  # log1p decayed counts, half-life major
-    ("since_last", N_TYPES),  # log1p minutes since the last event of each type
-    ("never", N_TYPES),  # 1 when the user never had an event of the type
-    ("n_events", 1), ("n_sessions", 1), ("session_events", 1), ("session_minutes", 1),
-    ("ratios", len(_RATIO_LABELS)),
-    ("n_items", 1), ("n_categories", 1), ("open_carts", 1), ("faved_items", 1),
-    ("hour", 2), ("tenure", 1),
-    ("age", AGE_BANDS), ("sex", SEXES), ("level", LEVELS),
-], rest="category_share", labels={
-    "counts": _window_labels(HALF_LIVES_MS), "since_last": list(EVENT_TYPES), "never": list(EVENT_TYPES),
-    "ratios": _RATIO_LABELS, "hour": ["sin", "cos"],
-})
-ITEM_LAYOUT = Layout("item", [
-    ("ui_counts", N_TYPES),  # log1p of the user's events of each type on this item
-    ("ui_open_cart", 1),
-    ("ui_since_touch", 1), ("ui_since_cart", 1), ("ui_never_carted", 1), ("ui_since_first", 1),
-    ("ui_since_buy", 1), ("ui_never_bought", 1), ("ui_session_touches", 1),
-    ("rank", 1), ("is_latest", 1),  # among the user's candidates
-    ("uc_share", 1), ("uc_is_top", 1), ("uc_carts", 1), ("uc_buys", 1),  # user x category
-    ("item_counts", N_TYPES * len(ITEM_HALF_LIVES_MS)),  # all users, log1p decayed
-    ("item_totals", N_TYPES),
-    ("item_ratios", 3), ("price", 1), ("has_price", 1),
-    ("attr_a1", 4), ("attr_a2", 3), ("attr_a3", 3), ("comments", 6), ("has_bad_comment", 1),
-    ("bad_comment_rate", 1), ("has_attrs", 1),
-    ("category_bucket", ITEM_CATEGORY_BUCKETS),
-], rest="brand_bucket", labels={
-    "ui_counts": list(EVENT_TYPES), "item_counts": _window_labels(ITEM_HALF_LIVES_MS),
-    "item_totals": list(EVENT_TYPES), "item_ratios": ["buy/browse,1d", "cart/browse,1d", "buy/cart"],
-})
+_RATIO_LABELS = [
+    "cart/browse,1d",
+    "buy/cart,1d",
+    "buy/browse,1d",
+    "cart/browse,7d",
+    "buy/cart,7d",
+    "buy/browse,7d",
+]
+USER_LAYOUT = Layout(
+    "user",
+    [
+        ("counts", N_TYPES * len(HALF_LIVES_MS)),  # log1p decayed counts, half-life major
+        ("since_last", N_TYPES),  # log1p minutes since the last event of each type
+        ("never", N_TYPES),  # 1 when the user never had an event of the type
+        ("n_events", 1),
+        ("n_sessions", 1),
+        ("session_events", 1),
+        ("session_minutes", 1),
+        ("ratios", len(_RATIO_LABELS)),
+        ("n_items", 1),
+        ("n_categories", 1),
+        ("open_carts", 1),
+        ("faved_items", 1),
+        ("hour", 2),
+        ("tenure", 1),
+        ("age", AGE_BANDS),
+        ("sex", SEXES),
+        ("level", LEVELS),
+    ],
+    rest="category_share",
+    labels={
+        "counts": _window_labels(HALF_LIVES_MS),
+        "since_last": list(EVENT_TYPES),
+        "never": list(EVENT_TYPES),
+        "ratios": _RATIO_LABELS,
+        "hour": ["sin", "cos"],
+    },
+)
+ITEM_LAYOUT = Layout(
+    "item",
+    [
+        ("ui_counts", N_TYPES),  # log1p of the user's events of each type on this item
+        ("ui_open_cart", 1),
+        ("ui_since_touch", 1),
+        ("ui_since_cart", 1),
+        ("ui_never_carted", 1),
+        ("ui_since_first", 1),
+        ("ui_since_buy", 1),
+        ("ui_never_bought", 1),
+        ("ui_session_touches", 1),
+        ("rank", 1),
+        ("is_latest", 1),  # among the user's candidates
+        ("uc_share", 1),
+        ("uc_is_top", 1),
+        ("uc_carts", 1),
+        ("uc_buys", 1),  # user x category
+        ("item_counts", N_TYPES * len(ITEM_HALF_LIVES_MS)),  # all users, log1p decayed
+        ("item_totals", N_TYPES),
+        ("item_ratios", 3),
+        ("price", 1),
+        ("has_price", 1),
+        ("attr_a1", 4),
+        ("attr_a2", 3),
+        ("attr_a3", 3),
+        ("comments", 6),
+        ("has_bad_comment", 1),
+        ("bad_comment_rate", 1),
+        ("has_attrs", 1),
+        ("category_bucket", ITEM_CATEGORY_BUCKETS),
+    ],
+    rest="brand_bucket",
+    labels={
+        "ui_counts": list(EVENT_TYPES),
+        "item_counts": _window_labels(ITEM_HALF_LIVES_MS),
+        "item_totals": list(EVENT_TYPES),
+        "item_ratios": ["buy/browse,1d", "cart/browse,1d", "buy/cart"],
+    },
+)
 USER_FIXED = USER_LAYOUT.fixed
 ITEM_FIXED = ITEM_LAYOUT.fixed
 
@@ -132,19 +193,29 @@ _U_NEVER = USER_LAYOUT.index("never")
 _U_SCALARS = USER_LAYOUT.index("n_events")  # n_events .. tenure: consecutive, one width each
 _U_HEAD = USER_LAYOUT.index("tenure") + 1  # counts .. tenure: the start of U, written at once
 _U_AGE, _U_SEX, _U_LEVEL = (USER_LAYOUT.index(n) for n in ("age", "sex", "level"))
-_I_ATTRS = {n: ITEM_LAYOUT.index(n) for n in ("attr_a1", "attr_a2", "attr_a3", "comments",
-                                               "has_bad_comment", "bad_comment_rate", "has_attrs")}
+_I_ATTRS = {
+    n: ITEM_LAYOUT.index(n)
+    for n in ("attr_a1", "attr_a2", "attr_a3", "comments", "has_bad_comment", "bad_comment_rate", "has_attrs")
+}
 _I_OPEN = ITEM_LAYOUT.index("ui_open_cart")  # ui_open_cart .. ui_session_touches: 8 in a row
 _I_RANK = ITEM_LAYOUT.index("rank")  # then is_latest
 _I_UC = ITEM_LAYOUT.index("uc_share")  # uc_share .. uc_buys: 4 in a row
 _I_ITEM = ITEM_LAYOUT.index("item_counts")  # item_counts .. has_price: consecutive
 _I_ITEM_WIDTH = ITEM_LAYOUT.index("has_price") + 1 - _I_ITEM
 _I_CATEGORY = ITEM_LAYOUT.index("category_bucket")
-assert (ITEM_LAYOUT.index("ui_session_touches") - _I_OPEN, ITEM_LAYOUT.index("uc_buys") - _I_UC,
-        ITEM_LAYOUT.index("is_latest") - _I_RANK, _I_ITEM) == (7, 3, 1, ITEM_LAYOUT.index("uc_buys") + 1)
+assert (
+    ITEM_LAYOUT.index("ui_session_touches") - _I_OPEN,
+    ITEM_LAYOUT.index("uc_buys") - _I_UC,
+    ITEM_LAYOUT.index("is_latest") - _I_RANK,
+    _I_ITEM,
+) == (7, 3, 1, ITEM_LAYOUT.index("uc_buys") + 1)
 assert USER_LAYOUT.index("tenure") - _U_SCALARS == 4 + len(_RATIO_LABELS) + 4 + 2
-assert (_U_COUNTS.start, _U_SINCE, _U_NEVER, _U_SCALARS) == (0, _U_COUNTS.stop, _U_SINCE + N_TYPES,
-                                                           _U_NEVER + N_TYPES)
+assert (_U_COUNTS.start, _U_SINCE, _U_NEVER, _U_SCALARS) == (
+    0,
+    _U_COUNTS.stop,
+    _U_SINCE + N_TYPES,
+    _U_NEVER + N_TYPES,
+)
 _DAY_H = HALF_LIVES_MS.index(24 * 60 * 60_000)
 _WEEK_H = HALF_LIVES_MS.index(7 * 24 * 60 * 60_000)
 _ITEM_DAY_H = ITEM_HALF_LIVES_MS.index(24 * 60 * 60_000)
@@ -207,11 +278,18 @@ def user_vector(spec: FeatureSpec, user_id: str, s: UserState, catalogue: Catalo
     head += [_since(now, t) for t in last]
     head += [0.0 if t else 1.0 for t in last]
     head += [
-        math.log1p(s.n_events), math.log1p(s.n_sessions), math.log1p(s.session_events),
+        math.log1p(s.n_events),
+        math.log1p(s.n_sessions),
+        math.log1p(s.session_events),
         math.log1p(max(s.session_last() - s.session_start, 0) / MINUTE),
-        *_ratios(s.counts, _DAY_H), *_ratios(s.counts, _WEEK_H),
-        math.log1p(len(s.items)), math.log1p(len(s.categories)), math.log1p(n_open), math.log1p(n_faved),
-        math.sin(hour / 24 * 2 * math.pi), math.cos(hour / 24 * 2 * math.pi),
+        *_ratios(s.counts, _DAY_H),
+        *_ratios(s.counts, _WEEK_H),
+        math.log1p(len(s.items)),
+        math.log1p(len(s.categories)),
+        math.log1p(n_open),
+        math.log1p(n_faved),
+        math.sin(hour / 24 * 2 * math.pi),
+        math.cos(hour / 24 * 2 * math.pi),
         math.log1p(max(now - s.first_ts, 0) / MINUTE),
     ]
     u[:_U_HEAD] = head
@@ -258,10 +336,14 @@ def item_vector(
     row = [0.0] * (_I_ITEM + _I_ITEM_WIDTH)
     if rec is not None:
         row[:N_TYPES] = [math.log1p(c) for c in rec[:N_TYPES]]
-        row[_I_OPEN:_I_OPEN + 8] = [  # ui_open_cart .. ui_session_touches
+        row[_I_OPEN : _I_OPEN + 8] = [  # ui_open_cart .. ui_session_touches
             math.log1p(open_cart(rec)),
-            _since(now, rec[LAST_TS]), _since(now, rec[LAST_CART_TS]), 0.0 if rec[LAST_CART_TS] else 1.0,
-            _since(now, rec[FIRST_TS]), _since(now, rec[LAST_BUY_TS]), 0.0 if rec[LAST_BUY_TS] else 1.0,
+            _since(now, rec[LAST_TS]),
+            _since(now, rec[LAST_CART_TS]),
+            0.0 if rec[LAST_CART_TS] else 1.0,
+            _since(now, rec[FIRST_TS]),
+            _since(now, rec[LAST_BUY_TS]),
+            0.0 if rec[LAST_BUY_TS] else 1.0,
             math.log1p(rec[SESSION_TOUCHES] if rec[SESSION] == s.n_sessions else 0),
         ]
         category = rec[CATEGORY]
@@ -270,9 +352,11 @@ def item_vector(
     cat = s.categories.get(category) if category is not None else None
     if cat is not None:
         total, top = category_scale or _category_scale(s)
-        row[_I_UC:_I_UC + 4] = [  # uc_share .. uc_buys
-            cat[CAT_WEIGHT] / total if total else 0.0, 1.0 if cat[CAT_WEIGHT] == top else 0.0,
-            math.log1p(cat[CAT_CARTS]), math.log1p(cat[CAT_BUYS]),
+        row[_I_UC : _I_UC + 4] = [  # uc_share .. uc_buys
+            cat[CAT_WEIGHT] / total if total else 0.0,
+            1.0 if cat[CAT_WEIGHT] == top else 0.0,
+            math.log1p(cat[CAT_CARTS]),
+            math.log1p(cat[CAT_BUYS]),
         ]
     brand = None
     if stats is not None:
@@ -281,12 +365,15 @@ def item_vector(
         browse = counts[at + VIEW] + counts[at + CLICK]
         t = stats.totals
         row[_I_ITEM:] = [
-            *[math.log1p(c) for c in counts], *[math.log1p(c) for c in t],
-            counts[at + BUY] / (browse + 1.0), counts[at + CART] / (browse + 1.0), t[BUY] / (t[CART] + 1.0),
+            *[math.log1p(c) for c in counts],
+            *[math.log1p(c) for c in t],
+            counts[at + BUY] / (browse + 1.0),
+            counts[at + CART] / (browse + 1.0),
+            t[BUY] / (t[CART] + 1.0),
             *((math.log1p(stats.price), 1.0) if stats.price is not None else (0.0, 0.0)),
         ]
         brand = stats.brand
-    v[:len(row)] = row
+    v[: len(row)] = row
     attrs = catalogue.item(item_id) if catalogue is not None else None
     if attrs is not None:
         a1, a2, a3, brand, comments, has_bad, bad_rate = attrs
@@ -319,5 +406,7 @@ def pair_features(
     I = np.zeros((n, spec.item_dim), dtype=np.float32)
     scale = _category_scale(state)
     for rank, item in enumerate(candidates):
-        item_vector(spec, state, item, rank, n, item_stats.get(item), catalogue, out=I[rank], category_scale=scale)
+        item_vector(
+            spec, state, item, rank, n, item_stats.get(item), catalogue, out=I[rank], category_scale=scale
+        )
     return U, I

@@ -10,6 +10,7 @@ artifact's horizon and falls back to this default for an artifact that has none.
 >>> [activity_bucket(n) for n in (0, 4, 5, 49, 50)]
 ['cold', 'cold', 'warm', 'warm', 'heavy']
 """
+
 from __future__ import annotations
 
 __all__ = ["DEFAULT_HORIZON_MS", "ACTIVITY_BUCKETS", "activity_bucket"]

@@ -14,6 +14,7 @@ it, so a column is never a magic number.
 >>> lay.fingerprint() == Layout("demo", [("counts", 3), ("n_events", 1)], rest="buckets").fingerprint()
 True
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,9 @@ __all__ = ["Layout"]
 class Layout:
     """Blocks ``(name, width)`` in order, then a block ``rest`` taking the remaining width."""
 
-    def __init__(self, kind: str, blocks: list[tuple[str, int]], rest: str,
-                 labels: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self, kind: str, blocks: list[tuple[str, int]], rest: str, labels: dict[str, list[str]] | None = None
+    ) -> None:
         self.kind, self.rest = kind, rest
         self.blocks = list(blocks)
         self.labels = labels or {}

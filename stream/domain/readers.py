@@ -28,13 +28,16 @@ deduplicated downstream. The file stem is also the event's ``source`` (unless a
 canonical file has a ``source`` column).
 
 >>> import io
->>> rows = read_text(io.StringIO("timestamp,user_id,item_id,event_type,price\\n1454284800000,u1,i1,view,9.5\\n"), "x")
+>>> text = "timestamp,user_id,item_id,event_type,price\\n1454284800000,u1,i1,view,9.5\\n"
+>>> rows = read_text(io.StringIO(text), "x")
 >>> [(e.user_id, e.type, e.ts, e.price) for e in rows.events]
 [('u1', 'view', 1454284800000, 9.5)]
->>> rows = read_text(io.StringIO("1,2268318,2520377,pv,1511544070\\n1,2268318,2520377,buy,1505118999\\n"), "t")
+>>> text = "1,2268318,2520377,pv,1511544070\\n1,2268318,2520377,buy,1505118999\\n"
+>>> rows = read_text(io.StringIO(text), "t")
 >>> [(e.type, e.ts) for e in rows.events], dict(rows.skipped)
 ([('view', 1511544070000)], {'out_of_range': 1})
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,8 +67,14 @@ __all__ = [
 
 FORMATS = ("canonical", "retailrocket", "jdata", "taobao")
 CHINA = timezone(timedelta(hours=8))
-JDATA_TYPES = {"1": "view", "6": "click", "2": "addtocart", "3": "remove_from_cart",
-               "4": "transaction", "5": "favorite"}
+JDATA_TYPES = {
+    "1": "view",
+    "6": "click",
+    "2": "addtocart",
+    "3": "remove_from_cart",
+    "4": "transaction",
+    "5": "favorite",
+}
 TAOBAO_TYPES = {"pv": "view", "cart": "addtocart", "fav": "favorite", "buy": "transaction"}
 CANONICAL_HEADER = ["timestamp", "user_id", "item_id", "event_type"]
 #: Optional canonical columns, by header name, and how each is read.
@@ -118,8 +127,7 @@ def _open(path: Path) -> TextIO:
 
 
 def _is_taobao_row(cols: list[str]) -> bool:
-    return (len(cols) == 5 and cols[3] in TAOBAO_TYPES
-            and all(cols[k].isdigit() for k in (0, 1, 2, 4)))
+    return len(cols) == 5 and cols[3] in TAOBAO_TYPES and all(cols[k].isdigit() for k in (0, 1, 2, 4))
 
 
 def detect_format(first_row: list[str]) -> str:
@@ -189,8 +197,16 @@ def _jdata_row(row: list[str], event_id: str, source: str) -> Event:
         raise _BadRow("unknown_type")
     cate = _optional(row[5]) if len(row) > 5 else None
     brand = _optional(row[6]) if len(row) > 6 else None
-    return Event(event_id, _clean_id(row[0]), _clean_id(row[1]), etype, _jdata_ms(row[2]), cate,
-                 source=source, brand=brand)
+    return Event(
+        event_id,
+        _clean_id(row[0]),
+        _clean_id(row[1]),
+        etype,
+        _jdata_ms(row[2]),
+        cate,
+        source=source,
+        brand=brand,
+    )
 
 
 def _retailrocket_row(row: list[str], event_id: str, source: str) -> Event:
@@ -204,8 +220,9 @@ def _taobao_row(row: list[str], event_id: str, source: str) -> Event:
     etype = TAOBAO_TYPES.get(row[3].strip())
     if etype is None:
         raise _BadRow("unknown_type")
-    return Event(event_id, row[0].strip(), row[1].strip(), etype, int(row[4]) * 1000,
-                 _optional(row[2]), source=source)
+    return Event(
+        event_id, row[0].strip(), row[1].strip(), etype, int(row[4]) * 1000, _optional(row[2]), source=source
+    )
 
 
 def _canonical_parser(header: list[str]) -> RowParser:
@@ -223,15 +240,27 @@ def _canonical_parser(header: list[str]) -> RowParser:
             raise _BadRow("unknown_type")
         price_at = at.get("price")
         price = _price(row[price_at]) if price_at is not None and price_at < len(row) else None
-        return Event(event_id, row[1].strip(), row[2].strip(), etype, _epoch_ms(row[0]),
-                     cell(row, "category_id"), price, cell(row, "session_id"),
-                     cell(row, "source") or source, cell(row, "brand"))
+        return Event(
+            event_id,
+            row[1].strip(),
+            row[2].strip(),
+            etype,
+            _epoch_ms(row[0]),
+            cell(row, "category_id"),
+            price,
+            cell(row, "session_id"),
+            cell(row, "source") or source,
+            cell(row, "brand"),
+        )
 
     return parse
 
 
-_PARSERS: dict[str, RowParser] = {"jdata": _jdata_row, "retailrocket": _retailrocket_row,
-                                  "taobao": _taobao_row}
+_PARSERS: dict[str, RowParser] = {
+    "jdata": _jdata_row,
+    "retailrocket": _retailrocket_row,
+    "taobao": _taobao_row,
+}
 
 
 def read_text(handle: TextIO, stem: str, fmt: str | None = None, sort: bool = True) -> ReadResult:

@@ -28,6 +28,7 @@ True
 >>> s.items["i1"][VIEW], s.items["i1"][CART], open_cart(s.items["i1"])
 (1, 1, 1)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -63,9 +64,9 @@ DEDUPE_IDS = 64
 N_TYPES = len(EVENT_TYPES)
 
 # Type indices (the event contract's order).
-VIEW, CART, BUY, REMOVE, FAV, CLICK = (TYPE_INDEX[t] for t in
-                                       ("view", "addtocart", "transaction", "remove_from_cart",
-                                        "favorite", "click"))
+VIEW, CART, BUY, REMOVE, FAV, CLICK = (
+    TYPE_INDEX[t] for t in ("view", "addtocart", "transaction", "remove_from_cart", "favorite", "click")
+)
 # items[item_id] = [count per type (N_TYPES, by type index), first_ts, last_ts, last_cart_ts,
 #                   last_buy_ts, category, session number of the last touch, touches in it]
 FIRST_TS, LAST_TS, LAST_CART_TS, LAST_BUY_TS, CATEGORY, SESSION, SESSION_TOUCHES = range(N_TYPES, N_TYPES + 7)
@@ -278,9 +279,16 @@ def _upgrade_v1(d: dict[str, Any]) -> dict[str, Any]:
             counts[h * N_TYPES + t] = d["counts"][src * old_types + t]
     items = {}
     for item, (views, carts, buys, first, last, last_cart, cat) in d["items"].items():
-        items[item] = [views, carts, buys] + [0] * (N_TYPES - old_types) + [first, last, last_cart, 0, cat, 0, 0]
-    return {**d, "counts": counts, "last_ts": list(d["last_ts"]) + [0] * (N_TYPES - old_types),
-            "items": items, "categories": {c: [w, 0, 0] for c, w in d["categories"].items()}}
+        items[item] = (
+            [views, carts, buys] + [0] * (N_TYPES - old_types) + [first, last, last_cart, 0, cat, 0, 0]
+        )
+    return {
+        **d,
+        "counts": counts,
+        "last_ts": list(d["last_ts"]) + [0] * (N_TYPES - old_types),
+        "items": items,
+        "categories": {c: [w, 0, 0] for c, w in d["categories"].items()},
+    }
 
 
 @dataclass
@@ -323,8 +331,13 @@ class ItemStats:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ref_ts": self.ref_ts, "counts": self.counts, "totals": self.totals, "price": self.price,
-                "brand": self.brand}
+        return {
+            "ref_ts": self.ref_ts,
+            "counts": self.counts,
+            "totals": self.totals,
+            "price": self.price,
+            "brand": self.brand,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ItemStats:

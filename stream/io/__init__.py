@@ -3,6 +3,7 @@ clickstream onto the events topic, reading states back from a changelog, the wor
 as a subprocess (for the bench, the demo and tests), and the JSON Schemas of what we
 publish.
 """
+
 from stream.io.broker import BrokerError, EmbeddedBroker, free_port
 from stream.io.kafka import KafkaUnreachable, consumer, ensure_topics, producer, read_topic
 from stream.io.replay import ReplayStats, replay_events

@@ -4,6 +4,7 @@
 >>> with EmbeddedBroker() as broker:      # doctest: +SKIP
 ...     broker.bootstrap                   # '127.0.0.1:<free port>'
 """
+
 from __future__ import annotations
 
 import socket
@@ -46,7 +47,9 @@ def broker_binary() -> Path:
 class EmbeddedBroker:
     """A Tansu broker subprocess on ``127.0.0.1:port`` (a free port by default)."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", log_file: Path | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port()
         self.log_file = log_file
@@ -61,7 +64,9 @@ class EmbeddedBroker:
         out = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [str(broker_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         if not wait_for_port(self.host, self.port):
             self.stop()

@@ -19,6 +19,7 @@ True
 >>> sorted(intent_schema()["required"])[:3]
 ['components', 'event_ts', 'item_id']
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -70,8 +71,12 @@ def events_schema() -> dict[str, Any]:
         elif hint is float or float in get_args(hint):
             prop = {"type": "number", "minimum": 0}
         else:  # ids and labels: a string or an integer, read as text
-            prop = {"type": ["string", "integer"], "minLength": 1, "maxLength": MAX_ID_CHARS,
-                    "pattern": PRINTABLE}
+            prop = {
+                "type": ["string", "integer"],
+                "minLength": 1,
+                "maxLength": MAX_ID_CHARS,
+                "pattern": PRINTABLE,
+            }
         description = docs.get(name, "")
         if name == "type":
             description = "what the user did: " + " | ".join(EVENT_TYPES)
@@ -82,9 +87,11 @@ def events_schema() -> dict[str, Any]:
         "$schema": DRAFT,
         "$id": "urn:intent:events",
         "title": "events",
-        "description": (f"A clickstream event, JSON, at most {MAX_EVENT_BYTES} bytes, keyed by user_id. "
-                        "Unknown fields are dropped by the worker; a message that does not "
-                        "conform goes to events-dlq with its reason."),
+        "description": (
+            f"A clickstream event, JSON, at most {MAX_EVENT_BYTES} bytes, keyed by user_id. "
+            "Unknown fields are dropped by the worker; a message that does not "
+            "conform goes to events-dlq with its reason."
+        ),
         "x-kafka-key": "user_id",
         "type": "object",
         "required": [name for name in Event._fields if name not in optional],
@@ -102,10 +109,12 @@ def intent_schema() -> dict[str, Any]:
     required = []
     for f in dataclasses.fields(Intent):
         if f.name == "components":
-            prop: dict[str, Any] = {"type": "object",
-                                    "properties": {c: {"type": "number"} for c in COMPONENTS},
-                                    "required": list(COMPONENTS),
-                                    "additionalProperties": {"type": "number"}}
+            prop: dict[str, Any] = {
+                "type": "object",
+                "properties": {c: {"type": "number"} for c in COMPONENTS},
+                "required": list(COMPONENTS),
+                "additionalProperties": {"type": "number"},
+            }
         elif f.name == "schema_version":
             prop = {"type": "integer", "const": INTENT_SCHEMA_VERSION, "default": INTENT_SCHEMA_VERSION}
         else:
@@ -119,9 +128,11 @@ def intent_schema() -> dict[str, Any]:
         "$schema": DRAFT,
         "$id": f"urn:intent:purchase-intent:{INTENT_SCHEMA_VERSION}",
         "title": "purchase-intent",
-        "description": ("A user-item pair whose purchase probability crossed the threshold, JSON, "
-                        "keyed by user_id. Readers ignore fields they do not know; schema_version "
-                        "rises only with a change old readers cannot follow."),
+        "description": (
+            "A user-item pair whose purchase probability crossed the threshold, JSON, "
+            "keyed by user_id. Readers ignore fields they do not know; schema_version "
+            "rises only with a change old readers cannot follow."
+        ),
         "x-kafka-key": "user_id",
         "type": "object",
         "required": required,

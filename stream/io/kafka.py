@@ -1,4 +1,5 @@
 """Kafka plumbing shared by the command-line tools: clients, topic creation, reachability."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,8 +12,15 @@ from aiokafka.errors import KafkaError
 
 from stream.config import Settings
 
-__all__ = ["producer", "consumer", "ensure_topics", "KafkaUnreachable", "check_reachable",
-           "end_offsets", "read_end_offsets"]
+__all__ = [
+    "producer",
+    "consumer",
+    "ensure_topics",
+    "KafkaUnreachable",
+    "check_reachable",
+    "end_offsets",
+    "read_end_offsets",
+]
 
 
 class KafkaUnreachable(RuntimeError):
@@ -20,24 +28,37 @@ class KafkaUnreachable(RuntimeError):
 
 
 def producer(settings: Settings, **kw: Any) -> AIOKafkaProducer:
-    opts = dict(bootstrap_servers=settings.bootstrap, linger_ms=5, acks="all",
-                request_timeout_ms=15000, **settings.kafka_security())
+    opts = dict(
+        bootstrap_servers=settings.bootstrap,
+        linger_ms=5,
+        acks="all",
+        request_timeout_ms=15000,
+        **settings.kafka_security(),
+    )
     opts.update(kw)
     return AIOKafkaProducer(**opts)
 
 
 def consumer(settings: Settings, *topics: str, **kw: Any) -> AIOKafkaConsumer:
-    opts = dict(bootstrap_servers=settings.bootstrap, auto_offset_reset="earliest",
-                enable_auto_commit=False, fetch_max_wait_ms=settings.fetch_max_wait_ms,
-                max_partition_fetch_bytes=settings.fetch_max_bytes, **settings.kafka_security())
+    opts = dict(
+        bootstrap_servers=settings.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        max_partition_fetch_bytes=settings.fetch_max_bytes,
+        **settings.kafka_security(),
+    )
     opts.update(kw)
     return AIOKafkaConsumer(*topics, **opts)
 
 
 async def check_reachable(settings: Settings, timeout: float = 5.0) -> None:
     """Raise :class:`KafkaUnreachable` with a one-line reason if no broker answers."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout * 1000),
-                                **settings.kafka_security())
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap,
+        request_timeout_ms=int(timeout * 1000),
+        **settings.kafka_security(),
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout)
     except (TimeoutError, KafkaError, OSError) as exc:
@@ -57,9 +78,9 @@ async def ensure_topics(settings: Settings) -> None:
         existing = set(await admin.list_topics())
         wanted = [name for name in settings.topics.names() if name not in existing]
         if wanted:
-            await admin.create_topics([
-                NewTopic(name, settings.partitions, settings.replication) for name in wanted
-            ])
+            await admin.create_topics(
+                [NewTopic(name, settings.partitions, settings.replication) for name in wanted]
+            )
     finally:
         await admin.close()
 

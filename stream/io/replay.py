@@ -5,6 +5,7 @@ original inter-event gaps divided by X (gaps longer than ``max_gap_s`` after
 compression are cut to it, so the month between JD.com slices does not stall a demo);
 ``rate=N`` publishes at a fixed N events per second.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,9 +65,14 @@ async def replay_events(
                 wait = started + due - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
-            pending.append(await prod.send(settings.topic_events, encode_event(event),
-                                           key=event.user_id.encode(),
-                                           timestamp_ms=None if kafka_ts is None else kafka_ts(event)))
+            pending.append(
+                await prod.send(
+                    settings.topic_events,
+                    encode_event(event),
+                    key=event.user_id.encode(),
+                    timestamp_ms=None if kafka_ts is None else kafka_ts(event),
+                )
+            )
             if len(pending) >= 1000:
                 await asyncio.gather(*pending)
                 pending.clear()

@@ -4,6 +4,7 @@ Both paths write the same JSON lines (one user a line, keys sorted, users sorted
 for the same events the two files are byte-identical: the fault tests compare exactly
 these, and an operator uses the same command to look at one user.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -20,7 +21,9 @@ from stream.processing.privacy import Pseudonymizer
 __all__ = ["offline_states", "changelog_states", "write_dump", "dump_lines"]
 
 
-def offline_states(events: Iterable[Event], pseudonymize: Pseudonymizer | None = None) -> dict[str, UserState]:
+def offline_states(
+    events: Iterable[Event], pseudonymize: Pseudonymizer | None = None
+) -> dict[str, UserState]:
     """Replay events through the feature state, without Kafka (user ids pseudonymised
     with the worker's key when one is given, so the two dumps stay comparable)."""
     states: dict[str, UserState] = {}

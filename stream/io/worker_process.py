@@ -4,6 +4,7 @@ The demo, the bench and the integration tests all start real ``intent worker``
 processes (and the bench its naive agent) this way, configured only by ``INTENT_*``
 environment variables, exactly as an operator would.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,27 +44,45 @@ def scrape(url: str) -> dict[str, float]:
 class WorkerProcess:
     """``python -m stream.commands.cli worker`` (or ``module``) with ``settings`` in its environment."""
 
-    def __init__(self, settings: Settings, log: Path, module: tuple[str, ...] = ("stream.commands.cli", "worker"),
-                 port: int | None = None, new_session: bool = False, env: Mapping[str, str] | None = None,
-                 **more_env: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        log: Path,
+        module: tuple[str, ...] = ("stream.commands.cli", "worker"),
+        port: int | None = None,
+        new_session: bool = False,
+        env: Mapping[str, str] | None = None,
+        **more_env: str,
+    ) -> None:
         """``env`` and ``more_env``: INTENT_* variables over the settings' (a mapping for
         callers that build one, keywords for the rest)."""
         self.port = port or free_port()
         self.log = log
         full_env = dict(
-            os.environ, INTENT_BOOTSTRAP=settings.bootstrap, INTENT_APP_ID=settings.app_id,
-            INTENT_TOPIC_EVENTS=settings.topic_events, INTENT_TOPIC_DLQ=settings.topic_dlq,
-            INTENT_TOPIC_INTENTS=settings.topic_intents, INTENT_TOPIC_ITEM_EVENTS=settings.topic_item_events,
+            os.environ,
+            INTENT_BOOTSTRAP=settings.bootstrap,
+            INTENT_APP_ID=settings.app_id,
+            INTENT_TOPIC_EVENTS=settings.topic_events,
+            INTENT_TOPIC_DLQ=settings.topic_dlq,
+            INTENT_TOPIC_INTENTS=settings.topic_intents,
+            INTENT_TOPIC_ITEM_EVENTS=settings.topic_item_events,
             INTENT_TOPIC_COUPONS=settings.topic_coupons,
-            INTENT_MODEL_DIR=str(settings.model_dir), INTENT_METRICS_PORT=str(self.port),
-            INTENT_DATA_DIR=str(settings.data_dir), INTENT_PARTITIONS=str(settings.partitions),
+            INTENT_MODEL_DIR=str(settings.model_dir),
+            INTENT_METRICS_PORT=str(self.port),
+            INTENT_DATA_DIR=str(settings.data_dir),
+            INTENT_PARTITIONS=str(settings.partitions),
             # a short session, so a killed peer's partitions move on within seconds
             INTENT_SESSION_TIMEOUT_S="6",
         )
         full_env.update(env or {})
         full_env.update(more_env)
-        self.proc = subprocess.Popen([sys.executable, "-m", *module], env=full_env, stdout=log.open("ab"),
-                                     stderr=subprocess.STDOUT, start_new_session=new_session)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", *module],
+            env=full_env,
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=new_session,
+        )
 
     @property
     def url(self) -> str:
@@ -116,8 +135,10 @@ class WorkerProcess:
                 children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
             except OSError:  # gone meanwhile
                 continue
-            total += next((int(line.split()[1]) / 1024 for line in status.splitlines()
-                           if line.startswith("VmRSS:")), 0.0)
+            total += next(
+                (int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")),
+                0.0,
+            )
             pending.extend(int(c) for c in children)
         return total if total else float("nan")
 

@@ -8,6 +8,7 @@ and a read; none of them touches Kafka or Faust.
 >>> acc.get()["precision"]
 0.5
 """
+
 from stream.monitoring.drift import DriftMonitor
 from stream.monitoring.live_accuracy import LiveAccuracy
 from stream.monitoring.metrics import CouponMetrics, MetricsServer, PartitionGauge, WorkerMetrics

@@ -13,6 +13,7 @@ ADWIN then starts a new window, so a lasting shift is reported once, not per bat
 >>> fired[:1], d.events["scores"] >= 1
 (['scores'], True)
 """
+
 from __future__ import annotations
 
 import logging

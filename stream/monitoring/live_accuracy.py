@@ -8,6 +8,7 @@ Outcomes come from :class:`stream.processing.gate.IntentGate`: 'tp' (intent, the
 >>> acc.get()
 {'precision': 0.6666666666666666, 'recall': 0.6666666666666666, 'f1': 0.6666666666666666}
 """
+
 from __future__ import annotations
 
 from collections import deque

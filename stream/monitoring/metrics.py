@@ -2,6 +2,7 @@
 
 Every metric the dashboards and alerts use is defined here, once.
 """
+
 from __future__ import annotations
 
 import threading
@@ -95,76 +96,136 @@ class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
         self.events = Counter("intent_events_total", "Valid events processed, by type", ["type"], registry=r)
-        self.duplicates = Counter("intent_events_duplicate_total",
-                                  "Events dropped as repeats of a recent event_id", registry=r)
-        self.dlq = Counter("intent_dlq_total", "Messages sent to the dead-letter topic, by reason",
-                           ["reason"], registry=r)
+        self.duplicates = Counter(
+            "intent_events_duplicate_total", "Events dropped as repeats of a recent event_id", registry=r
+        )
+        self.dlq = Counter(
+            "intent_dlq_total", "Messages sent to the dead-letter topic, by reason", ["reason"], registry=r
+        )
         self.intents = Counter("intent_intents_published_total", "Purchase intents published", registry=r)
         self.latency = Histogram(
             "intent_event_to_intent_latency_seconds",
             "Time from the event to its intent: basis=ingest (Kafka timestamp) or event_time",
-            ["basis"], buckets=LATENCY_BUCKETS, registry=r)
-        self.scoring = Histogram("intent_scoring_seconds",
-                                 "Model call per scored micro-batch, from submission (queue "
-                                 "included) to answer",
-                                 buckets=LATENCY_BUCKETS, registry=r)
-        self.batch_pairs = Histogram("intent_scoring_batch_pairs", "(user, item) pairs per scored batch",
-                                     buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=r)
-        self.batch_events = Histogram("intent_batch_events", "Events per micro-batch",
-                                      buckets=(1, 4, 16, 64, 256, 1024), registry=r)
+            ["basis"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.scoring = Histogram(
+            "intent_scoring_seconds",
+            "Model call per scored micro-batch, from submission (queue included) to answer",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_pairs = Histogram(
+            "intent_scoring_batch_pairs",
+            "(user, item) pairs per scored batch",
+            buckets=(1, 4, 16, 64, 256, 1024, 4096),
+            registry=r,
+        )
+        self.batch_events = Histogram(
+            "intent_batch_events", "Events per micro-batch", buckets=(1, 4, 16, 64, 256, 1024), registry=r
+        )
         self.users = Gauge("intent_users_in_state", "Users held in this worker's tables", registry=r)
-        self.lag = Gauge("intent_consumer_lag", "Unconsumed events per partition this worker owns "
-                         "(a partition's series moves with it on a rebalance)",
-                         ["partition"], registry=r)
+        self.lag = Gauge(
+            "intent_consumer_lag",
+            "Unconsumed events per partition this worker owns "
+            "(a partition's series moves with it on a rebalance)",
+            ["partition"],
+            registry=r,
+        )
         self.partition_lag = PartitionGauge(self.lag)
         self.model = Info("intent_model", "Model artifact being served", registry=r)
-        self.live = Gauge("intent_live_metric", "Live precision/recall/F1 of published intents "
-                          "(rolling window of resolved outcomes)", ["metric"], registry=r)
-        self.outcomes = Counter("intent_outcomes_total", "Resolved intents: tp, fp, fn",
-                                ["outcome"], registry=r)
+        self.live = Gauge(
+            "intent_live_metric",
+            "Live precision/recall/F1 of published intents (rolling window of resolved outcomes)",
+            ["metric"],
+            registry=r,
+        )
+        self.outcomes = Counter(
+            "intent_outcomes_total", "Resolved intents: tp, fp, fn", ["outcome"], registry=r
+        )
         self.ready = Gauge("intent_ready", "1 when the worker is consuming, else 0", registry=r)
         self.model_reloads = Counter("intent_model_reloads_total", "Models hot-swapped in", registry=r)
-        self.model_reload_failures = Counter("intent_model_reload_failures_total",
-                                             "New artifacts refused (corrupt or mismatched)", registry=r)
-        self.scoring_failures = Counter("intent_scoring_failures_total",
-                                        "Model calls that raised or timed out", registry=r)
+        self.model_reload_failures = Counter(
+            "intent_model_reload_failures_total", "New artifacts refused (corrupt or mismatched)", registry=r
+        )
+        self.scoring_failures = Counter(
+            "intent_scoring_failures_total", "Model calls that raised or timed out", registry=r
+        )
         # data quality (stream/monitoring/quality.py), flushed once per batch
-        self.quality_events = Counter("intent_quality_events_total", "Events checked for quality",
-                                      ["type", "source"], registry=r)
-        self.quality_complete = Counter("intent_quality_complete_total",
-                                        "Events carrying every field the features use", ["type", "source"],
-                                        registry=r)
-        self.quality_missing = Counter("intent_quality_missing_total", "Events missing an expected field",
-                                       ["field", "source"], registry=r)
-        self.lateness = Histogram("intent_event_lateness_seconds", "Ingest (Kafka) time minus event time",
-                                  ["source"], buckets=LATENESS_BUCKETS, registry=r)
-        self.late_events = Counter("intent_late_events_total", "Events later than the allowed grace",
-                                   ["type", "source"], registry=r)
-        self.future_events = Counter("intent_future_events_total", "Events whose time is ahead of ingest",
-                                     ["type", "source"], registry=r)
-        self.outliers = Counter("intent_outliers_total", "Events outside rolling mean +- 3 sigma, by field",
-                                ["field"], registry=r)
-        self.excluded = Counter("intent_quality_excluded_total",
-                                "Outlier events kept out of the features (INTENT_EXCLUDE_OUTLIERS)", registry=r)
-        self.bot_users = Counter("intent_bot_users_total", "Users marked bot-like (events per minute)",
-                                 registry=r)
-        self.suppressed = Counter("intent_intents_suppressed_total", "Intents not published, by reason",
-                                  ["reason"], registry=r)
+        self.quality_events = Counter(
+            "intent_quality_events_total", "Events checked for quality", ["type", "source"], registry=r
+        )
+        self.quality_complete = Counter(
+            "intent_quality_complete_total",
+            "Events carrying every field the features use",
+            ["type", "source"],
+            registry=r,
+        )
+        self.quality_missing = Counter(
+            "intent_quality_missing_total",
+            "Events missing an expected field",
+            ["field", "source"],
+            registry=r,
+        )
+        self.lateness = Histogram(
+            "intent_event_lateness_seconds",
+            "Ingest (Kafka) time minus event time",
+            ["source"],
+            buckets=LATENESS_BUCKETS,
+            registry=r,
+        )
+        self.late_events = Counter(
+            "intent_late_events_total", "Events later than the allowed grace", ["type", "source"], registry=r
+        )
+        self.future_events = Counter(
+            "intent_future_events_total",
+            "Events whose time is ahead of ingest",
+            ["type", "source"],
+            registry=r,
+        )
+        self.outliers = Counter(
+            "intent_outliers_total", "Events outside rolling mean +- 3 sigma, by field", ["field"], registry=r
+        )
+        self.excluded = Counter(
+            "intent_quality_excluded_total",
+            "Outlier events kept out of the features (INTENT_EXCLUDE_OUTLIERS)",
+            registry=r,
+        )
+        self.bot_users = Counter(
+            "intent_bot_users_total", "Users marked bot-like (events per minute)", registry=r
+        )
+        self.suppressed = Counter(
+            "intent_intents_suppressed_total", "Intents not published, by reason", ["reason"], registry=r
+        )
         # model health
-        self.drift = Counter("intent_drift_total", "Drift detected (ADWIN), by detector", ["detector"],
-                             registry=r)
-        self.drift_raised_at = Gauge("intent_drift_raised_timestamp_seconds",
-                                  "Unix time the detector last raised a drift", ["detector"], registry=r)
-        self.live_by_activity = Gauge("intent_live_metric_by_activity",
-                                      "Live precision/recall/F1 by user activity bucket (cold < 5 events)",
-                                      ["metric", "bucket"], registry=r)
+        self.drift = Counter(
+            "intent_drift_total", "Drift detected (ADWIN), by detector", ["detector"], registry=r
+        )
+        self.drift_raised_at = Gauge(
+            "intent_drift_raised_timestamp_seconds",
+            "Unix time the detector last raised a drift",
+            ["detector"],
+            registry=r,
+        )
+        self.live_by_activity = Gauge(
+            "intent_live_metric_by_activity",
+            "Live precision/recall/F1 by user activity bucket (cold < 5 events)",
+            ["metric", "bucket"],
+            registry=r,
+        )
 
-    def count_quality(self, pending: Mapping[tuple[str, str, str], int],
-                      lateness: Mapping[str, Sequence[float]]) -> None:
+    def count_quality(
+        self, pending: Mapping[tuple[str, str, str], int], lateness: Mapping[str, Sequence[float]]
+    ) -> None:
         """Export a batch's data-quality counts (``(kind, label, source) -> n``, from
         :meth:`stream.monitoring.quality.QualityMonitor.take_pending`) and lateness samples."""
-        by_type_source = {"events": self.quality_events, "complete": self.quality_complete,
-                          "late": self.late_events, "future": self.future_events}
+        by_type_source = {
+            "events": self.quality_events,
+            "complete": self.quality_complete,
+            "late": self.late_events,
+            "future": self.future_events,
+        }
         for (kind, label, source), n in pending.items():
             if kind in by_type_source:
                 by_type_source[kind].labels(type=label, source=source).inc(n)
@@ -194,20 +255,38 @@ class CouponMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
-        self.decisions = Counter("intent_coupon_decisions_total",
-                                 "Coupon decisions by outcome: granted, below_band, above_band, "
-                                 "cooldown, budget", ["outcome"], registry=r)
-        self.unreadable = Counter("intent_coupon_unreadable_total",
-                                  "Intents that could not be read, by reason", ["reason"], registry=r)
-        self.redelivered = Counter("intent_coupon_redelivered_total",
-                                   "Intents read again that already had a decision", registry=r)
-        self.lag = Gauge("intent_coupon_consumer_lag", "Intents not yet decided, per partition owned",
-                         ["partition"], registry=r)
+        self.decisions = Counter(
+            "intent_coupon_decisions_total",
+            "Coupon decisions by outcome: granted, below_band, above_band, cooldown, budget",
+            ["outcome"],
+            registry=r,
+        )
+        self.unreadable = Counter(
+            "intent_coupon_unreadable_total",
+            "Intents that could not be read, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.redelivered = Counter(
+            "intent_coupon_redelivered_total", "Intents read again that already had a decision", registry=r
+        )
+        self.lag = Gauge(
+            "intent_coupon_consumer_lag",
+            "Intents not yet decided, per partition owned",
+            ["partition"],
+            registry=r,
+        )
         self.partition_lag = PartitionGauge(self.lag)
-        self.budget_left = Gauge("intent_coupon_budget_remaining",
-                                 "Coupons left in today's budget (UTC processing day)", registry=r)
-        self.ready = Gauge("intent_coupon_ready", "1 when the ledger is restored and intents are "
-                           "consumed, else 0", registry=r)
+        self.budget_left = Gauge(
+            "intent_coupon_budget_remaining",
+            "Coupons left in today's budget (UTC processing day)",
+            registry=r,
+        )
+        self.ready = Gauge(
+            "intent_coupon_ready",
+            "1 when the ledger is restored and intents are consumed, else 0",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -227,7 +306,11 @@ class MetricsServer:
                     body, status, ctype = outer.metrics.render(), 200, CONTENT_TYPE_LATEST
                 elif self.path.split("?")[0] == "/healthz":
                     ok = outer.metrics.ready._value.get() == 1  # noqa: SLF001
-                    body, status, ctype = (b"ok\n" if ok else b"not ready\n"), (200 if ok else 503), "text/plain"
+                    body, status, ctype = (
+                        (b"ok\n" if ok else b"not ready\n"),
+                        (200 if ok else 503),
+                        "text/plain",
+                    )
                 else:
                     body, status, ctype = b"not found\n", 404, "text/plain"
                 self.send_response(status)

@@ -17,6 +17,7 @@ and gauge sets cost more than the outcome itself.
 >>> m.outcomes.labels(outcome="tp")._value.get()
 2.0
 """
+
 from __future__ import annotations
 
 from collections import Counter

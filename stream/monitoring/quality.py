@@ -27,6 +27,7 @@ frozenset()
 >>> q.totals[("missing", "price", "unknown")], q.totals[("late", "view", "unknown")]
 (1, 1)
 """
+
 from __future__ import annotations
 
 import math
@@ -139,8 +140,10 @@ class QualityMonitor:
         self._by_type: dict[tuple[str, str], list[int]] = {}
         self.lateness_s: dict[str, list[float]] = {}  # source -> seconds, flushed per batch
         c = config
-        self.outliers = {name: RollingOutlier(c.window, c.sigmas, c.min_samples)
-                         for name in ("price", "gap", "events_per_user_minute")}
+        self.outliers = {
+            name: RollingOutlier(c.window, c.sigmas, c.min_samples)
+            for name in ("price", "gap", "events_per_user_minute")
+        }
         self.user_minute: dict[str, list[int]] = {}  # user -> [minute, events in it]
         self.bots: dict[str, int] = {}  # user -> event time it was marked
         self.clock = 0  # latest event time seen (a file's own clock)
@@ -287,8 +290,9 @@ def _by_label(totals: Counter[tuple[str, str, str]], kind: str) -> dict[str, int
     return dict(sorted(out.items()))
 
 
-def assess_events(events: Iterable[Event], invalid: int = 0,
-                  config: QualityConfig = QualityConfig()) -> dict[str, object]:
+def assess_events(
+    events: Iterable[Event], invalid: int = 0, config: QualityConfig = QualityConfig()
+) -> dict[str, object]:
     """The worker's quality figures for a file, before it is replayed or trained on
     (``intent quality``). Lateness is measured against the file's own clock (the latest
     event time of the rows before it, in file order): a file has no ingest time. ``invalid`` counts rows
@@ -315,18 +319,26 @@ def assess_events(events: Iterable[Event], invalid: int = 0,
     out: dict[str, Any] = monitor.summary(duplicates=duplicates, invalid=invalid)
     seconds = [sec for by_source in monitor.lateness_s.values() for sec in by_source]
     lateness = np.array(seconds) if seconds else np.zeros(1)
-    out["lateness_s"] = {"p50": round(float(np.percentile(lateness, 50)), 3),
-                         "p99": round(float(np.percentile(lateness, 99)), 3)}
+    out["lateness_s"] = {
+        "p50": round(float(np.percentile(lateness, 50)), 3),
+        "p99": round(float(np.percentile(lateness, 99)), 3),
+    }
     by_source: dict[str, dict[str, float]] = {}
     for (kind, _, src), n in monitor.totals.items():
         row = by_source.setdefault(src, {"events": 0, "complete": 0, "late": 0})
         if kind in row:
             row[kind] += n
-    out["by_source"] = {src: {"events": r["events"],
-                              "completeness": round(r["complete"] / r["events"], 4) if r["events"] else 0.0,
-                              "late_share": round(r["late"] / r["events"], 4) if r["events"] else 0.0}
-                        for src, r in sorted(by_source.items())}
-    out["targets"] = {"completeness >= 0.95": out["completeness"] >= 0.95,
-                      "validity >= 0.98": out["validity"] >= 0.98,
-                      "p99 lateness <= 300 s": out["lateness_s"]["p99"] <= 300}
+    out["by_source"] = {
+        src: {
+            "events": r["events"],
+            "completeness": round(r["complete"] / r["events"], 4) if r["events"] else 0.0,
+            "late_share": round(r["late"] / r["events"], 4) if r["events"] else 0.0,
+        }
+        for src, r in sorted(by_source.items())
+    }
+    out["targets"] = {
+        "completeness >= 0.95": out["completeness"] >= 0.95,
+        "validity >= 0.98": out["validity"] >= 0.98,
+        "p99 lateness <= 300 s": out["lateness_s"]["p99"] <= 300,
+    }
     return out

@@ -5,6 +5,7 @@ pseudonymisation of user ids and the item activity that feeds item statistics.
 :class:`EventProcessor` runs a batch through them; it knows nothing of Faust or Kafka
 (its sinks are callables), which is what lets tests and the bench drive it directly.
 """
+
 from stream.processing.gate import IntentGate
 from stream.processing.intents import Intent, InvalidIntent, decode_intent, encode_intent
 from stream.processing.item_events import ItemActivity, decode_item_activity

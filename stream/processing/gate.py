@@ -19,6 +19,7 @@ Per user we keep, for each item with a recent intent or score above threshold,
 >>> g.resolve_purchase(state, "i", now=40)
 'tp'
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -20,6 +20,7 @@ Traceback (most recent call last):
 ...
 stream.processing.intents.InvalidIntent: missing_field: item_id
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,8 +29,15 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Intent", "InvalidIntent", "encode_intent", "decode_intent", "INTENT_SCHEMA_VERSION",
-           "COMPONENTS", "INTENT_INVALID_REASONS"]
+__all__ = [
+    "Intent",
+    "InvalidIntent",
+    "encode_intent",
+    "decode_intent",
+    "INTENT_SCHEMA_VERSION",
+    "COMPONENTS",
+    "INTENT_INVALID_REASONS",
+]
 
 #: The version of the message's meaning; see the module docstring for when it rises.
 INTENT_SCHEMA_VERSION = 1
@@ -57,8 +65,10 @@ class Intent:
     event_ts: int = _doc("event time of the trigger, epoch ms")
     scored_at: int = _doc("wall clock when scored, epoch ms")
     latency_ms: float = _doc("scored_at minus the trigger's ingest (Kafka) timestamp, ms")
-    schema_version: int = field(default=INTENT_SCHEMA_VERSION, metadata={
-        "doc": "version of this contract; readers refuse a newer one (a breaking change)"})
+    schema_version: int = field(
+        default=INTENT_SCHEMA_VERSION,
+        metadata={"doc": "version of this contract; readers refuse a newer one (a breaking change)"},
+    )
 
 
 class InvalidIntent(ValueError):
@@ -72,8 +82,12 @@ class InvalidIntent(ValueError):
 _FIELDS = dataclasses.fields(Intent)
 _REQUIRED = tuple(f.name for f in _FIELDS if f.default is dataclasses.MISSING)
 # What each annotation accepts in JSON (bool is an int to Python, never to this contract).
-_ACCEPTS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float),
-                                         "dict[str, float]": (dict,)}
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "dict[str, float]": (dict,),
+}
 
 
 def encode_intent(intent: Intent) -> bytes:

@@ -15,6 +15,7 @@ record carries no user id, so pseudonymisation has nothing to hide here.
 >>> [(p, decode_item_activity(v)) for p, v in batch.messages()]
 [(1, {'i7': [[1000, 0, None], [2000, 1, 9.5]]})]
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -14,6 +14,7 @@ ServingPolicy(threshold=0.5, horizon_ms=3600000)
 >>> ServingPolicy.resolve(0.07, None).horizon_ms == DEFAULT_HORIZON_MS  # an artifact that names none
 True
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,13 @@ class ServingPolicy:
     horizon_ms: int
 
     @classmethod
-    def resolve(cls, model_threshold: float, model_horizon_ms: int | None, threshold: float | None = None,
-                horizon_min: float | None = None) -> ServingPolicy:
+    def resolve(
+        cls,
+        model_threshold: float,
+        model_horizon_ms: int | None,
+        threshold: float | None = None,
+        horizon_min: float | None = None,
+    ) -> ServingPolicy:
         """The model's own values, each replaced by an override that is not None."""
         if horizon_min is not None:
             horizon = int(horizon_min * 60_000)

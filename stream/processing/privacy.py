@@ -13,6 +13,7 @@ that far: the event schema drops every field it does not know.)
 >>> Pseudonymizer("")("266079")
 '266079'
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -12,6 +12,7 @@ Delivery is at-least-once: the caller acknowledges the batch's offsets only afte
 :meth:`EventProcessor.process_batch` returns, and a redelivered event is recognised by
 its ``event_id`` and skipped.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -41,8 +42,15 @@ from stream.processing.item_events import ItemActivity
 from stream.processing.policy import ServingPolicy
 from stream.processing.privacy import Pseudonymizer
 
-__all__ = ["RawMessage", "Sinks", "ServingModel", "ProcessorConfig", "EventProcessor", "BatchResult",
-           "StagedBatch"]
+__all__ = [
+    "RawMessage",
+    "Sinks",
+    "ServingModel",
+    "ProcessorConfig",
+    "EventProcessor",
+    "BatchResult",
+    "StagedBatch",
+]
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +111,15 @@ class ProcessorConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, score_timeout_s: float = 10.0) -> ProcessorConfig:
-        return cls(cooldown_ms=int(settings.cooldown_s * 1000), max_candidates=settings.max_candidates,
-                   score_timeout_s=score_timeout_s, partitions=settings.partitions,
-                   quality=QualityConfig.from_settings(settings),
-                   max_intent_age_ms=int(settings.max_intent_age_s * 1000),
-                   pseudonymize_key=settings.pseudonymize_key)
+        return cls(
+            cooldown_ms=int(settings.cooldown_s * 1000),
+            max_candidates=settings.max_candidates,
+            score_timeout_s=score_timeout_s,
+            partitions=settings.partitions,
+            quality=QualityConfig.from_settings(settings),
+            max_intent_age_ms=int(settings.max_intent_age_s * 1000),
+            pseudonymize_key=settings.pseudonymize_key,
+        )
 
 
 @dataclass
@@ -149,8 +161,9 @@ class StagedBatch:
     _U_parts: list[np.ndarray] = field(default_factory=list)
     _I_parts: list[np.ndarray] = field(default_factory=list)
 
-    def add_pairs(self, users: Iterable[tuple[str, UserState]], max_candidates: int,
-                  items: Mapping[str, ItemStats]) -> None:
+    def add_pairs(
+        self, users: Iterable[tuple[str, UserState]], max_candidates: int, items: Mapping[str, ItemStats]
+    ) -> None:
         """These users' candidate pairs (call :meth:`seal` after the last)."""
         for uid, state in users:
             cands = state.candidates(max_candidates)
@@ -262,8 +275,7 @@ class EventProcessor:
                 result.duplicates += 1
                 continue
             ingest_ms = msg.timestamp * 1000.0
-            verdict = self.quality.observe(event, ingest_ms,
-                                           state.session_last() if state.n_events else None)
+            verdict = self.quality.observe(event, ingest_ms, state.session_last() if state.n_events else None)
             if verdict.exclude:
                 self.metrics.excluded.inc()
             state.add_unseen(event, msg.offset, fold=not verdict.exclude)
@@ -299,7 +311,7 @@ class EventProcessor:
             for start in range(0, len(changed_users), YIELD_EVERY):
                 if start:
                     await asyncio.sleep(0)
-                staged.add_pairs(changed_users[start:start + YIELD_EVERY], self.max_candidates, self.items)
+                staged.add_pairs(changed_users[start : start + YIELD_EVERY], self.max_candidates, self.items)
             staged.seal()
             self.metrics.batch_pairs.observe(staged.n_pairs)
             if staged.U is not None and staged.I is not None:
@@ -387,8 +399,12 @@ class EventProcessor:
             for uid, _ in staged.owners:
                 for trig in triggers[uid]:
                     key = trig.event.user_id.encode()
-                    await self.sinks.dlq(key, dlq_record(
-                        encode_event(trig.event), "scoring_failed", "model call failed twice", key))
+                    await self.sinks.dlq(
+                        key,
+                        dlq_record(
+                            encode_event(trig.event), "scoring_failed", "model call failed twice", key
+                        ),
+                    )
                     self.metrics.dlq.labels(reason="scoring_failed").inc()
             return []
         for detector in self.drift.update_scores(scores.probability):
@@ -420,14 +436,23 @@ class EventProcessor:
                     if bot:  # crawlers and bots are not sent to marketing
                         self.metrics.suppressed.labels(reason="bot").inc()
                         continue
-                    published.append(Intent(
-                        user_id=uid, item_id=item, probability=round(p, 6),
-                        threshold=gate.threshold, model_version=model.scorer.model_version,
-                        components={"resnet": round(float(scores.resnet[row + j]), 6),
-                                    "forest": round(float(scores.forest[row + j]), 6)},
-                        trigger_event_id=trig.event.event_id, event_ts=trig.event.ts,
-                        scored_at=int(now_ms), latency_ms=round(now_ms - trig.ingest_ms, 3),
-                    ))
+                    published.append(
+                        Intent(
+                            user_id=uid,
+                            item_id=item,
+                            probability=round(p, 6),
+                            threshold=gate.threshold,
+                            model_version=model.scorer.model_version,
+                            components={
+                                "resnet": round(float(scores.resnet[row + j]), 6),
+                                "forest": round(float(scores.forest[row + j]), 6),
+                            },
+                            trigger_event_id=trig.event.event_id,
+                            event_ts=trig.event.ts,
+                            scored_at=int(now_ms),
+                            latency_ms=round(now_ms - trig.ingest_ms, 3),
+                        )
+                    )
             row += size
             if not stale and gstate != before:
                 self.gates[uid] = gstate
@@ -436,15 +461,20 @@ class EventProcessor:
         for intent in published:
             await self.sinks.intents(intent.user_id.encode(), encode_intent(intent))
         await self.sinks.flush_intents()
-        observe_many(self.metrics.latency.labels(basis="ingest"),
-                     [max(intent.latency_ms, 0) / 1000 for intent in published])
-        observe_many(self.metrics.latency.labels(basis="event_time"),
-                     [max(now_ms - intent.event_ts, 0) / 1000 for intent in published])
+        observe_many(
+            self.metrics.latency.labels(basis="ingest"),
+            [max(intent.latency_ms, 0) / 1000 for intent in published],
+        )
+        observe_many(
+            self.metrics.latency.labels(basis="event_time"),
+            [max(now_ms - intent.event_ts, 0) / 1000 for intent in published],
+        )
         self.metrics.intents.inc(len(published))
         return published
 
-    def _submit(self, scorer: Scorer, U: np.ndarray, I: np.ndarray,
-                sizes: list[int]) -> asyncio.Future[Scores]:
+    def _submit(
+        self, scorer: Scorer, U: np.ndarray, I: np.ndarray, sizes: list[int]
+    ) -> asyncio.Future[Scores]:
         """Start a model call: queued in the model process (which answers or fails each
         within its own timeout), or else one at a time on the processor's model thread."""
         submit = getattr(scorer, "submit", None)  # the model process's

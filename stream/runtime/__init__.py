@@ -28,22 +28,26 @@ and why (the module docstrings say more, with what was measured):
 
 Names are imported on first use: importing this package does not load Faust.
 """
+
 from stream.lazy import lazy_exports
 
-__all__, __getattr__ = lazy_exports(__name__, {
-    "create_app": "app",
-    "create_worker": "app",
-    "Worker": "worker",
-    "faust_worker": "app",
-    "run_reference_agent": "app",
-    "apply_faust_patches": "faust_patches",
-    "PATCHED_FAUST": "faust_version",
-    "FaustVersionError": "faust_version",
-    "check_faust_version": "faust_version",
-    "Lifecycle": "lifecycle",
-    "ModelReloader": "model_reloader",
-    "ScoringProcess": "scoring_process",
-    "ScoringProcessError": "scoring_process",
-    "serving_model": "serving",
-    "StrKeyed": "tables",
-})
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "create_app": "app",
+        "create_worker": "app",
+        "Worker": "worker",
+        "faust_worker": "app",
+        "run_reference_agent": "app",
+        "apply_faust_patches": "faust_patches",
+        "PATCHED_FAUST": "faust_version",
+        "FaustVersionError": "faust_version",
+        "check_faust_version": "faust_version",
+        "Lifecycle": "lifecycle",
+        "ModelReloader": "model_reloader",
+        "ScoringProcess": "scoring_process",
+        "ScoringProcessError": "scoring_process",
+        "serving_model": "serving",
+        "StrKeyed": "tables",
+    },
+)

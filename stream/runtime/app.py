@@ -10,13 +10,15 @@ Tables (each backed by a compacted changelog topic, restored on restart):
   record per partition; see :mod:`stream.processing.item_events`).
 * ``gates``  user_id -> intent gate state (see :mod:`stream.processing.gate`).
 """
+
 from __future__ import annotations
 
 import gc
 import logging
 import os
 import socket
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import faust
 import orjson
@@ -66,8 +68,11 @@ class _JsonCodec(codecs.Codec):
 
 apply_faust_patches()
 # Faust's serializers for the tables, and what BatchedTable encodes its changelog with.
-TABLE_CODECS = {"user_state": _StateCodec(UserState), "item_stats": _StateCodec(ItemStats),
-                "orjson": _JsonCodec()}
+TABLE_CODECS = {
+    "user_state": _StateCodec(UserState),
+    "item_stats": _StateCodec(ItemStats),
+    "orjson": _JsonCodec(),
+}
 for _name, _codec in TABLE_CODECS.items():
     codecs.register(_name, _codec)
 
@@ -78,11 +83,15 @@ def _broker_credentials(settings: Settings) -> Any:
     ctx = settings.ssl_context()
     if settings.sasl_mechanism.startswith("SCRAM"):
         return faust.SASLCredentials(
-            username=settings.sasl_username, password=settings.sasl_password,
-            mechanism=settings.sasl_mechanism, ssl_context=ctx)
+            username=settings.sasl_username,
+            password=settings.sasl_password,
+            mechanism=settings.sasl_mechanism,
+            ssl_context=ctx,
+        )
     if settings.sasl_mechanism:
         return faust.SASLCredentials(
-            username=settings.sasl_username, password=settings.sasl_password, ssl_context=ctx)
+            username=settings.sasl_username, password=settings.sasl_password, ssl_context=ctx
+        )
     return faust.SSLCredentials(ctx)
 
 
@@ -101,14 +110,20 @@ def create_worker(settings: Settings) -> Worker:
     topics = settings.topics
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     events_topic = RawTopic(app, topics=[topics.events], partitions=settings.partitions, **raw)
-    incoming = subscribe_batches(app, events_topic, settings.batch_size, settings.batch_ms / 1000,
-                                 backlog_batch=settings.backlog_batch_size,
-                                 backlog_linger_s=settings.backlog_linger_ms / 1000,
-                                 drop_on_revoke=False)  # the worker does (on_partitions_revoked)
+    incoming = subscribe_batches(
+        app,
+        events_topic,
+        settings.batch_size,
+        settings.batch_ms / 1000,
+        backlog_batch=settings.backlog_batch_size,
+        backlog_linger_s=settings.backlog_linger_ms / 1000,
+        drop_on_revoke=False,
+    )  # the worker does (on_partitions_revoked)
     item_topic = app.topic(topics.item_events, partitions=settings.partitions, **raw)
     deliveries = Deliveries()
-    worker = Worker(settings, app, life, incoming, item_topic,
-                    build_tables(app, settings, deliveries), deliveries)
+    worker = Worker(
+        settings, app, life, incoming, item_topic, build_tables(app, settings, deliveries), deliveries
+    )
     worker.register()
     return worker
 
@@ -141,8 +156,13 @@ def build_app(settings: Settings) -> faust.App:
         # rebalance (seen with a global table when a peer was killed): not an error.
         recovery_consistency_check=not settings.store.startswith("memory"),
     )
-    set_app_hooks(app, AppHooks(fetch_max_wait_ms=settings.fetch_max_wait_ms,
-                                end_offsets=lambda tps: read_end_offsets(settings, tps)))
+    set_app_hooks(
+        app,
+        AppHooks(
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            end_offsets=lambda tps: read_end_offsets(settings, tps),
+        ),
+    )
     return app
 
 
@@ -160,8 +180,7 @@ def build_tables(app: faust.App, settings: Settings, deliveries: Deliveries) -> 
         # key_type=bytes matters: recovery decodes changelog keys by key_type (json
         # otherwise, which turns "266079" into an int), and values as plain JSON,
         # which StrKeyed turns back into state objects.
-        t = factory(name, schema=schema, key_type=bytes, partitions=settings.partitions,
-                    use_partitioner=True)
+        t = factory(name, schema=schema, key_type=bytes, partitions=settings.partitions, use_partitioner=True)
         if not settings.store.startswith("memory"):
             deliveries.track(t)  # Faust writes this one's changelog
             return StrKeyed(t, value_cls)
@@ -191,8 +210,7 @@ class _Worker(faust.Worker):
     """Faust's worker: the process's services around any of our apps (not to be confused
     with :class:`~stream.runtime.worker.Worker`, which runs inside the intent app)."""
 
-    def __init__(self, app: faust.App, *args: Any, lifecycle: Lifecycle | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, app: faust.App, *args: Any, lifecycle: Lifecycle | None = None, **kwargs: Any) -> None:
         self.lifecycle = lifecycle
         super().__init__(app, *args, **kwargs)
 
@@ -210,8 +228,7 @@ class _Worker(faust.Worker):
             self.lifecycle.starting()
 
 
-def faust_worker(app: faust.App, settings: Settings,
-                 lifecycle: Lifecycle | None = None) -> faust.Worker:
+def faust_worker(app: faust.App, settings: Settings, lifecycle: Lifecycle | None = None) -> faust.Worker:
     """A quiet Faust worker for ``app``, tuned for a small box (the worker and the bench's
     naive agent both run this way, so they are compared on equal terms). ``lifecycle``:
     the worker's (see :func:`create_worker`), which then logs its start."""

@@ -75,6 +75,7 @@ deep inside objects that hold only the app: :func:`set_app_hooks` puts an
 >>> asyncio.run(main())
 [None, 2]
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -143,8 +144,9 @@ class _Resumed:
                     return stop.value
 
 
-async def _deliver(wait_first: Callable[..., Awaitable[Any]], coro: Coroutine[Any, Any, Any],
-                   *interrupts: Any) -> Any:
+async def _deliver(
+    wait_first: Callable[..., Awaitable[Any]], coro: Coroutine[Any, Any, Any], *interrupts: Any
+) -> Any:
     """Run ``coro`` to its first suspension in place; if it suspends, finish it under
     ``wait_first(rest, *interrupts)``. Returns None when it completed in place."""
     try:
@@ -288,8 +290,11 @@ def _patch_seek_to_committed() -> None:
         committed = await self.call_thread(consumer.seek_to_committed)
         changelogs = self.app.tables.changelog_topics
         # aiokafka seeks only offsets > 0; a changelog's position is the recovery's.
-        unset = [tp for tp, offset in committed.items()
-                 if not (offset and offset > 0) and tp.topic not in changelogs]
+        unset = [
+            tp
+            for tp, offset in committed.items()
+            if not (offset and offset > 0) and tp.topic not in changelogs
+        ]
         if unset:
             if self.app.conf.consumer_auto_offset_reset == "latest":
                 await self.call_thread(consumer.seek_to_end, *unset)
@@ -300,8 +305,7 @@ def _patch_seek_to_committed() -> None:
     driver.AIOKafkaConsumerThread.seek_to_committed = seek_to_committed
 
 
-def _new_offset_without_duplicates(
-        original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+def _new_offset_without_duplicates(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     """``Consumer._new_offset`` with the partition's gap merged into its acknowledged
     offsets as a set; ``original`` then finds no gap below the highest one."""
 
@@ -351,5 +355,6 @@ def apply_faust_patches() -> None:
     consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
     consumer.Consumer.getmany = _getmany  # type: ignore[method-assign]
     consumer.Consumer._new_offset = _new_offset_without_duplicates(  # type: ignore[method-assign]
-        consumer.Consumer._new_offset)
+        consumer.Consumer._new_offset
+    )
     consumer.Consumer._intent_patched = True  # type: ignore[attr-defined]

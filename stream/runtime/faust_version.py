@@ -8,11 +8,14 @@ guarantees the patches add. :func:`check_faust_version` refuses to start instead
 pyproject.toml pins the same version.
 
 >>> check_faust_version(PATCHED_FAUST)
->>> check_faust_version("0.11.0")
+>>> check_faust_version("0.11.0")  # doctest: +NORMALIZE_WHITESPACE
 Traceback (most recent call last):
 ...
-stream.runtime.faust_version.FaustVersionError: faust-streaming 0.11.0 is installed, but the worker's changes to Faust (stream/runtime/faust_patches.py) are written for 0.15.3 only: pip install faust-streaming==0.15.3
+stream.runtime.faust_version.FaustVersionError: faust-streaming 0.11.0 is installed, but the
+worker's changes to Faust (stream/runtime/faust_patches.py) are written for 0.15.3 only:
+pip install faust-streaming==0.15.3
 """
+
 from __future__ import annotations
 
 from importlib import metadata
@@ -38,4 +41,5 @@ def check_faust_version(installed: str | None = None) -> None:
         raise FaustVersionError(
             f"faust-streaming {installed} is installed, but the worker's changes to Faust "
             f"(stream/runtime/faust_patches.py) are written for {PATCHED_FAUST} only: "
-            f"pip install faust-streaming=={PATCHED_FAUST}")
+            f"pip install faust-streaming=={PATCHED_FAUST}"
+        )

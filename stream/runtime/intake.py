@@ -46,6 +46,7 @@ outputs are durable, and only then may their offsets be committed.
 >>> asyncio.run(main())
 ([0, 1], [2])
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -77,8 +78,15 @@ class MessageBatches:
     also the methods Faust's conductor calls: ``full``, ``put_nowait_enhanced``,
     ``put``), read by one worker with :meth:`take`."""
 
-    def __init__(self, app: Any, max_batch: int, linger_s: float, maxsize: int = 20_000,
-                 backlog_batch: int = 0, backlog_linger_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        max_batch: int,
+        linger_s: float,
+        maxsize: int = 20_000,
+        backlog_batch: int = 0,
+        backlog_linger_s: float = 0.0,
+    ) -> None:
         self.app = app
         self.max_batch, self.linger_s, self.maxsize = max_batch, linger_s, maxsize
         self.backlog_batch = min(max(backlog_batch, max_batch), maxsize)
@@ -99,8 +107,9 @@ class MessageBatches:
     def full(self) -> bool:
         return len(self._messages) >= self.maxsize
 
-    def put_nowait_enhanced(self, value: Any, *, on_pressure_high: Any = None,
-                            on_pressure_drop: Any = None) -> None:
+    def put_nowait_enhanced(
+        self, value: Any, *, on_pressure_high: Any = None, on_pressure_drop: Any = None
+    ) -> None:
         message = value  # a RawTopic's "event" is the message itself
         # Pending until acknowledged: what Faust's stream does for an acking topic.
         self.app.consumer.track_message(message)
@@ -217,9 +226,16 @@ class MessageBatches:
         return n
 
 
-def subscribe_batches(app: faust.App, topic: RawTopic, max_batch: int, linger_s: float,
-                      maxsize: int = 20_000, backlog_batch: int = 0,
-                      backlog_linger_s: float = 0.0, drop_on_revoke: bool = True) -> MessageBatches:
+def subscribe_batches(
+    app: faust.App,
+    topic: RawTopic,
+    max_batch: int,
+    linger_s: float,
+    maxsize: int = 20_000,
+    backlog_batch: int = 0,
+    backlog_linger_s: float = 0.0,
+    drop_on_revoke: bool = True,
+) -> MessageBatches:
     """Subscribe ``app``'s consumer to ``topic`` with its messages delivered into a new
     :class:`MessageBatches` (what iterating a topic in an agent does, minus the stream).
     Buffered messages are dropped when partitions are revoked; with ``drop_on_revoke``
@@ -241,6 +257,7 @@ def subscribe_batches(app: faust.App, topic: RawTopic, max_batch: int, linger_s:
     conductor._build_handler = handler  # noqa: SLF001
 
     if drop_on_revoke:
+
         @app.on_partitions_revoked.connect
         async def _drop_buffered(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
             batches.clear()

@@ -21,16 +21,19 @@ are there with the default settings and nothing else gets louder.
 >>> life.recovered()
 >>> life.readiness(True, "")
 >>> log.removeHandler(handler)
->>> print(out.getvalue(), end="")
+>>> print(out.getvalue(), end="")  # doctest: +NORMALIZE_WHITESPACE
 starting: worker box-9108 of group intent-worker, session timeout 10 s (0.5 s after start)
-removed member faust-0.15.3-8f1c from group intent-worker: left behind by this worker's killed predecessor, it would have held the join until its session expired
+removed member faust-0.15.3-8f1c from group intent-worker: left behind by this worker's killed
+predecessor, it would have held the join until its session expired
 joining group intent-worker (1.0 s after start)
-assigned events partitions [0, 1] (4.0 s after start, 3.0 s after joining); recovering tables from their changelogs
+assigned events partitions [0, 1] (4.0 s after start, 3.0 s after joining); recovering tables
+from their changelogs
 recovering tables: 0 of 300 changelog records restored (4.5 s after start)
 recovering tables: 200 of 300 changelog records restored (7.0 s after start)
 tables recovered: 300 changelog records in 3.5 s (7.5 s after start)
 ready: serving (8.0 s after start; joined in 3.0 s, recovered in 3.5 s)
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,8 +63,14 @@ class Lifecycle:
     #: Recovery progress is logged at most this often (seconds).
     PROGRESS_EVERY_S = 2.0
 
-    def __init__(self, group: str, identity: str | None, session_timeout_s: float,
-                 started: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        group: str,
+        identity: str | None,
+        session_timeout_s: float,
+        started: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.group, self.identity, self.session_timeout_s = group, identity, session_timeout_s
         self.evicted: str | None = None  # set by the worker before it starts (stream.runtime.membership)
         self.clock = clock
@@ -78,12 +87,20 @@ class Lifecycle:
 
     def starting(self) -> None:
         worker = f"worker {self.identity}" if self.identity else "a worker"
-        log.info("starting: %s of group %s, session timeout %g s (%s)", worker, self.group,
-                 self.session_timeout_s, self._since_start(self.clock()))
+        log.info(
+            "starting: %s of group %s, session timeout %g s (%s)",
+            worker,
+            self.group,
+            self.session_timeout_s,
+            self._since_start(self.clock()),
+        )
         if self.evicted:
-            log.info("removed member %s from group %s: left behind by this worker's killed "
-                     "predecessor, it would have held the join until its session expired",
-                     self.evicted, self.group)
+            log.info(
+                "removed member %s from group %s: left behind by this worker's killed "
+                "predecessor, it would have held the join until its session expired",
+                self.evicted,
+                self.group,
+            )
 
     def joining(self, revoked: Collection[Any]) -> None:
         now = self.clock()
@@ -98,8 +115,13 @@ class Lifecycle:
         self._last_progress = float("-inf")
         source = next(iter(partitions), "")
         waited = f", {now - self.joining_at:.1f} s after joining" if self.joining_at is not None else ""
-        log.info("assigned %s partitions %s (%s%s); recovering tables from their changelogs",
-                 source, sorted(partitions.get(source, [])), self._since_start(now), waited)
+        log.info(
+            "assigned %s partitions %s (%s%s); recovering tables from their changelogs",
+            source,
+            sorted(partitions.get(source, [])),
+            self._since_start(now),
+            waited,
+        )
 
     def recovering(self, remaining: int) -> None:
         """Called while tables recover, with the changelog records still to read."""
@@ -109,19 +131,31 @@ class Lifecycle:
         elif now - self._last_progress < self.PROGRESS_EVERY_S and remaining:
             return
         self._last_progress = now
-        log.info("recovering tables: %d of %d changelog records restored (%s)",
-                 self.to_restore - remaining, self.to_restore, self._since_start(now))
+        log.info(
+            "recovering tables: %d of %d changelog records restored (%s)",
+            self.to_restore - remaining,
+            self.to_restore,
+            self._since_start(now),
+        )
 
     def recovered(self) -> None:
         now = self.clock()
         self.recovered_at = now
         took = now - self.assigned_at if self.assigned_at is not None else 0.0
-        log.info("tables recovered: %d changelog records in %.1f s (%s)", self.to_restore or 0, took,
-                 self._since_start(now))
+        log.info(
+            "tables recovered: %d changelog records in %.1f s (%s)",
+            self.to_restore or 0,
+            took,
+            self._since_start(now),
+        )
 
     def model_loaded(self, version: str, took_s: float) -> None:
-        log.info("model %s loaded and its scoring process started in %.1f s (%s)", version, took_s,
-                 self._since_start(self.clock()))
+        log.info(
+            "model %s loaded and its scoring process started in %.1f s (%s)",
+            version,
+            took_s,
+            self._since_start(self.clock()),
+        )
 
     def readiness(self, ready: bool, why_not: str) -> None:
         """Logs a change of readiness (ready: serving; not ready: ``why_not``)."""

@@ -22,6 +22,7 @@ True
 >>> record.load("intent-worker"), record.load("another-group")
 ('faust-0.15.3-8f1c', None)
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -82,6 +83,7 @@ async def evict_predecessor(settings: Settings, timeout_s: float = 5.0) -> str |
         return None
     client = AIOKafkaClient(bootstrap_servers=settings.bootstrap, **settings.kafka_security())
     try:
+
         async def leave() -> int:
             await client.bootstrap()
             node = await client.coordinator_lookup(CoordinationType.GROUP, settings.app_id)
@@ -90,8 +92,9 @@ async def evict_predecessor(settings: Settings, timeout_s: float = 5.0) -> str |
 
         error = await asyncio.wait_for(leave(), timeout_s)
     except Exception as exc:  # the session will expire the member anyway
-        log.warning("could not remove the previous member %s from group %s: %r", member_id,
-                    settings.app_id, exc)
+        log.warning(
+            "could not remove the previous member %s from group %s: %r", member_id, settings.app_id, exc
+        )
         return None
     finally:
         await client.close()

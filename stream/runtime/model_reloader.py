@@ -11,6 +11,7 @@ Publish a new model by writing it beside the directory and renaming it into plac
 >>> r.changed_version() is None
 True
 """
+
 from __future__ import annotations
 
 import logging

@@ -31,6 +31,7 @@ intents 0 [(b'u1', b'a'), (b'u1', b'c')]
 intents 2 [(b'u2', b'b')]
 2
 """
+
 from __future__ import annotations
 
 import asyncio

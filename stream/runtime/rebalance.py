@@ -1,4 +1,5 @@
 """What keeps the worker's batches out of a rebalance (see :class:`RebalanceBarrier`)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -68,8 +69,11 @@ class RebalanceBarrier:
         while self.in_flight:  # a step done may have started the next (publish -> acknowledge)
             left = deadline - loop.time()
             if left <= 0:
-                log.warning("rebalance: %d batch steps still running after %.1f s",
-                            len(self.in_flight), self.timeout_s)
+                log.warning(
+                    "rebalance: %d batch steps still running after %.1f s",
+                    len(self.in_flight),
+                    self.timeout_s,
+                )
                 return
             await asyncio.wait(set(self.in_flight), timeout=left)
 

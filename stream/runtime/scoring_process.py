@@ -26,6 +26,7 @@ again, and the call (with those queued behind it) raises, so the worker's
 retry-then-DLQ path handles a hung model; calls submitted meanwhile wait for the new
 child.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -95,8 +96,14 @@ class ScoringProcess:
     Use it from threads (:meth:`score`) or from one event loop (:meth:`submit`,
     :meth:`score_async`), not from both at once."""
 
-    def __init__(self, model_dir: Path, model_version: str, threads: int = 1,
-                 timeout_s: float = 10.0, start_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        model_version: str,
+        threads: int = 1,
+        timeout_s: float = 10.0,
+        start_timeout_s: float = 120.0,
+    ) -> None:
         self.model_dir, self.expected_version = str(model_dir), model_version
         self.threads, self.timeout_s, self.start_timeout_s = threads, timeout_s, start_timeout_s
         self._lock = threading.Lock()
@@ -111,8 +118,12 @@ class ScoringProcess:
     def _start(self) -> None:
         ctx = mp.get_context("spawn")  # the worker has threads: never fork it
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, name="intent-scorer", daemon=True,
-                                 args=(self.model_dir, self.expected_version, self.threads, child))
+        self._proc = ctx.Process(
+            target=_serve,
+            name="intent-scorer",
+            daemon=True,
+            args=(self.model_dir, self.expected_version, self.threads, child),
+        )
         self._proc.start()
         child.close()
         if not self._conn.poll(self.start_timeout_s):

@@ -19,6 +19,7 @@ Two things differ from the artifact as trained:
 >>> manifest_horizon_ms({"training_data": {"horizon_ms": 600000}}), manifest_horizon_ms({})
 (600000, None)
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -39,8 +40,9 @@ def served_catalogue(catalogue: Catalogue, pseudonymize: Pseudonymizer) -> Catal
     """``catalogue`` with its users keyed as the worker keys them (items unchanged)."""
     if not pseudonymize.enabled:
         return catalogue
-    return Catalogue(users={pseudonymize(uid): attrs for uid, attrs in catalogue.users.items()},
-                     items=catalogue.items)
+    return Catalogue(
+        users={pseudonymize(uid): attrs for uid, attrs in catalogue.users.items()}, items=catalogue.items
+    )
 
 
 def manifest_horizon_ms(manifest: Mapping[str, Any]) -> int | None:
@@ -51,8 +53,12 @@ def manifest_horizon_ms(manifest: Mapping[str, Any]) -> int | None:
 
 def serving_policy(loaded: LoadedModel, settings: Settings) -> ServingPolicy:
     """The threshold and horizon ``loaded`` is served with under ``settings``."""
-    return ServingPolicy.resolve(loaded.scorer.threshold, manifest_horizon_ms(loaded.manifest),
-                                 settings.threshold, settings.horizon_min)
+    return ServingPolicy.resolve(
+        loaded.scorer.threshold,
+        manifest_horizon_ms(loaded.manifest),
+        settings.threshold,
+        settings.horizon_min,
+    )
 
 
 def serving_model(loaded: LoadedModel, settings: Settings, score_timeout_s: float = 10.0) -> ServingModel:
@@ -61,7 +67,12 @@ def serving_model(loaded: LoadedModel, settings: Settings, score_timeout_s: floa
     seconds, so the worker calls this in an executor."""
     scorer: Any = loaded.scorer
     if settings.scoring == "process":
-        scorer = ScoringProcess(loaded.path, loaded.scorer.model_version, settings.model_threads,
-                                timeout_s=0.9 * score_timeout_s)
-    return ServingModel(scorer, served_catalogue(loaded.catalogue, Pseudonymizer(settings.pseudonymize_key)),
-                        loaded.spec, serving_policy(loaded, settings))
+        scorer = ScoringProcess(
+            loaded.path, loaded.scorer.model_version, settings.model_threads, timeout_s=0.9 * score_timeout_s
+        )
+    return ServingModel(
+        scorer,
+        served_catalogue(loaded.catalogue, Pseudonymizer(settings.pseudonymize_key)),
+        loaded.spec,
+        serving_policy(loaded, settings),
+    )

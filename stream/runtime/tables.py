@@ -27,6 +27,7 @@
 >>> users.take_dirty()
 [(b'u2', None)]
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -14,6 +14,7 @@ attributes of one object, and its methods are what Faust runs:
 
 :meth:`Worker.register` connects them to the app once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,7 +63,7 @@ async def broker_reachable(bootstrap: str, timeout: float = 0.5) -> bool:
         host, _, port = server.strip().rpartition(":")
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
-        except (OSError, asyncio.TimeoutError, ValueError):
+        except (TimeoutError, OSError, ValueError):
             continue
         writer.close()
         return True
@@ -122,13 +123,22 @@ class Worker:
     #: Ready: the broker answers, partitions are assigned (tables recovered), and the
     #: model is loaded and the worker warmed up (a full collection then runs once, not
     #: under the first events). Why the worker is not ready, by the condition missing.
-    NOT_READY_BECAUSE = {"broker": "the broker does not answer",
-                         "assigned": "joining the group or recovering tables",
-                         "warm": "loading the model"}
+    NOT_READY_BECAUSE = {
+        "broker": "the broker does not answer",
+        "assigned": "joining the group or recovering tables",
+        "warm": "loading the model",
+    }
 
-    def __init__(self, settings: Settings, app: faust.App, lifecycle: Lifecycle,
-                 incoming: MessageBatches, item_topic: Any, tables: WorkerTables,
-                 deliveries: Deliveries) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        app: faust.App,
+        lifecycle: Lifecycle,
+        incoming: MessageBatches,
+        item_topic: Any,
+        tables: WorkerTables,
+        deliveries: Deliveries,
+    ) -> None:
         self.settings = settings
         self.app = app
         self.lifecycle = lifecycle
@@ -190,8 +200,7 @@ class Worker:
             for delivery in await self._changelogs.send():
                 self.deliveries.add(delivery)
 
-    async def _send(self, topic: str, key: bytes | None, value: bytes,
-                    partition: int | None = None) -> None:
+    async def _send(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         # Straight to the producer: Faust's Topic.send costs about 60 us a message on
         # the event loop (6,400 vs 10,400 messages/s through a Faust agent that only
         # forwards). Keyed records go to murmur2(key), as Topic.send would send them.
@@ -237,8 +246,14 @@ class Worker:
                 self._show_model(loaded)
                 tables = self.tables
                 self._processor = EventProcessor(
-                    tables.users, tables.items, tables.gates, model, self.sinks, self.metrics,
-                    ProcessorConfig.from_settings(self.settings, self.SCORE_TIMEOUT_S))
+                    tables.users,
+                    tables.items,
+                    tables.gates,
+                    model,
+                    self.sinks,
+                    self.metrics,
+                    ProcessorConfig.from_settings(self.settings, self.SCORE_TIMEOUT_S),
+                )
         return self._processor
 
     async def load_model(self) -> None:
@@ -248,8 +263,12 @@ class Worker:
         # round trip that the first events' latency would pay): learn them now.
         producer = self._aiokafka_producer()
         topics = self.topics
-        for topic in (topics.intents, topics.dlq, topics.item_events,
-                      *(topic for topic, _ in self.tables.batched)):
+        for topic in (
+            topics.intents,
+            topics.dlq,
+            topics.item_events,
+            *(topic for topic, _ in self.tables.batched),
+        ):
             try:
                 await producer.partitions_for(topic)
             except Exception:  # only a warm-up; the first send retries it
@@ -289,11 +308,14 @@ class Worker:
             proc.model = model
             self._show_model(loaded)
             self.metrics.model_reloads.inc()
-            log.warning("now serving model %s (threshold %.4g, label horizon %d min)",
-                        loaded.scorer.model_version, proc.threshold, proc.horizon_ms // 60_000)
+            log.warning(
+                "now serving model %s (threshold %.4g, label horizon %d min)",
+                loaded.scorer.model_version,
+                proc.threshold,
+                proc.horizon_ms // 60_000,
+            )
             if isinstance(old, ScoringProcess):  # after the batch in flight (and its retry)
-                loop.call_later(2 * self.SCORE_TIMEOUT_S,
-                                lambda: loop.run_in_executor(None, old.close))
+                loop.call_later(2 * self.SCORE_TIMEOUT_S, lambda: loop.run_in_executor(None, old.close))
 
     # -- the events -----------------------------------------------------------------
     async def _acknowledge(self, batch: list[Any], previous: asyncio.Future[None] | None) -> None:
@@ -304,15 +326,19 @@ class Worker:
         consumer = self.app.consumer
         self.incoming.acknowledge(batch, consumer)  # ... before its offsets may be committed
 
-    async def _finish(self, proc: EventProcessor, staged: StagedBatch, batch: list[Any],
-                      previous: asyncio.Future[None] | None) -> None:
+    async def _finish(
+        self,
+        proc: EventProcessor,
+        staged: StagedBatch,
+        batch: list[Any],
+        previous: asyncio.Future[None] | None,
+    ) -> None:
         """Score a staged batch, publish it after the batch before it, then acknowledge it."""
         answer = await proc.score(staged)
         if previous is not None:
             await previous
         await proc.publish(staged, answer)
-        self._acking = self.rebalance.track(
-            asyncio.ensure_future(self._acknowledge(batch, self._acking)))
+        self._acking = self.rebalance.track(asyncio.ensure_future(self._acknowledge(batch, self._acking)))
 
     async def score_events(self) -> None:
         """Batches overlap in three steps: while batch k+1 is staged (parse, state,
@@ -347,8 +373,10 @@ class Worker:
                 acking = self._acking
                 if acking is not None and acking.done():
                     acking.result()  # a record that could not be delivered stops the worker
-                settled, finishing = finishing, rebalance.track(asyncio.ensure_future(
-                    self._finish(proc, staged, batch, finishing)))
+                settled, finishing = (
+                    finishing,
+                    rebalance.track(asyncio.ensure_future(self._finish(proc, staged, batch, finishing))),
+                )
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
@@ -416,7 +444,8 @@ class Worker:
         ready = all(health.values())
         self.metrics.ready.set(1 if ready else 0)
         self.lifecycle.readiness(
-            ready, "; ".join(why for k, why in self.NOT_READY_BECAUSE.items() if not health[k]))
+            ready, "; ".join(why for k, why in self.NOT_READY_BECAUSE.items() if not health[k])
+        )
 
     async def probe_broker(self) -> None:
         # A plain TCP probe of the bootstrap servers: cheap, and independent of the
@@ -456,15 +485,15 @@ class Worker:
         self._update_ready()
         # Not ours any more (the new owner exports them): no frozen series left behind.
         self.metrics.partition_lag.forget(
-            tp.partition for tp in revoked or () if tp.topic == self.topics.events)
+            tp.partition for tp in revoked or () if tp.topic == self.topics.events
+        )
         await self.rebalance.begin()
         # Only then is what is buffered dropped (its new owner reads it again from the
         # committed offsets). This was the intake's own handler, run after this one as
         # the signal's set of handlers happened to order them: one handler fixes it.
         self.incoming.clear()
 
-    async def on_partitions_assigned(self, sender: Any, assigned: Any = None,
-                                     **kwargs: Any) -> None:
+    async def on_partitions_assigned(self, sender: Any, assigned: Any = None, **kwargs: Any) -> None:
         by_topic: dict[str, list[int]] = {self.topics.events: []}
         for tp in assigned or ():
             by_topic.setdefault(tp.topic, []).append(tp.partition)

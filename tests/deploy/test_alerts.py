@@ -1,5 +1,6 @@
 """The alert rules fire when they should: ``promtool test rules`` on a firing and a silent
 case for every alert (tests/deploy/alerts_test.yml), and every rule is complete."""
+
 from __future__ import annotations
 
 import re
@@ -39,9 +40,12 @@ def test_the_ratio_alerts_fire_when_all_input_is_invalid_and_no_valid_event_seri
     # a labelled counter has no series before its first increment: these cases must not
     # feed intent_events_total at all
     for name in ("IntentDlqSpike", "IntentValidityBelowTarget"):
-        firing = [case for case in cases()
-                  if any(c["alertname"] == name and c["exp_alerts"] for c in case["alert_rule_test"])
-                  and not any(s["series"].startswith("intent_events_total") for s in case["input_series"])]
+        firing = [
+            case
+            for case in cases()
+            if any(c["alertname"] == name and c["exp_alerts"] for c in case["alert_rule_test"])
+            and not any(s["series"].startswith("intent_events_total") for s in case["input_series"])
+        ]
         assert firing, f"{name}: no firing case with 100% invalid input"
 
 

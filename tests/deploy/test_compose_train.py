@@ -7,6 +7,7 @@ test mounts a tmpfs on a temporary directory, in a private mount namespace (``un
 fail, and runs there the service's own command with the environment of the image and
 of the service, its paths moved under the temporary directory.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -66,12 +67,15 @@ class TrainService:
         self.host_model_dir = volume / self.model_dir.relative_to(self.volume_root)
         # `$$` is compose's escape of `$`; the command runs under the entrypoint
         self.argv = [*svc["entrypoint"], *(c.replace("$$", "$") for c in svc["command"])]
-        self.env = {**os.environ, "INTENT_MODEL_DIR": str(self.host_model_dir),
-                    "INTENT_SAMPLE_DATA": str(data),
-                    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                    # speed only: LightGBM's two OpenMP threads spin-wait for each other, and
-                    # with the other core busy its fit took 0.2-27 s (measured); passive: 0.2 s
-                    "OMP_WAIT_POLICY": "PASSIVE"}
+        self.env = {
+            **os.environ,
+            "INTENT_MODEL_DIR": str(self.host_model_dir),
+            "INTENT_SAMPLE_DATA": str(data),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            # speed only: LightGBM's two OpenMP threads spin-wait for each other, and
+            # with the other core busy its fit took 0.2-27 s (measured); passive: 0.2 s
+            "OMP_WAIT_POLICY": "PASSIVE",
+        }
 
 
 def private_mounts() -> list[str]:
@@ -91,7 +95,8 @@ def test_the_artifact_is_a_subdirectory_of_the_volume_and_the_worker_reads_it(tm
 
 
 def test_train_on_a_mount_point_writes_the_artifact_and_a_retrain_swaps_it_in(
-        small_sample: Path, tmp_path: Path) -> None:
+    small_sample: Path, tmp_path: Path
+) -> None:
     volume, out = tmp_path / "volume", tmp_path / "out"
     volume.mkdir()
     out.mkdir()
@@ -108,8 +113,13 @@ def test_train_on_a_mount_point_writes_the_artifact_and_a_retrain_swaps_it_in(
         cp -r '{model}' '{out}/retrained'
         ls -A '{volume}' > '{out}/volume.ls'
     """
-    proc = subprocess.run([*private_mounts(), "sh", "-c", steps, "sh", *svc.argv], env=svc.env,
-                          capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        [*private_mounts(), "sh", "-c", steps, "sh", *svc.argv],
+        env=svc.env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr
 
     def read(name: str) -> str:

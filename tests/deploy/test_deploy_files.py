@@ -1,4 +1,5 @@
 """The files `docker compose up` runs on, checked offline: compose, Prometheus, Grafana."""
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,13 @@ def compose_config() -> dict:
     """The compose file as ``docker-compose config`` resolves it (anchors merged, paths
     absolute, ``${INTENT_SAMPLE_DATA}`` at its default)."""
     env = {k: v for k, v in os.environ.items() if k != "INTENT_SAMPLE_DATA"}
-    out = subprocess.run([tool("docker-compose"), "-f", str(COMPOSE), "config"], capture_output=True,
-                         text=True, cwd=REPO_ROOT, env=env)
+    out = subprocess.run(
+        [tool("docker-compose"), "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     return yaml.safe_load(out.stdout)
 
@@ -58,8 +64,17 @@ INTENT_SERVICES = ("train", "worker", "replayer", "coupons")
 
 def test_docker_compose_config_is_valid_and_builds_one_image_for_every_intent_service() -> None:
     services = compose_config()["services"]
-    assert {"kafka", "kafka-init", "train", "worker", "replayer", "prometheus", "alertmanager",
-            "grafana", "coupons"} <= set(services)
+    assert {
+        "kafka",
+        "kafka-init",
+        "train",
+        "worker",
+        "replayer",
+        "prometheus",
+        "alertmanager",
+        "grafana",
+        "coupons",
+    } <= set(services)
     assert len({(services[n]["image"], str(services[n]["build"])) for n in INTENT_SERVICES}) == 1
     assert services["worker"]["build"]["dockerfile"] == "deploy/Dockerfile"
 
@@ -103,11 +118,13 @@ def test_dockerfile_is_multi_stage_non_root_with_dependencies_before_the_source(
     assert re.search(r"^USER (?!root)\w+", final, flags=re.M)
     assert "HEALTHCHECK" in final and "/healthz" in final and "INTENT_METRICS_PORT" in final
     # only what the build copies enters the build context
-    ignore = [l for l in (REPO_ROOT / ".dockerignore").read_text().splitlines()
-              if l.strip() and not l.startswith("#")]
+    ignore = [
+        l
+        for l in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+        if l.strip() and not l.startswith("#")
+    ]
     assert ignore[0] == "*"
-    copied = {src for m in re.findall(r"^COPY (?!--from)(.+)\s+\S+$", build, flags=re.M)
-              for src in m.split()}
+    copied = {src for m in re.findall(r"^COPY (?!--from)(.+)\s+\S+$", build, flags=re.M) for src in m.split()}
     assert copied == {l[1:].rstrip("/") for l in ignore if l.startswith("!")}
 
 
@@ -127,8 +144,10 @@ def test_every_file_compose_mounts_exists_and_topics_match_the_settings() -> Non
 
 def test_promtool_accepts_the_config_and_the_rules() -> None:
     promtool = tool("promtool")
-    for args in (["check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
-                 ["check", "rules", str(DEPLOY / "prometheus" / "alerts.yml")]):
+    for args in (
+        ["check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
+        ["check", "rules", str(DEPLOY / "prometheus" / "alerts.yml")],
+    ):
         out = subprocess.run([promtool, *args], capture_output=True, text=True)
         assert out.returncode == 0, out.stdout + out.stderr
 
@@ -149,11 +168,23 @@ def test_alert_rules_cover_the_budgets_and_use_real_metrics() -> None:
     groups = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())["groups"]
     rules = [r for g in groups for r in g["rules"]]
     names = {r["alert"] for r in rules}
-    assert {"IntentLatencyP99OverBudget", "IntentConsumerLagGrowing", "IntentDlqSpike",
-            "IntentPrecisionCollapse", "IntentCompletenessBelowTarget", "IntentValidityBelowTarget",
-            "IntentFreshnessOverTarget", "IntentDriftDetected"} <= names
-    assert {"IntentWorkerDown", "IntentNoWorkerRunning", "IntentScoringFailures",
-            "IntentModelReloadFailed", "IntentIntentsStopped"} <= names
+    assert {
+        "IntentLatencyP99OverBudget",
+        "IntentConsumerLagGrowing",
+        "IntentDlqSpike",
+        "IntentPrecisionCollapse",
+        "IntentCompletenessBelowTarget",
+        "IntentValidityBelowTarget",
+        "IntentFreshnessOverTarget",
+        "IntentDriftDetected",
+    } <= names
+    assert {
+        "IntentWorkerDown",
+        "IntentNoWorkerRunning",
+        "IntentScoringFailures",
+        "IntentModelReloadFailed",
+        "IntentIntentsStopped",
+    } <= names
     known = exported_metric_names()
     for r in rules:
         used = metrics_in(r["expr"])
@@ -169,9 +200,18 @@ def test_dashboard_has_the_panels_and_every_query_names_an_exported_metric() -> 
     assert dash["uid"] and dash["panels"]
     panels = load_panels()
     titles = {p.title for p in panels}
-    assert {"Events/s by type", "Intents/s", "Event-to-intent latency", "Scoring time per batch",
-            "Batch size", "DLQ by reason", "Consumer lag per partition", "Users in state",
-            "Live precision / recall / F1", "Model version"} <= titles
+    assert {
+        "Events/s by type",
+        "Intents/s",
+        "Event-to-intent latency",
+        "Scoring time per batch",
+        "Batch size",
+        "DLQ by reason",
+        "Consumer lag per partition",
+        "Users in state",
+        "Live precision / recall / F1",
+        "Model version",
+    } <= titles
     known = exported_metric_names()
     for p in panels:
         assert p.targets, p.title

@@ -5,6 +5,7 @@ The wheel is built from a copy of the tree and installed without dependencies in
 fresh virtual environment; the dependencies come from this environment's
 site-packages, added as a plain path (so its editable install of intent is not active).
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,23 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(path, src / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(root / "dist"), str(src)], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(root / "dist"),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     (built,) = (root / "dist").glob("intent-*.whl")
     return built
 
@@ -51,8 +67,22 @@ def venv(wheel: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=60)
     (site,) = env.glob("lib/python*/site-packages")
     (site / "project-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install",
-                    "-q", "--no-deps", str(wheel)], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(env / "bin" / "python"),
+            "install",
+            "-q",
+            "--no-deps",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return env / "bin"
 
 
@@ -95,34 +125,59 @@ def prometheus() -> Iterator[str]:
 
 
 def run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(venv / args[0]), *args[1:]], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+    return subprocess.run(
+        [str(venv / args[0]), *args[1:]], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_the_wheel_carries_every_package_and_the_deploy_files(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for package in find_packages(str(REPO_ROOT), include=["stream*", "models*", "training*"]):
         assert f"{package.replace('.', '/')}/__init__.py" in names, f"{package} is not in the wheel"
-    assert {"stream/deploy/grafana/dashboards/intent.json", "stream/deploy/prometheus/alerts.yml",
-            "stream/deploy/prometheus/prometheus.yml",
-            "stream/deploy/alertmanager/alertmanager.yml"} <= names
+    assert {
+        "stream/deploy/grafana/dashboards/intent.json",
+        "stream/deploy/prometheus/alerts.yml",
+        "stream/deploy/prometheus/prometheus.yml",
+        "stream/deploy/alertmanager/alertmanager.yml",
+    } <= names
 
 
 def test_intent_report_runs_from_the_installed_wheel(venv: Path, prometheus: str, tmp_path: Path) -> None:
-    where = run(venv, "python", "-c", "import stream.commands.report as r; print(r.__file__); print(r.DASHBOARD)",
-                cwd=tmp_path)
+    where = run(
+        venv,
+        "python",
+        "-c",
+        "import stream.commands.report as r; print(r.__file__); print(r.DASHBOARD)",
+        cwd=tmp_path,
+    )
     module, dashboard = where.stdout.split()
     assert module.startswith(str(venv.parent)) and dashboard.startswith(str(venv.parent)), where.stderr
     assert run(venv, "intent", "report", "--help", cwd=tmp_path).returncode == 0
-    proc = run(venv, "intent", "report", "--prometheus", prometheus, "--out", "run.png", "--minutes", "5",
-               cwd=tmp_path)
+    proc = run(
+        venv,
+        "intent",
+        "report",
+        "--prometheus",
+        prometheus,
+        "--out",
+        "run.png",
+        "--minutes",
+        "5",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "run.png").read_bytes()[:4] == b"\x89PNG"
     assert "Events/s by type: view: 2" in proc.stdout and "Model version: v-test" in proc.stdout
 
 
 def test_default_paths_of_an_installed_package_are_relative_to_the_working_directory(
-        venv: Path, tmp_path: Path) -> None:
-    proc = run(venv, "python", "-c", "from stream.config import Settings as S; s = S(); "
-               "print(s.model_dir); print(s.sample_data)", cwd=tmp_path)
+    venv: Path, tmp_path: Path
+) -> None:
+    proc = run(
+        venv,
+        "python",
+        "-c",
+        "from stream.config import Settings as S; s = S(); print(s.model_dir); print(s.sample_data)",
+        cwd=tmp_path,
+    )
     assert proc.stdout.split() == ["artifacts/model", "../shared/data/jdata-2016-sample"], proc.stderr

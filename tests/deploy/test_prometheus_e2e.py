@@ -1,5 +1,6 @@
 """A real Prometheus server scrapes a real worker; the figures it reports are checked
 through its HTTP API, and ``intent report`` renders the dashboard from it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,15 +36,28 @@ class PrometheusServer:
         self.port = free_port()
         config = workdir / "prometheus.yml"
         shutil.copy(ALERTS, workdir / "alerts.yml")
-        config.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": ["alerts.yml"],
-            "scrape_configs": [{"job_name": "intent-worker", "static_configs": [{"targets": [target]}]}],
-        }))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": ["alerts.yml"],
+                    "scrape_configs": [
+                        {"job_name": "intent-worker", "static_configs": [{"targets": [target]}]}
+                    ],
+                }
+            )
+        )
         self.log = (workdir / "prometheus.log").open("wb")
         self.proc = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"], stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = PrometheusAPI(self.url)
 
@@ -88,7 +102,8 @@ def ingest_buckets(metrics_text: str) -> list[tuple[float, float]]:
 
 
 def test_prometheus_sees_the_workers_counters_and_latency_quantile(
-        broker, start_worker, jdata_events, tmp_path, capsys) -> None:
+    broker, start_worker, jdata_events, tmp_path, capsys
+) -> None:
     s = settings_for(broker)
     # a low threshold: what is counted here is every published intent, however many the
     # model's own threshold lets through in a short replay (it may be none)
@@ -99,23 +114,33 @@ def test_prometheus_sees_the_workers_counters_and_latency_quantile(
         wait_for(prom.ready, timeout=30, what="prometheus ready")
         wait_for(lambda: prom.value('up{job="intent-worker"}') == 1, timeout=30, what="first scrape")
         asyncio.run(replay_events(jdata_events[:N], s))
-        wait_for(lambda: worker.metrics().get("intent_events_total", 0) >= N, timeout=120,
-                 what="worker to process the replay")
+        wait_for(
+            lambda: worker.metrics().get("intent_events_total", 0) >= N,
+            timeout=120,
+            what="worker to process the replay",
+        )
         time.sleep(3)  # intents of the last batch; then the counters stand still
         text = urllib.request.urlopen(worker.url + "/metrics", timeout=2).read().decode()
         buckets = ingest_buckets(text)
         intents = worker.metrics()["intent_intents_published_total"]
         assert intents > 0 and buckets[-1][1] == intents
         # Prometheus's latest scrape must hold exactly the worker's figures
-        wait_for(lambda: prom.value("sum(intent_intents_published_total)") == intents, timeout=20,
-                 what="prometheus to scrape the final counters")
+        wait_for(
+            lambda: prom.value("sum(intent_intents_published_total)") == intents,
+            timeout=20,
+            what="prometheus to scrape the final counters",
+        )
         assert prom.value("sum(intent_events_total)") == N
-        by_type = {r["metric"]["type"]: float(r["value"][1])
-                   for r in prom.api.query("sum by (type) (intent_events_total)")}
+        by_type = {
+            r["metric"]["type"]: float(r["value"][1])
+            for r in prom.api.query("sum by (type) (intent_events_total)")
+        }
         assert by_type == {t: float(sum(e.type == t for e in jdata_events[:N])) for t in by_type}
         for q in (0.5, 0.99):
-            got = prom.value(f'histogram_quantile({q}, sum by (le) '
-                             f'(intent_event_to_intent_latency_seconds_bucket{{basis="ingest"}}))')
+            got = prom.value(
+                f"histogram_quantile({q}, sum by (le) "
+                f'(intent_event_to_intent_latency_seconds_bucket{{basis="ingest"}}))'
+            )
             assert got == pytest.approx(histogram_quantile(q, buckets), rel=1e-9)
         assert {"IntentLatencyP99OverBudget", "IntentDlqSpike"} <= set(prom.api.rules())
 

@@ -1,4 +1,5 @@
 """The artifact check: verified before anything is unpickled; corrupt or mismatched refused."""
+
 from __future__ import annotations
 
 import shutil
@@ -29,8 +30,9 @@ def test_loads_and_scores(artifact: Path) -> None:
     I = np.zeros((5, 120), np.float32)
     s = m.scorer.score(U, I, [3, 2])
     assert s.probability.shape == (5,) and np.all((0 <= s.probability) & (s.probability <= 1))
-    np.testing.assert_allclose(s.probability, m.scorer.w_r * s.resnet + (1 - m.scorer.w_r) * s.forest,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        s.probability, m.scorer.w_r * s.resnet + (1 - m.scorer.w_r) * s.forest, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("name", ["forest.pkl", "resnet.pt", "catalogue.json"])

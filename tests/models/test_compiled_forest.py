@@ -1,4 +1,5 @@
 """The compiled forests give scikit-learn's probabilities, and the scanner uses them."""
+
 from __future__ import annotations
 
 import pickle
@@ -20,12 +21,15 @@ def data(n: int = 600, d: int = 30, seed: int = 1) -> tuple[np.ndarray, np.ndarr
 
 def test_matches_scikit_learn_for_both_forest_kinds() -> None:
     X, y = data()
-    for forest in (RandomForestClassifier(n_estimators=15, max_depth=40, random_state=0),
-                   ExtraTreesClassifier(n_estimators=15, max_features=1, random_state=0)):
+    for forest in (
+        RandomForestClassifier(n_estimators=15, max_depth=40, random_state=0),
+        ExtraTreesClassifier(n_estimators=15, max_features=1, random_state=0),
+    ):
         forest.fit(X, y)
         Xt, _ = data(seed=2)
-        np.testing.assert_allclose(CompiledForest(forest).predict_proba1(Xt),
-                                   forest.predict_proba(Xt)[:, 1], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            CompiledForest(forest).predict_proba1(Xt), forest.predict_proba(Xt)[:, 1], rtol=0, atol=1e-12
+        )
 
 
 def test_both_walks_match_scikit_learn_depth_first_layout_or_not() -> None:
@@ -40,7 +44,9 @@ def test_both_walks_match_scikit_learn_depth_first_layout_or_not() -> None:
     for forest, c in zip((depth_first, best_first), compiled):
         np.testing.assert_allclose(c.predict_proba1(Xt), forest.predict_proba(Xt)[:, 1], rtol=0, atol=1e-12)
     compiled[0].depth_first = False  # the general walk on the same trees: the same answer
-    np.testing.assert_array_equal(compiled[0].predict_proba1(Xt), CompiledForest(depth_first).predict_proba1(Xt))
+    np.testing.assert_array_equal(
+        compiled[0].predict_proba1(Xt), CompiledForest(depth_first).predict_proba1(Xt)
+    )
 
 
 def fitted_scanner(X: np.ndarray, y: np.ndarray) -> MultiGrainedScanner:
@@ -54,8 +60,9 @@ def test_scanner_transform_equals_the_scikit_learn_path_and_survives_pickling() 
     scanner = fitted_scanner(X, y)
     fast = scanner.transform(X[:50])
     inst = scanner._instances(X[:50])  # noqa: SLF001
-    slow = np.hstack([f.forest_.predict_proba(inst)[:, 1].reshape(-1, len(scanner.starts_))
-                      for f in scanner.forests_]).astype(np.float32)
+    slow = np.hstack(
+        [f.forest_.predict_proba(inst)[:, 1].reshape(-1, len(scanner.starts_)) for f in scanner.forests_]
+    ).astype(np.float32)
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-6)
     restored = pickle.loads(pickle.dumps(scanner))
     assert all("_compiled" not in f.__dict__ and "fold_models_" not in f.__dict__ for f in restored.forests_)
@@ -75,7 +82,7 @@ def test_scanner_walks_repeated_windows_once_with_the_same_probabilities() -> No
         forest.predict_proba1 = lambda inst, real=real: walked.append(len(inst)) or real(inst)
     got = scanner.transform(rows)
     for k in range(len(rows)):  # row by row: nothing to share
-        np.testing.assert_array_equal(got[k], scanner.transform(rows[k:k + 1])[0])
+        np.testing.assert_array_equal(got[k], scanner.transform(rows[k : k + 1])[0])
     # windows 0 and 5 lie in U: 6 users, not 19 rows; the others walk every row
     assert walked[0] == 2 * 6 + 3 * len(rows)
     assert scanner.transform(rows[:0]).shape == (0, 2 * len(scanner.starts_))

@@ -1,4 +1,5 @@
 """gcForest done right: class vectors out of fold, by user; the cascade never sees in-sample ones."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,29 +69,30 @@ def test_the_cascade_is_fitted_on_out_of_fold_vectors_only(monkeypatch: pytest.M
 
     monkeypatch.setattr(MultiGrainedScanner, "fit_oof", spy_scan)
     monkeypatch.setattr(KFoldForest, "fit_oof", spy_fit)
-    df = DeepForest(window=10, stride=10, n_trees=9, cascade_trees=9, max_depth=None, max_layers=3,
-                    n_jobs=1).fit(X, y, users, Xv, yv, pr_auc)
+    df = DeepForest(
+        window=10, stride=10, n_trees=9, cascade_trees=9, max_depth=None, max_layers=3, n_jobs=1
+    ).fit(X, y, users, Xv, yv, pr_auc)
     (oof,) = scanned
     in_sample = df.scanner.transform(X)
     d = X.shape[1]
     assert len(cascade_inputs) >= 4  # at least one level of 4 forests
     for k, inp in enumerate(cascade_inputs):
         np.testing.assert_array_equal(inp[:, :d], X)  # [U, I] itself ...
-        np.testing.assert_array_equal(inp[:, d:d + oof.shape[1]], oof)  # ... and the OOF scan ...
-        assert not np.allclose(inp[:, d:d + oof.shape[1]], in_sample)  # ... never the in-sample one
+        np.testing.assert_array_equal(inp[:, d : d + oof.shape[1]], oof)  # ... and the OOF scan ...
+        assert not np.allclose(inp[:, d : d + oof.shape[1]], in_sample)  # ... never the in-sample one
         level = k // 4
         if level:  # ... and the previous level's OOF class vectors
-            prev = np.column_stack(cascade_outputs[4 * (level - 1):4 * level])
-            np.testing.assert_array_equal(inp[:, d + oof.shape[1]:], prev)
+            prev = np.column_stack(cascade_outputs[4 * (level - 1) : 4 * level])
+            np.testing.assert_array_equal(inp[:, d + oof.shape[1] :], prev)
 
 
 def test_levels_grow_while_validation_improves_and_the_best_prefix_is_kept() -> None:
     X, y, users = noisy()
     Xv, yv, _ = noisy(seed=1)
-    df = DeepForest(window=10, stride=10, n_trees=9, cascade_trees=9, max_depth=6, max_layers=4,
-                    n_jobs=1).fit(X, y, users, Xv, yv, pr_auc)
+    df = DeepForest(
+        window=10, stride=10, n_trees=9, cascade_trees=9, max_depth=6, max_layers=4, n_jobs=1
+    ).fit(X, y, users, Xv, yv, pr_auc)
     curve = df.level_val_pr_auc_
     assert df.n_levels == int(np.argmax(curve)) + 1
-    assert all(b > a for a, b in zip(curve[:len(curve) - 1], curve[1:len(curve) - 1]))  # grew while better
+    assert all(b > a for a, b in zip(curve[: len(curve) - 1], curve[1 : len(curve) - 1]))  # grew while better
     assert df.predict_proba(Xv).shape == (len(Xv),)
-

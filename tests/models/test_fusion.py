@@ -1,4 +1,5 @@
 """group_tensors: a batch's pairs, grouped by user, padded into the ResNet's catalogue."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,7 @@ def test_every_row_lands_in_its_users_slot(sizes: list[int], n_items: int) -> No
         else:
             assert not users[g].any()
         assert mask[g].tolist() == [True] * placed + [False] * (n_items - placed)
-        assert np.array_equal(items[g, :placed].numpy(), I[first:first + placed])
+        assert np.array_equal(items[g, :placed].numpy(), I[first : first + placed])
         assert not items[g, placed:].any()
         expected_rows += range(first, first + placed)
         expected_flat += range(g * n_items, g * n_items + placed)

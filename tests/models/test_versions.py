@@ -1,4 +1,5 @@
 """The library versions an artifact records: written by training, checked on loading."""
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,10 @@ def test_an_artifact_written_with_another_scikit_learn_is_refused_with_the_versi
     with pytest.raises(ArtifactError) as err:
         load_artifact(artifact)
     installed = library_versions()["scikit-learn"]
-    assert str(err.value) == (f"{artifact}: written with scikit-learn 1.4.0, but this environment has "
-                              f"scikit-learn {installed}: install scikit-learn==1.4.0 or retrain")
+    assert str(err.value) == (
+        f"{artifact}: written with scikit-learn 1.4.0, but this environment has "
+        f"scikit-learn {installed}: install scikit-learn==1.4.0 or retrain"
+    )
 
 
 def test_a_local_build_label_is_not_a_mismatch(artifact: Path) -> None:
@@ -51,5 +54,7 @@ def test_an_older_artifact_without_the_record_loads_with_a_warning(artifact: Pat
     edit_manifest(artifact, lambda m: m.pop("library_versions"))
     with caplog.at_level(logging.WARNING, logger="models.versions"):
         assert load_artifact(artifact).scorer is not None
-    assert any("does not record the library versions" in r.getMessage() and str(artifact) in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "does not record the library versions" in r.getMessage() and str(artifact) in r.getMessage()
+        for r in caplog.records
+    )

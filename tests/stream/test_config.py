@@ -9,8 +9,14 @@ from stream.runtime.app import _broker_credentials
 def test_sasl_settings_reach_both_clients(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("s3cret\n")
-    s = Settings.from_env({"INTENT_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "INTENT_SASL_MECHANISM": "SCRAM-SHA-512",
-                           "INTENT_SASL_USERNAME": "svc", "INTENT_SASL_PASSWORD_FILE": str(secret)})
+    s = Settings.from_env(
+        {
+            "INTENT_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            "INTENT_SASL_MECHANISM": "SCRAM-SHA-512",
+            "INTENT_SASL_USERNAME": "svc",
+            "INTENT_SASL_PASSWORD_FILE": str(secret),
+        }
+    )
     opts = s.kafka_security()
     assert opts["sasl_mechanism"] == "SCRAM-SHA-512" and opts["sasl_plain_password"] == "s3cret"
     creds = _broker_credentials(s)
@@ -23,9 +29,17 @@ def test_ssl_and_plaintext() -> None:
     assert s.kafka_security()["ssl_context"] is not None and _broker_credentials(s) is not None
 
 
-@pytest.mark.parametrize("env", [{"INTENT_BATCH_SIZE": "0"}, {"INTENT_METRICS_PORT": "70000"},
-                                 {"INTENT_THRESHOLD": "1.5"}, {"INTENT_THRESHOLD": "-1"},
-                                 {"INTENT_HORIZON_MIN": "0"}, {"INTENT_COOLDOWN_S": "soon"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"INTENT_BATCH_SIZE": "0"},
+        {"INTENT_METRICS_PORT": "70000"},
+        {"INTENT_THRESHOLD": "1.5"},
+        {"INTENT_THRESHOLD": "-1"},
+        {"INTENT_HORIZON_MIN": "0"},
+        {"INTENT_COOLDOWN_S": "soon"},
+    ],
+)
 def test_bad_values_are_refused(env: dict) -> None:
     with pytest.raises(SettingsError):
         Settings.from_env(env)

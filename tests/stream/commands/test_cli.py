@@ -1,4 +1,5 @@
 """The command-line contract: clear one-line errors, non-zero exits, flags over env."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +15,13 @@ from stream.config import Settings
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run([sys.executable, "-m", "stream.commands.cli", *args], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "stream.commands.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess) -> str:
@@ -27,8 +33,18 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
 
 def test_help_lists_commands_and_environment() -> None:
     out = run("--help").stdout
-    for word in ("broker", "worker", "replay", "train", "evaluate", "demo", "INTENT_BOOTSTRAP",
-                 "INTENT_MODEL_DIR", "INTENT_METRICS_PORT", "INTENT_SASL_MECHANISM"):
+    for word in (
+        "broker",
+        "worker",
+        "replay",
+        "train",
+        "evaluate",
+        "demo",
+        "INTENT_BOOTSTRAP",
+        "INTENT_MODEL_DIR",
+        "INTENT_METRICS_PORT",
+        "INTENT_SASL_MECHANISM",
+    ):
         assert word in out
     assert "INTENT_BOOTSTRAP" in run("worker", "--help").stdout
 
@@ -67,23 +83,46 @@ def test_secrets_are_never_printed(monkeypatch) -> None:
 
 @pytest.mark.integration
 def test_replay_then_offline_state_dump(broker, jdata_dir, tmp_path) -> None:
-    assert main(["replay", str(jdata_dir / "JData_Action_201602.csv.gz"), "--bootstrap", broker.bootstrap,
-                 "--limit", "50", "--quiet"]) == 0
-    assert main(["state", "--offline", str(jdata_dir / "JData_Action_201602.csv.gz"),
-                 "--dump", str(tmp_path / "off.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "replay",
+                str(jdata_dir / "JData_Action_201602.csv.gz"),
+                "--bootstrap",
+                broker.bootstrap,
+                "--limit",
+                "50",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "state",
+                "--offline",
+                str(jdata_dir / "JData_Action_201602.csv.gz"),
+                "--dump",
+                str(tmp_path / "off.jsonl"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "off.jsonl").read_text().count("\n") > 1000
 
 
 def test_quality_reports_the_defects_of_a_file(tmp_path, capsys) -> None:
     import orjson
 
-    rows = ["timestamp,user_id,item_id,event_type,category_id",
-            "1454284800000,u1,i1,view,c1",
-            "1454284860000,u1,i2,view,",  # no category
-            "1454284920000,u2,i1,addtocart,c1",
-            "1454284000000,u3,i3,view,c2",  # 15 minutes behind the file's clock: late
-            "garbage,u4,i4,view,c1",  # malformed row
-            ]
+    rows = [
+        "timestamp,user_id,item_id,event_type,category_id",
+        "1454284800000,u1,i1,view,c1",
+        "1454284860000,u1,i2,view,",  # no category
+        "1454284920000,u2,i1,addtocart,c1",
+        "1454284000000,u3,i3,view,c2",  # 15 minutes behind the file's clock: late
+        "garbage,u4,i4,view,c1",  # malformed row
+    ]
     data = tmp_path / "clicks.csv"
     data.write_text("\n".join(rows) + "\n")
     assert main(["quality", str(data), "--json"]) == 0

@@ -1,4 +1,5 @@
 """Validation of the ``events`` message: hostile input always ends in a reason, never a crash."""
+
 from __future__ import annotations
 
 import math
@@ -47,8 +48,10 @@ def test_unknown_fields_are_dropped() -> None:
         (orjson.dumps({**GOOD, "user_id": ""}), "bad_field"),
         (orjson.dumps({**GOOD, "item_id": {"nested": [1]}}), "bad_field"),
         (orjson.dumps({**GOOD, "price": -1}), "bad_field"),
-        (b'{"event_id":"e","user_id":"u","item_id":"i","type":"view","ts":1454284800000,"price":NaN}',
-         "invalid_json"),
+        (
+            b'{"event_id":"e","user_id":"u","item_id":"i","type":"view","ts":1454284800000,"price":NaN}',
+            "invalid_json",
+        ),
         (orjson.dumps({**GOOD, "pad": "x" * 5000}), "oversize"),
         (b"[" * 3000 + b"]" * 3000, "oversize"),
         (b"[" * 1100 + b"]" * 1100, "invalid_json"),  # deeper than orjson's limit
@@ -76,9 +79,14 @@ def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=10,
 )
 

@@ -26,16 +26,21 @@ def test_directory_reads_the_three_months(jdata_dir: Path) -> None:
 
 def test_retailrocket_and_canonical(tmp_path: Path) -> None:
     rr = tmp_path / "rr.csv.gz"
-    rr.write_bytes(gzip.compress(b"timestamp,visitorid,event,itemid,transactionid\n"
-                                 b"1433221332117,257597,view,355908,\n"
-                                 b"1433224214164,992329,transaction,248676,4000\n"
-                                 b"garbage\n"))
+    rr.write_bytes(
+        gzip.compress(
+            b"timestamp,visitorid,event,itemid,transactionid\n"
+            b"1433221332117,257597,view,355908,\n"
+            b"1433224214164,992329,transaction,248676,4000\n"
+            b"garbage\n"
+        )
+    )
     r = read_clickstream([rr])
     assert [(e.user_id, e.type) for e in r.events] == [("257597", "view"), ("992329", "transaction")]
     assert r.skipped["malformed_row"] == 1
     can = tmp_path / "c.csv"
-    can.write_text("timestamp,user_id,item_id,event_type,category_id\n"
-                   "2016-02-01T00:00:00Z,u,i,addtocart,c9\n")
+    can.write_text(
+        "timestamp,user_id,item_id,event_type,category_id\n2016-02-01T00:00:00Z,u,i,addtocart,c9\n"
+    )
     (e,) = read_clickstream([can], "canonical").events
     assert (e.ts, e.category_id) == (1454284800000, "c9")
 
@@ -53,7 +58,9 @@ def test_clear_errors(tmp_path: Path) -> None:
         read_clickstream([ok], "jdata")
 
 
-TAOBAO = Path(__file__).resolve().parents[4] / "shared" / "data" / "taobao-userbehavior" / "UserBehavior.csv.gz"
+TAOBAO = (
+    Path(__file__).resolve().parents[4] / "shared" / "data" / "taobao-userbehavior" / "UserBehavior.csv.gz"
+)
 
 
 def _taobao_rows(first: int, last: int) -> list[str]:
@@ -78,8 +85,13 @@ def test_taobao_rows_cut_from_the_shared_file(tmp_path: Path) -> None:
         if int(ts) < 1511539200:
             assert e is None
             continue
-        assert (e.user_id, e.item_id, e.category_id, e.type, e.ts) == (user, item, cat, behaviors[behavior],
-                                                                         int(ts) * 1000)
+        assert (e.user_id, e.item_id, e.category_id, e.type, e.ts) == (
+            user,
+            item,
+            cat,
+            behaviors[behavior],
+            int(ts) * 1000,
+        )
     assert [e.ts for e in r.events] == sorted(e.ts for e in r.events)
 
 
@@ -102,10 +114,20 @@ def test_canonical_reads_optional_columns_by_header_name(tmp_path: Path) -> None
     r = read_clickstream([can])
     assert r.skipped == {"bad_price": 1, "malformed_row": 1}
     first, second = r.events
-    assert (first.brand, first.price, first.session_id, first.category_id, first.source) == ("acme", 19.5, "s1",
-                                                                                              "c7", "web")
+    assert (first.brand, first.price, first.session_id, first.category_id, first.source) == (
+        "acme",
+        19.5,
+        "s1",
+        "c7",
+        "web",
+    )
     assert "a@b.c" not in repr(first)  # a column we do not know never reaches an event
-    assert (second.type, second.price, second.brand, second.source) == ("remove_from_cart", None, None, "shop")
+    assert (second.type, second.price, second.brand, second.source) == (
+        "remove_from_cart",
+        None,
+        None,
+        "shop",
+    )
 
 
 def test_jdata_keeps_removals_follows_and_clicks_apart(jdata_dir: Path) -> None:

@@ -1,4 +1,5 @@
 """Feature windows: decayed counts are exact, order-independent, bounded and restorable."""
+
 from __future__ import annotations
 
 import orjson
@@ -22,9 +23,11 @@ from stream.domain.state import (
 )
 
 events_strategy = st.lists(
-    st.tuples(st.integers(0, 3 * 86_400_000), st.sampled_from(EVENT_TYPES), st.integers(0, 60),
-              st.integers(0, 30)),
-    min_size=1, max_size=80,
+    st.tuples(
+        st.integers(0, 3 * 86_400_000), st.sampled_from(EVENT_TYPES), st.integers(0, 60), st.integers(0, 30)
+    ),
+    min_size=1,
+    max_size=80,
 )
 
 
@@ -124,13 +127,23 @@ def test_touches_count_within_the_current_session_only() -> None:
 def test_a_state_written_before_six_event_types_is_upgraded_on_load() -> None:
     """A changelog record of the previous release (3 types, 3 half-lives, 7-field items)
     loads into today's layout with nothing lost."""
-    old = {"ref_ts": 600_000, "first_ts": 0, "n_events": 2, "counts": [0.5, 1.0, 0.0, 0.9, 1.0, 0.0, 1.0, 1.0, 0.0],
-           "last_ts": [0, 600_000, 0], "session_start": 0, "session_events": 2, "n_sessions": 1,
-           "items": {"i1": [1, 1, 0, 0, 600_000, 600_000, "c1"]}, "categories": {"c1": 1.9},
-           "recent_ids": [1, 2], "source_offset": 7}
+    old = {
+        "ref_ts": 600_000,
+        "first_ts": 0,
+        "n_events": 2,
+        "counts": [0.5, 1.0, 0.0, 0.9, 1.0, 0.0, 1.0, 1.0, 0.0],
+        "last_ts": [0, 600_000, 0],
+        "session_start": 0,
+        "session_events": 2,
+        "n_sessions": 1,
+        "items": {"i1": [1, 1, 0, 0, 600_000, 600_000, "c1"]},
+        "categories": {"c1": 1.9},
+        "recent_ids": [1, 2],
+        "source_offset": 7,
+    }
     s = UserState.from_dict(old)
     assert len(s.counts) == N_TYPES * len(HALF_LIVES_MS) and len(s.last_ts) == N_TYPES
-    assert s.counts[:3] == [0.5, 1.0, 0.0] and s.counts[N_TYPES:N_TYPES + 3] == [0.9, 1.0, 0.0]
+    assert s.counts[:3] == [0.5, 1.0, 0.0] and s.counts[N_TYPES : N_TYPES + 3] == [0.9, 1.0, 0.0]
     assert s.items["i1"][CART] == 1 and s.items["i1"][REMOVE] == 0 and open_cart(s.items["i1"]) == 1
     assert s.candidates(1) == ["i1"] and s.categories == {"c1": [1.9, 0, 0]} and s.source_offset == 7
     s.update(Event("e3", "u", "i1", "transaction", 700_000, "c1"))  # and it keeps working

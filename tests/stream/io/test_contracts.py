@@ -1,5 +1,6 @@
 """The JSON Schemas in stream/schemas: generated from the code's own definitions, and
 agreeing with the code that reads the messages."""
+
 from __future__ import annotations
 
 import orjson
@@ -26,8 +27,9 @@ INTENTS = Draft202012Validator(intent_schema())
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
 def test_schema_files_are_generated_from_the_definitions(name: str) -> None:
     Draft202012Validator.check_schema(SCHEMAS[name]())
-    assert (SCHEMA_DIR / name).read_bytes() == render(SCHEMAS[name]()), \
+    assert (SCHEMA_DIR / name).read_bytes() == render(SCHEMAS[name]()), (
         f"stream/schemas/{name} is stale: run `python -m stream.io.contracts` and commit it"
+    )
 
 
 def test_event_types_come_from_the_validator() -> None:
@@ -39,14 +41,27 @@ def test_real_events_conform(jdata_events) -> None:
         EVENTS.validate(orjson.loads(encode_event(event)))
 
 
-ids = st.one_of(st.text(st.characters(min_codepoint=0, max_codepoint=0x7f), max_size=6),
-                st.integers(-5, 10**6), st.booleans(), st.none(), st.floats(allow_nan=False))
+ids = st.one_of(
+    st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=6),
+    st.integers(-5, 10**6),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+)
 event_values = {
-    "event_id": ids, "user_id": ids, "item_id": ids, "category_id": ids, "session_id": ids,
+    "event_id": ids,
+    "user_id": ids,
+    "item_id": ids,
+    "category_id": ids,
+    "session_id": ids,
     "type": st.one_of(st.sampled_from(EVENT_TYPES), st.text(max_size=4), st.integers()),
     "ts": st.one_of(st.integers(0, TS), st.just(TS), st.floats(allow_nan=False), st.text(max_size=3)),
-    "price": st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-3, 10**6),
-                       st.booleans(), st.text(max_size=3)),
+    "price": st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.integers(-3, 10**6),
+        st.booleans(),
+        st.text(max_size=3),
+    ),
     "extra": st.text(max_size=4),
 }
 
@@ -71,20 +86,27 @@ def test_the_events_schema_accepts_what_the_worker_accepts(obj: dict) -> None:
 
 INTENT = Intent("u1", "i9", 0.91, 0.5, "v1", {"resnet": 0.8, "forest": 0.95}, "e1", TS, TS + 5, 4.0)
 intent_values = {
-    "user_id": st.one_of(st.text(max_size=4), st.integers(-2**40, 2**40)),
+    "user_id": st.one_of(st.text(max_size=4), st.integers(-(2**40), 2**40)),
     "probability": st.one_of(st.floats(-1, 2), st.booleans(), st.text(max_size=2)),
-    "components": st.one_of(st.just({"resnet": 0.1, "forest": 0.2}), st.just({"resnet": 0.1}),
-                            st.just({"resnet": "x", "forest": 0.2}), st.just([])),
-    "event_ts": st.one_of(st.integers(-2**40, 2**40), st.floats(-1e6, 1e6)),
+    "components": st.one_of(
+        st.just({"resnet": 0.1, "forest": 0.2}),
+        st.just({"resnet": 0.1}),
+        st.just({"resnet": "x", "forest": 0.2}),
+        st.just([]),
+    ),
+    "event_ts": st.one_of(st.integers(-(2**40), 2**40), st.floats(-1e6, 1e6)),
     "schema_version": st.one_of(st.integers(0, INTENT_SCHEMA_VERSION + 1), st.text(max_size=1)),
     "campaign": st.text(max_size=4),  # a field added after this reader was written
 }
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(intent_values)), st.none()).flatmap(
-    lambda d: st.fixed_dictionaries({k: intent_values[k] for k in d})),
-    st.sets(st.sampled_from(["item_id", "threshold", "latency_ms"]), max_size=1))
+@given(
+    st.dictionaries(st.sampled_from(sorted(intent_values)), st.none()).flatmap(
+        lambda d: st.fixed_dictionaries({k: intent_values[k] for k in d})
+    ),
+    st.sets(st.sampled_from(["item_id", "threshold", "latency_ms"]), max_size=1),
+)
 def test_the_intent_schema_accepts_what_readers_accept(changes: dict, dropped: set) -> None:
     obj = {**orjson.loads(encode_intent(INTENT)), **changes}
     for name in dropped:

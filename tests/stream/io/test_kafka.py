@@ -1,4 +1,5 @@
 """End offsets read to the true end, and Faust's recovery waiting for them."""
+
 from __future__ import annotations
 
 import asyncio
@@ -70,8 +71,7 @@ def test_recovery_waits_for_the_read_end_offsets() -> None:
         return {t: 60 for t in tps}
 
     def recovery(app):
-        return SimpleNamespace(app=app, log=logging.getLogger("test"),
-                               _highwater_logtable=lambda *a, **k: "")
+        return SimpleNamespace(app=app, log=logging.getLogger("test"), _highwater_logtable=lambda *a, **k: "")
 
     consumer_ = SimpleNamespace(highwaters=highwaters)
     destination: dict = {}
@@ -107,9 +107,13 @@ def test_a_partition_never_committed_is_sought_to_the_start_after_a_rebalance() 
         return await fun(*args)
 
     thread = SimpleNamespace(
-        _ensure_consumer=Consumer, call_thread=call_thread,
-        app=SimpleNamespace(tables=SimpleNamespace(changelog_topics={"users-changelog"}),
-                            conf=SimpleNamespace(consumer_auto_offset_reset="earliest")))
+        _ensure_consumer=Consumer,
+        call_thread=call_thread,
+        app=SimpleNamespace(
+            tables=SimpleNamespace(changelog_topics={"users-changelog"}),
+            conf=SimpleNamespace(consumer_auto_offset_reset="earliest"),
+        ),
+    )
     committed = asyncio.run(AIOKafkaConsumerThread.seek_to_committed(thread))
     assert committed[events0] == 17
     assert sought == [events1]  # not the committed one, not the changelog

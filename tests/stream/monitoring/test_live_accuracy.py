@@ -1,4 +1,5 @@
 """The live accuracy window gives River's rolling precision, recall and F1."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,10 @@ _TRUTH = {"tp": (True, True), "fp": (False, True), "fn": (True, False)}
 @given(window=st.integers(1, 40), outcomes=st.lists(st.sampled_from(sorted(_TRUTH)), max_size=120))
 def test_matches_rivers_rolling_metrics(window: int, outcomes: list[str]) -> None:
     live = LiveAccuracy(window)
-    river = {name: utils.Rolling(cls, window_size=window) for name, cls in
-             (("precision", metrics.Precision), ("recall", metrics.Recall), ("f1", metrics.F1))}
+    river = {
+        name: utils.Rolling(cls, window_size=window)
+        for name, cls in (("precision", metrics.Precision), ("recall", metrics.Recall), ("f1", metrics.F1))
+    }
     for outcome in outcomes:
         live.update(outcome)
         for metric in river.values():

@@ -31,7 +31,15 @@ def test_serves_only_metrics_and_health_on_the_configured_address() -> None:
         server.stop()
 
 
-@pytest.mark.parametrize("name", ["intent_event_to_intent_latency_seconds", "intent_scoring_seconds",
-                                  "intent_consumer_lag", "intent_live_metric", "intent_model_info"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "intent_event_to_intent_latency_seconds",
+        "intent_scoring_seconds",
+        "intent_consumer_lag",
+        "intent_live_metric",
+        "intent_model_info",
+    ],
+)
 def test_metric_names_follow_conventions(name: str) -> None:
     assert name in WorkerMetrics().render().decode()

@@ -1,5 +1,6 @@
 """Known defects injected into a replay of real events move each quality metric by exactly
 the injected amount; a shift in the event mix makes the drift detector fire."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,12 +20,25 @@ from tests.stream.processing.test_processor import POLICY, FixedScorer, Recorder
 INGEST_DELAY_MS = 1_000  # the clean replay arrives one second after its event time
 
 
-def run(events_and_ingest, scorer=None, cfg=QualityConfig(expected_fields=("category_id", "price")),
-        batch_size: int = 256):
+PRICED = QualityConfig(expected_fields=("category_id", "price"))
+
+
+def run(
+    events_and_ingest,
+    scorer=None,
+    cfg=PRICED,
+    batch_size: int = 256,
+):
     rec = Recorder()
-    p = EventProcessor({}, {}, {}, ServingModel(scorer or FixedScorer(p=0.9), None, FeatureSpec(), POLICY),
-                       rec.sinks(), WorkerMetrics(),
-                       ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16, quality=cfg or QualityConfig()))
+    p = EventProcessor(
+        {},
+        {},
+        {},
+        ServingModel(scorer or FixedScorer(p=0.9), None, FeatureSpec(), POLICY),
+        rec.sinks(),
+        WorkerMetrics(),
+        ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16, quality=cfg or QualityConfig()),
+    )
     batch: list[RawMessage] = []
     for e, ingest in events_and_ingest:
         batch.append(RawMessage(e.user_id.encode(), msg(e).value, ingest / 1000))
@@ -61,8 +75,13 @@ def test_each_injected_defect_moves_its_metric_by_exactly_its_count(clean) -> No
     price = [(fresh[14]._replace(price=10_000.0), fresh[14].ts + INGEST_DELAY_MS)]
     repeats = clean[100:105]  # the same event ids again: duplicates
     minute = (last.ts // 60_000 + 1) * 60_000  # 100 events within one minute of event time
-    bot = [(last._replace(event_id=f"b{k}", user_id="crawler", item_id=f"sku{k % 20}",
-                                ts=minute + 500 * k), minute + 500 * k + INGEST_DELAY_MS) for k in range(100)]
+    bot = [
+        (
+            last._replace(event_id=f"b{k}", user_id="crawler", item_id=f"sku{k % 20}", ts=minute + 500 * k),
+            minute + 500 * k + INGEST_DELAY_MS,
+        )
+        for k in range(100)
+    ]
     base, _ = run(clean)
     hurt, rec = run(clean + no_category + late + future + price + repeats + bot)
 
@@ -89,8 +108,7 @@ def test_each_injected_defect_moves_its_metric_by_exactly_its_count(clean) -> No
 
 def test_excluded_outliers_do_not_reach_the_feature_state(clean) -> None:
     outlier = clean[-1][0]._replace(event_id="big", price=10_000.0)
-    p, _ = run(clean + [(outlier, outlier.ts + INGEST_DELAY_MS)],
-               cfg=QualityConfig(exclude_outliers=True))
+    p, _ = run(clean + [(outlier, outlier.ts + INGEST_DELAY_MS)], cfg=QualityConfig(exclude_outliers=True))
     assert metric(p, "intent_quality_excluded_total") == 1
     kept, _ = run(clean)
     uid = outlier.user_id
@@ -130,8 +148,15 @@ def test_live_accuracy_is_split_by_activity_bucket() -> None:
 def test_an_intent_of_a_user_who_never_returns_becomes_a_false_positive() -> None:
     ts = 1_454_284_800_000
     rec = Recorder()
-    p = EventProcessor({}, {}, {}, ServingModel(FixedScorer(p=0.9), None, FeatureSpec(), POLICY), rec.sinks(),
-                       WorkerMetrics(), ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16))
+    p = EventProcessor(
+        {},
+        {},
+        {},
+        ServingModel(FixedScorer(p=0.9), None, FeatureSpec(), POLICY),
+        rec.sinks(),
+        WorkerMetrics(),
+        ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16),
+    )
     p.sweep_interval_s = 0.0
     asyncio.run(p.process_batch([msg(Event("g1", "gone", "i", "addtocart", ts))]))
     assert len(rec.sent["intents"]) == 1

@@ -1,4 +1,5 @@
 """The events-by-item record: routing by Kafka's partitioner and a lossless round trip."""
+
 from __future__ import annotations
 
 from hypothesis import given
@@ -18,10 +19,16 @@ def test_partition_matches_kafkas_default_partitioner() -> None:
         assert partition_for(key, 4) == DefaultPartitioner()(key, [0, 1, 2, 3], [0, 1, 2, 3])
 
 
-events = st.lists(st.builds(
-    lambda k, item, t, price: Event(f"e{k}", "u", f"i{item}", t, TS + k, price=price),
-    st.integers(0, 10_000), st.integers(0, 20), st.sampled_from(EVENT_TYPES),
-    st.one_of(st.none(), st.floats(0, 1e6))), max_size=60)
+events = st.lists(
+    st.builds(
+        lambda k, item, t, price: Event(f"e{k}", "u", f"i{item}", t, TS + k, price=price),
+        st.integers(0, 10_000),
+        st.integers(0, 20),
+        st.sampled_from(EVENT_TYPES),
+        st.one_of(st.none(), st.floats(0, 1e6)),
+    ),
+    max_size=60,
+)
 
 
 @given(events)

@@ -1,4 +1,5 @@
 """The micro-batch processor without Kafka: DLQ routing, dedupe, scoring, intents, failures."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,14 +57,23 @@ class Recorder:
         async def to(name, k, v):
             self.sent[name].append((k, v))
 
-        return Sinks(dlq=lambda k, v: to("dlq", k, v), item_events=lambda k, v: to("items", k, v),
-                     intents=lambda k, v: to("intents", k, v))
+        return Sinks(
+            dlq=lambda k, v: to("dlq", k, v),
+            item_events=lambda k, v: to("items", k, v),
+            intents=lambda k, v: to("intents", k, v),
+        )
 
 
 def processor(scorer, rec, users=None):
-    return EventProcessor(users if users is not None else {}, {}, {},
-                          ServingModel(scorer, None, FeatureSpec(), POLICY), rec.sinks(), WorkerMetrics(),
-                          ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16))
+    return EventProcessor(
+        users if users is not None else {},
+        {},
+        {},
+        ServingModel(scorer, None, FeatureSpec(), POLICY),
+        rec.sinks(),
+        WorkerMetrics(),
+        ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16),
+    )
 
 
 def msg(e: Event | bytes, offset: int = -1, key: bytes | None = None) -> RawMessage:
@@ -76,16 +86,21 @@ async def test_bad_input_goes_to_dlq_and_counts_balance() -> None:
     rec = Recorder()
     p = processor(FixedScorer(), rec)
     good = [Event(f"e{k}", f"u{k % 3}", f"i{k}", "view", TS + k) for k in range(10)]
-    bad = [b"\xff", b"{}", b"[]", orjson.dumps({"event_id": "x", "user_id": "u", "item_id": "i",
-                                               "type": "zap", "ts": TS})]
+    bad = [
+        b"\xff",
+        b"{}",
+        b"[]",
+        orjson.dumps({"event_id": "x", "user_id": "u", "item_id": "i", "type": "zap", "ts": TS}),
+    ]
     mismatched = msg(good[0].__class__("k1", "u1", "i1", "view", TS), key=b"someone-else")
     batch = [msg(e) for e in good] + [msg(b) for b in bad] + [mismatched]
     r = await p.process_batch(batch)
     assert r.processed + r.dlq + r.duplicates == len(batch)
     assert (r.processed, r.dlq) == (10, 5)
     reasons = [orjson.loads(v)["reason"] for _, v in rec.sent["dlq"]]
-    assert sorted(reasons) == sorted(["invalid_utf8", "missing_field", "not_object", "unknown_type",
-                                      "key_mismatch"])
+    assert sorted(reasons) == sorted(
+        ["invalid_utf8", "missing_field", "not_object", "unknown_type", "key_mismatch"]
+    )
     first = orjson.loads(rec.sent["dlq"][0][1])
     assert first["original"].encode("latin-1") == b"\xff"  # original bytes kept
     assert rec.item_rows() == 10 and len(rec.sent["items"]) <= 4  # one record per partition
@@ -122,7 +137,7 @@ async def test_failing_model_retries_then_dead_letters_and_keeps_going() -> None
     p = processor(scorer, rec)
     r = await p.process_batch([msg(Event("e1", "u", "i", "view", TS))])
     assert scorer.calls == 2 and r.intents == []
-    (k, v), = rec.sent["dlq"]
+    ((k, v),) = rec.sent["dlq"]
     assert orjson.loads(v)["reason"] == "scoring_failed"
     r = await p.process_batch([msg(Event("e2", "u", "i", "addtocart", TS + 1))])
     assert len(r.intents) == 1  # the model recovered; consumption went on
@@ -154,19 +169,34 @@ async def test_pseudonymised_ids_never_leave_the_worker() -> None:
     await p.process_batch([msg(Event("e1", "alice@example.com", "i", "view", TS))])
     pseudo = Pseudonymizer("k")("alice@example.com")
     assert list(users) == [pseudo]
-    everything = b"".join(v + (k if isinstance(k, bytes) else b"") for sent in rec.sent.values()
-                          for k, v in sent)
+    everything = b"".join(
+        v + (k if isinstance(k, bytes) else b"") for sent in rec.sent.values() for k, v in sent
+    )
     assert b"alice" not in everything and pseudo.encode() in everything
 
 
 hostile = st.one_of(
     st.binary(max_size=200),
-    st.builds(lambda d: orjson.dumps(d), st.dictionaries(st.sampled_from(
-        ["event_id", "user_id", "item_id", "type", "ts", "price", "x"]),
-        st.one_of(st.integers(-10, 2**40), st.text(max_size=5), st.none(), st.sampled_from(
-            ["view", "addtocart", "transaction"]), st.just(TS)), max_size=7)),
-    st.builds(lambda k, u, t: encode_event(Event(f"e{k}", f"u{u}", "i", t, TS + k)),
-              st.integers(0, 30), st.integers(0, 3), st.sampled_from(["view", "addtocart", "transaction"])),
+    st.builds(
+        lambda d: orjson.dumps(d),
+        st.dictionaries(
+            st.sampled_from(["event_id", "user_id", "item_id", "type", "ts", "price", "x"]),
+            st.one_of(
+                st.integers(-10, 2**40),
+                st.text(max_size=5),
+                st.none(),
+                st.sampled_from(["view", "addtocart", "transaction"]),
+                st.just(TS),
+            ),
+            max_size=7,
+        ),
+    ),
+    st.builds(
+        lambda k, u, t: encode_event(Event(f"e{k}", f"u{u}", "i", t, TS + k)),
+        st.integers(0, 30),
+        st.integers(0, 3),
+        st.sampled_from(["view", "addtocart", "transaction"]),
+    ),
 )
 
 
@@ -198,13 +228,22 @@ async def test_pipelined_batches_end_where_sequential_ones_do(jdata_events) -> N
     On 3,000 real events that gives the same states, gates and intents as one batch
     after the other."""
     events = sorted(jdata_events[:3000], key=lambda e: e.ts)
-    batches = [[msg(e, offset=k + 1000 * b) for k, e in enumerate(events[b * 100:(b + 1) * 100])]
-               for b in range(30)]
+    batches = [
+        [msg(e, offset=k + 1000 * b) for k, e in enumerate(events[b * 100 : (b + 1) * 100])]
+        for b in range(30)
+    ]
 
     def fresh():
         rec = Recorder()
-        proc = EventProcessor({}, {}, {}, ServingModel(ScoreByPair(), None, FeatureSpec(), POLICY), rec.sinks(),
-                              WorkerMetrics(), ProcessorConfig(cooldown_ms=600_000, max_candidates=16))
+        proc = EventProcessor(
+            {},
+            {},
+            {},
+            ServingModel(ScoreByPair(), None, FeatureSpec(), POLICY),
+            rec.sinks(),
+            WorkerMetrics(),
+            ProcessorConfig(cooldown_ms=600_000, max_candidates=16),
+        )
         return proc, rec
 
     sequential, rec_s = fresh()
@@ -218,12 +257,17 @@ async def test_pipelined_batches_end_where_sequential_ones_do(jdata_events) -> N
         staged = following
     await pipelined.finish(staged)
 
-    assert {u: s.to_dict() for u, s in pipelined.users.items()} == \
-        {u: s.to_dict() for u, s in sequential.users.items()}
+    assert {u: s.to_dict() for u, s in pipelined.users.items()} == {
+        u: s.to_dict() for u, s in sequential.users.items()
+    }
     assert pipelined.gates == sequential.gates
+
     def published(rec):
-        return [(k, {f: v for f, v in orjson.loads(raw).items() if f not in ("scored_at", "latency_ms")})
-                for k, raw in rec.sent["intents"]]
+        return [
+            (k, {f: v for f, v in orjson.loads(raw).items() if f not in ("scored_at", "latency_ms")})
+            for k, raw in rec.sent["intents"]
+        ]
+
     assert len(rec_s.sent["intents"]) > 50
     assert published(rec_p) == published(rec_s)
     assert pipelined.outcomes.live.get() == sequential.outcomes.live.get()
@@ -242,8 +286,12 @@ async def test_history_builds_state_but_publishes_no_intent() -> None:
         rec, users = Recorder(), {}
         p = processor(FixedScorer(p=0.9), rec, users)
         p.max_intent_age_ms = 600_000
-        return p, rec, users, [RawMessage(e.user_id.encode(), encode_event(e), written_s, k)
-                               for k, e in enumerate(events)]
+        return (
+            p,
+            rec,
+            users,
+            [RawMessage(e.user_id.encode(), encode_event(e), written_s, k) for k, e in enumerate(events)],
+        )
 
     fresh, fresh_rec, fresh_users, fresh_batch = run(now_s)
     await fresh.process_batch(fresh_batch)

@@ -1,5 +1,6 @@
 """The broker goes away and comes back: the worker reports not-ready, neither crashes nor
 spins, and recovers (the embedded broker is in memory, so it comes back empty)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,11 @@ def test_worker_survives_a_broker_outage(quick_model, jdata_events, tmp_path: Pa
         # The restarted in-memory broker lost every offset, so the worker's old positions
         # may lie past the new topics' ends; it takes in events once the logs pass them.
         asyncio.run(replay_events(jdata_events[200:1400], s))
-        wait_for(lambda: w.metrics().get("intent_events_total", 0) > 200, timeout=120,
-                 what="events after the outage processed")
+        wait_for(
+            lambda: w.metrics().get("intent_events_total", 0) > 200,
+            timeout=120,
+            what="events after the outage processed",
+        )
     finally:
         w.stop()
         broker.stop()

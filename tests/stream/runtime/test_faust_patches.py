@@ -1,6 +1,7 @@
 """The fetch loop's delivery: a callback that does not block runs in place; one that does
 finishes under ``wait_first`` exactly as Faust ran it. And the commit after a gap: offsets
 both in a gap and acknowledged are committed in one step."""
+
 from __future__ import annotations
 
 import asyncio
@@ -80,9 +81,12 @@ def consumer_state(committed: int, acked: range, gap: tuple[int, int] | None = N
 
     from intervaltree import IntervalTree
 
-    state = SimpleNamespace(_acked=defaultdict(list), _acked_index=defaultdict(set),
-                            _gap=defaultdict(IntervalTree),
-                            _committed_offset=defaultdict(lambda: None))
+    state = SimpleNamespace(
+        _acked=defaultdict(list),
+        _acked_index=defaultdict(set),
+        _gap=defaultdict(IntervalTree),
+        _committed_offset=defaultdict(lambda: None),
+    )
     state._committed_offset["tp"] = committed
     state._acked["tp"].extend(acked)
     state._acked_index["tp"].update(acked)

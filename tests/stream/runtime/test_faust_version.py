@@ -1,4 +1,5 @@
 """The worker refuses a faust-streaming release its patches were not written for."""
+
 from __future__ import annotations
 
 import subprocess
@@ -19,16 +20,21 @@ def test_the_installed_release_is_the_patched_one_and_the_pin() -> None:
 
 
 def test_another_release_is_refused_with_the_fix() -> None:
-    with pytest.raises(FaustVersionError, match=r"faust-streaming 0\.16\.0 is installed.*"
-                                                 rf"pip install faust-streaming=={PATCHED_FAUST}"):
+    with pytest.raises(
+        FaustVersionError,
+        match=r"faust-streaming 0\.16\.0 is installed.*"
+        rf"pip install faust-streaming=={PATCHED_FAUST}",
+    ):
         check_faust_version("0.16.0")
 
 
 def test_the_app_does_not_start_on_another_release() -> None:
     # a fresh interpreter: in this one Faust may already be patched
-    code = ("import importlib.metadata as m; real = m.version; "
-            "m.version = lambda n: '0.16.0' if n == 'faust-streaming' else real(n); "
-            "import stream.runtime.app")
+    code = (
+        "import importlib.metadata as m; real = m.version; "
+        "m.version = lambda n: '0.16.0' if n == 'faust-streaming' else real(n); "
+        "import stream.runtime.app"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "FaustVersionError: faust-streaming 0.16.0 is installed" in proc.stderr

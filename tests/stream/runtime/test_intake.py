@@ -1,4 +1,5 @@
 """MessageBatches: what Faust's conductor delivers comes out in order, in batches, once."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,16 +32,19 @@ def message(offset: int, generation: int = 1, tp: str = "events-0") -> Message:
 
 
 @settings(max_examples=60, deadline=None)
-@given(max_batch=st.integers(1, 9), backlog_batch=st.integers(0, 12),
-       arrivals=st.lists(st.integers(0, 12), max_size=12))
-def test_every_message_comes_out_once_in_order(max_batch: int, backlog_batch: int,
-                                               arrivals: list[int]) -> None:
+@given(
+    max_batch=st.integers(1, 9),
+    backlog_batch=st.integers(0, 12),
+    arrivals=st.lists(st.integers(0, 12), max_size=12),
+)
+def test_every_message_comes_out_once_in_order(
+    max_batch: int, backlog_batch: int, arrivals: list[int]
+) -> None:
     """Puts and takes interleaved any way: the batches concatenate to the puts."""
     app = FakeApp()
 
     async def run() -> list[list[int]]:
-        batches = MessageBatches(app, max_batch=max_batch, linger_s=0.0,
-                                 backlog_batch=backlog_batch)
+        batches = MessageBatches(app, max_batch=max_batch, linger_s=0.0, backlog_batch=backlog_batch)
         offset, out = 0, []
         for n in arrivals:
             for _ in range(n):
@@ -106,8 +110,13 @@ async def test_behind_on_the_broker_a_take_waits_for_a_backlog_batch() -> None:
     batches.put_nowait_enhanced(message(4, tp="events-0"))
     batch = await asyncio.wait_for(taking, 1.0)  # as soon as 6 are in, not after 5 s
     assert [(m.tp, m.offset) for m in batch] == [
-        ("events-0", 0), ("events-0", 1), ("events-0", 2), ("events-1", 0),
-        ("events-0", 3), ("events-0", 4)]
+        ("events-0", 0),
+        ("events-0", 1),
+        ("events-0", 2),
+        ("events-1", 0),
+        ("events-0", 3),
+        ("events-0", 4),
+    ]
 
 
 async def test_a_backlog_wait_ends_after_its_linger_with_what_came() -> None:

@@ -1,4 +1,5 @@
 """A new artifact dropped into the model directory is hot-swapped; a corrupt one is refused."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,7 +36,10 @@ def publish(src: Path, model_dir: Path, version: str, corrupt: bool = False) -> 
 
 
 def versions(settings) -> list[str]:
-    return [decode_intent(r.value).model_version for r in asyncio.run(read_topic(settings, settings.topic_intents))]
+    return [
+        decode_intent(r.value).model_version
+        for r in asyncio.run(read_topic(settings, settings.topic_intents))
+    ]
 
 
 def test_hot_swap_and_refusal(broker, quick_model, jdata_events, tmp_path: Path) -> None:
@@ -43,8 +47,14 @@ def test_hot_swap_and_refusal(broker, quick_model, jdata_events, tmp_path: Path)
     model_dir = tmp_path / "model"
     shutil.copytree(quick_model[0], model_dir)
     v1 = orjson.loads((model_dir / "manifest.json").read_bytes())["model_version"]
-    w = WorkerProcess(broker.bootstrap, model_dir, tmp_path / "w", tmp_path / "w.log",
-                      INTENT_MODEL_POLL_S="0.3", INTENT_THRESHOLD="0")
+    w = WorkerProcess(
+        broker.bootstrap,
+        model_dir,
+        tmp_path / "w",
+        tmp_path / "w.log",
+        INTENT_MODEL_POLL_S="0.3",
+        INTENT_THRESHOLD="0",
+    )
     try:
         w.wait_ready()
         chunks = [jdata_events[k * 200 : (k + 1) * 200] for k in range(3)]
@@ -56,8 +66,10 @@ def test_hot_swap_and_refusal(broker, quick_model, jdata_events, tmp_path: Path)
             target = seen + len(chunk)
             wait_for(lambda: w.metrics().get("intent_events_total", 0) >= target, what="chunk processed")
             seen = target
-            got = wait_for(lambda: (v := versions(s)) and len(v) == w.metrics()["intent_intents_published_total"] and v,
-                           what="intents readable")
+            got = wait_for(
+                lambda: (v := versions(s)) and len(v) == w.metrics()["intent_intents_published_total"] and v,
+                what="intents readable",
+            )
             return got
 
         first = replay_and_collect(chunks[0])

@@ -1,4 +1,5 @@
 """The model in a child process: the same scores as in-process, refusals, a dead child."""
+
 from __future__ import annotations
 
 import os
@@ -48,21 +49,27 @@ async def test_async_scores_match_and_an_abandoned_call_never_answers_the_next(q
     try:
         U, I, sizes = batch()
         expected = local.score(U, I, sizes).probability
-        np.testing.assert_allclose((await remote.score_async(U, I, sizes)).probability, expected,
-                                   rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(
+            (await remote.score_async(U, I, sizes)).probability, expected, rtol=1e-6, atol=1e-7
+        )
         # abandoned while the child works on a large batch: its answer must not be taken
         # for the next call's (the child is replaced first)
         big = batch(4096, seed=1)
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(remote.score_async(*big), 0.001)
         other = batch(seed=2)
-        np.testing.assert_allclose((await remote.score_async(*other)).probability,
-                                   local.score(*other).probability, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(
+            (await remote.score_async(*other)).probability,
+            local.score(*other).probability,
+            rtol=1e-6,
+            atol=1e-7,
+        )
         os.kill(remote.pid, signal.SIGKILL)
         with pytest.raises(ScoringProcessError):
             await remote.score_async(U, I, sizes)
-        np.testing.assert_allclose((await remote.score_async(U, I, sizes)).probability, expected,
-                                   rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(
+            (await remote.score_async(U, I, sizes)).probability, expected, rtol=1e-6, atol=1e-7
+        )
     finally:
         remote.close()
 
@@ -80,15 +87,20 @@ async def test_concurrent_async_calls_queue_and_each_gets_its_own_answer(quick_m
         answers = await asyncio.gather(*calls, return_exceptions=True)
         assert isinstance(answers[2], asyncio.CancelledError)
         for k in (0, 1, 3):
-            np.testing.assert_allclose(answers[k].probability, local.score(*batches[k]).probability,
-                                       rtol=1e-6, atol=1e-7)
+            np.testing.assert_allclose(
+                answers[k].probability, local.score(*batches[k]).probability, rtol=1e-6, atol=1e-7
+            )
         # a child that dies fails every queued call; the next call starts a new child
         calls = [asyncio.ensure_future(remote.score_async(*b)) for b in batches[:2]]
         await asyncio.sleep(0)
         os.kill(remote.pid, signal.SIGKILL)
         for outcome in await asyncio.gather(*calls, return_exceptions=True):
             assert isinstance(outcome, ScoringProcessError) or outcome.probability.shape == (40,)
-        np.testing.assert_allclose((await remote.score_async(*batches[1])).probability,
-                                   local.score(*batches[1]).probability, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(
+            (await remote.score_async(*batches[1])).probability,
+            local.score(*batches[1]).probability,
+            rtol=1e-6,
+            atol=1e-7,
+        )
     finally:
         remote.close()

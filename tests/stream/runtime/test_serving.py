@@ -1,5 +1,6 @@
 """The artifact as the worker serves it: attributes found under pseudonyms, and the
 label horizon taken from the artifact and swapped with it."""
+
 from __future__ import annotations
 
 import shutil
@@ -42,9 +43,15 @@ async def _nowhere(*args) -> None:
 
 
 def _processor(model, pseudonymize_key: str = "") -> EventProcessor:
-    return EventProcessor({}, {}, {}, model, Sinks(_nowhere, _nowhere, _nowhere), WorkerMetrics(),
-                          ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16,
-                                          pseudonymize_key=pseudonymize_key))
+    return EventProcessor(
+        {},
+        {},
+        {},
+        model,
+        Sinks(_nowhere, _nowhere, _nowhere),
+        WorkerMetrics(),
+        ProcessorConfig(cooldown_ms=3_600_000, max_candidates=16, pseudonymize_key=pseudonymize_key),
+    )
 
 
 def _attribute_slots(U: np.ndarray) -> tuple[int, int, int]:

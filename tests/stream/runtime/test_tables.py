@@ -1,4 +1,5 @@
 """The worker's table views: BatchedTable writes the records Faust's codecs would write."""
+
 from __future__ import annotations
 
 import orjson

@@ -1,4 +1,5 @@
 """The Worker without a broker: what it registers on its app, its readiness, a revocation."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,18 +24,25 @@ def test_the_worker_runs_as_the_apps_tasks_agent_timers_and_signal_handlers(tmp_
     worker = create_worker(settings)
     app = worker.app
     assert [inspect.unwrap(task) for task in app._app_tasks] == [  # timers: wrapped twice
-        worker.score_events, worker.report_lag, worker.load_model, worker.reload_model,
-        worker.probe_broker]
+        worker.score_events,
+        worker.report_lag,
+        worker.load_model,
+        worker.reload_model,
+        worker.probe_broker,
+    ]
     assert [agent.fun for agent in app.agents.values()] == [worker.count_items]
     # one handler each: the worker drops the intake's buffer itself, after the batches in flight
-    for signal, handler in ((app.on_partitions_revoked, worker.on_partitions_revoked),
-                            (app.on_partitions_assigned, worker.on_partitions_assigned),
-                            (app.on_rebalance_complete, worker.on_rebalance_complete)):
+    for signal, handler in (
+        (app.on_partitions_revoked, worker.on_partitions_revoked),
+        (app.on_partitions_assigned, worker.on_partitions_assigned),
+        (app.on_rebalance_complete, worker.on_rebalance_complete),
+    ):
         assert list(signal.iter_receivers(app)) == [handler]
     hooks = app_hooks(app)
     assert hooks.fetch_max_wait_ms == 7 and hooks.end_offsets is not None
     assert [topic for topic, _ in worker.tables.batched] == [
-        settings.changelog_topic(name) for name in ("users", "items", "gates")]
+        settings.changelog_topic(name) for name in ("users", "items", "gates")
+    ]
 
 
 def test_an_app_without_hooks_keeps_fausts_behaviour() -> None:
@@ -47,8 +55,15 @@ def bare_worker() -> Worker:
     fake_app: Any = SimpleNamespace(consumer=consumer, consumer_generation_id=1)
     settings = Settings(bootstrap="127.0.0.1:1")  # nothing listens there
     tables = WorkerTables(StrKeyed({}), StrKeyed({}), StrKeyed({}), [])
-    return Worker(settings, fake_app, Lifecycle("g", None, 10.0),
-                  MessageBatches(fake_app, max_batch=4, linger_s=0.0), None, tables, Deliveries())
+    return Worker(
+        settings,
+        fake_app,
+        Lifecycle("g", None, 10.0),
+        MessageBatches(fake_app, max_batch=4, linger_s=0.0),
+        None,
+        tables,
+        Deliveries(),
+    )
 
 
 def ready(worker: Worker) -> float:
@@ -71,8 +86,7 @@ async def test_a_revocation_drops_the_buffered_messages_after_the_batches_in_fli
     worker.health["warm"] = True
     await worker.on_rebalance_complete(None)
     for offset in range(3):
-        worker.incoming.put_nowait_enhanced(SimpleNamespace(tp="events-0", offset=offset,
-                                                            generation_id=1))
+        worker.incoming.put_nowait_enhanced(SimpleNamespace(tp="events-0", offset=offset, generation_id=1))
     buffered_when_done: list[int] = []
 
     async def step_in_flight() -> None:

@@ -1,4 +1,5 @@
 """The worker end to end on the real embedded broker (Tansu), as separate processes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,8 +31,10 @@ def wait_drained(settings, *workers, timeout: float = 180, what: str = "the topi
     try:
         wait_for(lambda: drained(settings), timeout=timeout, what=what)
     except TimeoutError as exc:
-        seen = [{k: v for k, v in w.metrics().items()
-                 if k.startswith(("intent_events", "intent_ready"))} for w in workers]
+        seen = [
+            {k: v for k, v in w.metrics().items() if k.startswith(("intent_events", "intent_ready"))}
+            for w in workers
+        ]
         lag = asyncio.run(group_lag(settings, settings.topic_events))
         raise TimeoutError(f"{exc}; lag {lag}; workers saw {seen}") from None
 
@@ -42,8 +45,11 @@ def test_replay_to_intents(broker, start_worker, jdata_events) -> None:
     worker.wait_ready()
     events = jdata_events[:N]
     asyncio.run(replay_events(events, s))
-    m = wait_for(lambda: (m := worker.metrics()) and m.get("intent_events_total", 0) >= N and m,
-                 timeout=120, what="worker to process the replay")
+    m = wait_for(
+        lambda: (m := worker.metrics()) and m.get("intent_events_total", 0) >= N and m,
+        timeout=120,
+        what="worker to process the replay",
+    )
     assert m["intent_events_total"] == N and m.get("intent_dlq_total", 0) == 0
     wait_for(lambda: drained(s), what="offsets committed")
     records = asyncio.run(read_topic(s, s.topic_intents))
@@ -57,17 +63,23 @@ def test_replay_to_intents(broker, start_worker, jdata_events) -> None:
     text = worker.metrics()
     assert text.get("intent_event_to_intent_latency_seconds_count", 0) > 0
     n_users = len({e.user_id for e in events})
-    wait_for(lambda: worker.metrics().get("intent_users_in_state") == n_users, timeout=15,
-             what=f"users gauge to reach {n_users}")
+    wait_for(
+        lambda: worker.metrics().get("intent_users_in_state") == n_users,
+        timeout=15,
+        what=f"users gauge to reach {n_users}",
+    )
     # the items table, fed by one events-by-item record per partition per batch, counts
     # every event once (decayed counts may differ in the last bits: partitions interleave)
     offline_items: dict[str, ItemStats] = {}
     for e in events:
         offline_items.setdefault(e.item_id, ItemStats()).update(e)
-    streamed_items = {r.key.decode(): orjson.loads(r.value) for r in
-                      asyncio.run(read_topic(s, s.changelog_topic(ITEMS_TABLE)))}
+    streamed_items = {
+        r.key.decode(): orjson.loads(r.value)
+        for r in asyncio.run(read_topic(s, s.changelog_topic(ITEMS_TABLE)))
+    }
     assert {k: v["totals"] for k, v in streamed_items.items()} == {
-        k: v.totals for k, v in offline_items.items()}
+        k: v.totals for k, v in offline_items.items()
+    }
 
 
 def test_malformed_events_go_to_dlq_and_nothing_is_lost(broker, start_worker, jdata_events) -> None:
@@ -75,9 +87,14 @@ def test_malformed_events_go_to_dlq_and_nothing_is_lost(broker, start_worker, jd
     worker = start_worker()
     worker.wait_ready()
     good = jdata_events[:300]
-    bad = [b"\xff\xfe", b"not json", b"[]", orjson.dumps({"event_id": "x"}),
-           orjson.dumps({"event_id": "y", "user_id": "u", "item_id": "i", "type": "view", "ts": -1}),
-           b"{" + b'"a":1,' * 1000 + b'"b":2}']
+    bad = [
+        b"\xff\xfe",
+        b"not json",
+        b"[]",
+        orjson.dumps({"event_id": "x"}),
+        orjson.dumps({"event_id": "y", "user_id": "u", "item_id": "i", "type": "view", "ts": -1}),
+        b"{" + b'"a":1,' * 1000 + b'"b":2}',
+    ]
 
     async def publish() -> None:
         from stream.domain.events import encode_event
@@ -102,9 +119,20 @@ def test_malformed_events_go_to_dlq_and_nothing_is_lost(broker, start_worker, jd
     asyncio.run(publish())
     n_bad = len(bad) + len(range(0, 300, 50))
     n_in = len(good) + n_bad + 1
-    m = wait_for(lambda: (m := worker.metrics()) and (m.get("intent_events_total", 0)
-                 + m.get("intent_dlq_total", 0) + m.get("intent_events_duplicate_total", 0)) >= n_in and m,
-                 timeout=90, what="all messages accounted for")
+    m = wait_for(
+        lambda: (
+            (m := worker.metrics())
+            and (
+                m.get("intent_events_total", 0)
+                + m.get("intent_dlq_total", 0)
+                + m.get("intent_events_duplicate_total", 0)
+            )
+            >= n_in
+            and m
+        ),
+        timeout=90,
+        what="all messages accounted for",
+    )
     assert m["intent_events_total"] == len(good)
     assert m["intent_dlq_total"] == n_bad
     assert m["intent_events_duplicate_total"] == 1
@@ -112,8 +140,14 @@ def test_malformed_events_go_to_dlq_and_nothing_is_lost(broker, start_worker, jd
     dlq = asyncio.run(read_topic(s, s.topic_dlq))
     assert len(dlq) == n_bad
     reasons = {orjson.loads(r.value)["reason"] for r in dlq}
-    assert reasons == {"invalid_utf8", "invalid_json", "not_object", "missing_field", "absurd_timestamp",
-                       "oversize"}
+    assert reasons == {
+        "invalid_utf8",
+        "invalid_json",
+        "not_object",
+        "missing_field",
+        "absurd_timestamp",
+        "oversize",
+    }
     originals = {orjson.loads(r.value)["original"].encode("latin-1") for r in dlq}
     assert set(bad) <= originals
 
@@ -124,14 +158,19 @@ def assert_same_states(streamed, offline) -> None:
         return
     missing = sorted(set(offline) - set(streamed))[:5]
     extra = sorted(set(streamed) - set(offline))[:5]
-    differ = [u for u in sorted(set(offline) & set(streamed))
-              if streamed[u].feature_dict() != offline[u].feature_dict()]
+    differ = [
+        u
+        for u in sorted(set(offline) & set(streamed))
+        if streamed[u].feature_dict() != offline[u].feature_dict()
+    ]
     detail = ""
     if differ:
         a, b = streamed[differ[0]].feature_dict(), offline[differ[0]].feature_dict()
         detail = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
-    pytest.fail(f"states differ: {len(differ)} users (first {differ[:3]}: {str(detail)[:800]}); "
-                f"missing {missing}; extra {extra}")
+    pytest.fail(
+        f"states differ: {len(differ)} users (first {differ[:3]}: {str(detail)[:800]}); "
+        f"missing {missing}; extra {extra}"
+    )
 
 
 def _vectors(states, items, users):
@@ -145,8 +184,11 @@ def test_killed_worker_restarts_from_changelog(broker, start_worker, jdata_event
     first = start_worker()
     first.wait_ready()
     asyncio.run(replay_events(events[: N // 2], s))
-    wait_for(lambda: first.metrics().get("intent_events_total", 0) >= N // 2, timeout=120,
-             what="first half processed")
+    wait_for(
+        lambda: first.metrics().get("intent_events_total", 0) >= N // 2,
+        timeout=120,
+        what="first half processed",
+    )
     first.kill()  # SIGKILL: no clean shutdown, no final commit
     second = start_worker()
     asyncio.run(replay_events(events[N // 2 :], s))
@@ -169,8 +211,11 @@ def two_ready_workers(start_worker):
     a, b = start_worker(), start_worker()
     a.wait_ready(timeout=90)
     b.wait_ready(timeout=90)
-    wait_for(lambda: a.metrics().get("intent_ready") == 1 and b.metrics().get("intent_ready") == 1,
-             timeout=60, what="both workers ready after the rebalance")
+    wait_for(
+        lambda: a.metrics().get("intent_ready") == 1 and b.metrics().get("intent_ready") == 1,
+        timeout=60,
+        what="both workers ready after the rebalance",
+    )
     return a, b
 
 
@@ -191,8 +236,13 @@ def test_killed_worker_hands_its_partitions_to_the_survivor(broker, start_worker
     a, b = two_ready_workers(start_worker)
     events = jdata_events[:N]
     asyncio.run(replay_events(events[: N // 2], s))
-    wait_for(lambda: a.metrics().get("intent_events_total", 0) + b.metrics().get("intent_events_total", 0)
-             >= N // 2, timeout=120, what="first half processed")
+    wait_for(
+        lambda: (
+            a.metrics().get("intent_events_total", 0) + b.metrics().get("intent_events_total", 0) >= N // 2
+        ),
+        timeout=120,
+        what="first half processed",
+    )
     assert b.metrics().get("intent_events_total", 0) > 0  # b owned partitions before dying
     b.kill()
     asyncio.run(replay_events(events[N // 2 :], s))
@@ -209,8 +259,11 @@ def test_pseudonymised_worker_matches_pseudonymised_offline_dump(broker, start_w
     w.wait_ready()
     events = jdata_events[:500]
     asyncio.run(replay_events(events, s))
-    wait_for(lambda: drained(s) and w.metrics().get("intent_events_total", 0) >= 500, timeout=120,
-             what="replay processed")
+    wait_for(
+        lambda: drained(s) and w.metrics().get("intent_events_total", 0) >= 500,
+        timeout=120,
+        what="replay processed",
+    )
     streamed = asyncio.run(changelog_states(s))
     assert not set(streamed) & {e.user_id for e in events}  # no raw id in state
     assert_same_states(streamed, offline_states(events, Pseudonymizer("k3y")))
@@ -244,8 +297,11 @@ def test_lag_series_follow_partition_ownership(broker, start_worker, jdata_event
         wait_for(lambda: len(partition_lags(a)) == 4, timeout=30, what="a to export all 4 partitions")
         b = start_worker()
         b.wait_ready(timeout=90)
-        wait_for(lambda: a.metrics().get("intent_ready") == 1 and b.metrics().get("intent_ready") == 1,
-                 timeout=60, what="both workers ready after the rebalance")
+        wait_for(
+            lambda: a.metrics().get("intent_ready") == 1 and b.metrics().get("intent_ready") == 1,
+            timeout=60,
+            what="both workers ready after the rebalance",
+        )
     finally:
         replaying.join()
     wait_drained(s, a, b, what="both workers to drain the topic")
@@ -260,5 +316,7 @@ def test_lag_series_follow_partition_ownership(broker, start_worker, jdata_event
     try:
         wait_for(fleet, timeout=20)
     except TimeoutError:
-        pytest.fail(f"each partition's lag should be exported by its owner alone and sum to the "
-                    f"group's lag, 0: a exports {seen['a']}, b {seen['b']}")
+        pytest.fail(
+            f"each partition's lag should be exported by its owner alone and sum to the "
+            f"group's lag, 0: a exports {seen['a']}, b {seen['b']}"
+        )
