@@ -144,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     report = train(args.data, Path(args.out), args.format, cfg, log=log)
     if args.json:
         keys = ("models", "n_examples", "positive_rate", "candidate_recall", "touched_share", "ci",
-                "purchase_recall", "n_purchases", "paired", "seeds", "seed_figures", "fusion", "total_s",
+                "purchase_recall", "n_purchases", "paired", "seeds", "seed_figures", "fusion", "cost", "total_s",
                 "peak_rss_mb")
         print(orjson.dumps({k: report[k] for k in keys if k in report}).decode())
     else:
