@@ -36,7 +36,9 @@ class AttentionLSTMEncoder(nn.Module):
 
     def forward(self, seq: Tensor) -> Tensor:
         h, _ = self.lstm(seq)
-        pooled, _ = self.attn(self.query.expand(len(seq), -1, -1), h, h)
+        # need_weights=False: the same pooling without averaging the heads' weights,
+        # which cost as much as the LSTM itself on CPU
+        pooled, _ = self.attn(self.query.expand(len(seq), -1, -1), h, h, need_weights=False)
         return pooled[:, 0]
 
 
