@@ -25,7 +25,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.report import paired_table, results_table, verdict  # noqa: E402
+from training.report import cost_table, paired_table, results_table, verdict  # noqa: E402
 
 README = ROOT / "README.md"
 RESULTS = ROOT / "docs" / "results"
@@ -62,7 +62,18 @@ def _section(name: str, m: dict) -> list[str]:
         verdict(m) + f" Served fusion: w_r = {fusion['w_r']} (per seed: "
         + ", ".join(str(r["w_r"]) for r in fusion["per_seed"]) + f"), t_p = {fusion['threshold']:.4f}.",
         "",
+        *_cost(m),
     ]
+
+
+def _cost(m: dict) -> list[str]:
+    """Training seconds and microseconds per pair of each model (runs that recorded them)."""
+    table = cost_table(m)
+    if not table:
+        return []
+    return [f"Cost on the same run: training seconds per seed (tuning and validation passes included) and "
+            f"microseconds per scored pair ({m['cost']['test_rows']:,} test rows, in batches; the fused model: "
+            "both branches, calibration, fusion and the cold-start prior).", "", table, ""]
 
 
 def render() -> str:

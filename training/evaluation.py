@@ -10,7 +10,9 @@ returns what ``intent train --json`` and ``intent evaluate --json`` print:
 * ``purchase_recall`` per model and ``n_purchases``: purchases caught, out of all;
 * ``paired``: the reference model (``fused``) minus every other model on the same
   resamples: ``pr_auc_diff`` [2.5%, 50%, 97.5%] and ``p_better``;
-* ``by_activity``: the same per user-activity bucket (cold < 5 events, warm, heavy).
+* ``by_activity``: the same per user-activity bucket (cold < 5 events, warm, heavy):
+  every model's point figures; for ``bucket_models``, intervals and the paired
+  difference with the reference.
 
 A difference whose interval holds 0 is reported as no difference.
 """
@@ -86,6 +88,8 @@ def summarize(ex: ExampleSet, scores: dict[str, list[np.ndarray]], thresholds: d
                    **{k: round(float(np.mean([m[k] for m in per])), 4) for k in per[0]}}
             if name in sub:
                 row["ci"] = sub[name]["ci"]
+                if REFERENCE in sub and name != REFERENCE:
+                    row["paired"] = boot.paired(sub, REFERENCE, name)
             rows.append(row)
     summary["by_activity"] = rows
     return summary

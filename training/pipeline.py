@@ -6,13 +6,17 @@ Stages, each timed and its peak memory printed:
 2. replay it into examples (:mod:`training.examples`): every validation and test
    moment, the training moments with a purchase and ``neg_group_rate`` of the others;
 3. the tabular rows: every positive training row and ``neg_ratio`` negatives per
-   positive, the SAME rows for every model fitted on rows (baselines, the sequence
-   model, the deep forest); the ResNet takes the training part's whole catalogues;
+   positive, the SAME rows for every model fitted on rows (baselines, the reference
+   networks, the deep forest); the ResNet takes the training part's whole catalogues;
+   the networks' inputs (scaled [U, I], sequences, the training period's interaction
+   graph as of each row) built once for every network and seed;
 4. per seed (``seeds``, each passed to every model): the baselines, tuned on the
-   validation split with the first seed and refitted with the others; the
-   LSTM-attention; the ResNet branch; the deep forest (depth and trees tuned like the
-   baselines); each branch calibrated on validation, then ``w_r`` and ``t_p`` chosen on
-   validation; the cold-start prior;
+   validation split with the first seed and refitted with the others; the reference
+   networks (:mod:`training.networks`: MLP, CNN, LSTM, LSTM-attention, LSTM-attention
+   + graph attention; early stopping on validation); the ResNet branch; the deep forest
+   (depth and trees tuned like the baselines); each branch calibrated on validation,
+   then ``w_r`` and ``t_p`` chosen on validation; the cold-start prior. Every trained
+   model's training seconds and its microseconds per test pair are recorded (``cost``);
 5. every model's threshold chosen on validation (F1), then the test split judged by
    :func:`training.evaluation.summarize`: intervals by user, paired differences;
 6. the served model (the first seed's fusion) written as the artifact, with the report.
@@ -20,12 +24,10 @@ Stages, each timed and its peak memory printed:
 from __future__ import annotations
 
 import hashlib
-import resource
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -41,16 +43,19 @@ from training.attributes import load_catalogue
 from training.baselines import BASELINES, Baseline, fit_baseline, tune_baseline
 from training.evaluation import summarize
 from training.examples import SEQ_LEN, ExampleSet, build_examples
+from training.fit_networks import NetworkData, fit_and_score
 from training.fit_resnet import fit_resnet, score_resnet
+from training.interaction_graph import InteractionGraph
 from training.metrics import best_threshold, pr_auc
+from training.networks import NETWORKS
 from training.rules import RULES
-from training.sequence_model import fit_sequence_model, score_sequence_model
 from training.splits import CalendarSplit, fitting_horizon
+from training.stages import Stages, peak_rss_mb
 
 __all__ = ["TrainConfig", "train", "fingerprint", "tabular_rows"]
 
 #: Models the per-activity table gives intervals for (the rest: point figures).
-BUCKET_MODELS = ("fused", "resnet", "deep_forest", "lightgbm", "random_forest", "cart_rule")
+BUCKET_MODELS = ("fused", "resnet", "deep_forest", "lightgbm", "random_forest", "cart_rule", *NETWORKS)
 DETERMINISTIC = ("logistic_regression", "linear_svm")  # the seed changes nothing: fitted once
 ROW_BYTES = FeatureSpec().item_dim * 4 + 2 * SEQ_LEN + 1  # I, the two sequence masks, the label
 
@@ -75,7 +80,13 @@ class TrainConfig:
     forest_trees: tuple[int, ...] = (20, 40)
     forest_layers: int = 3
     resnet_epochs: int = 25
-    lstm_epochs: int = 8
+    # every reference network (training/networks.py): at most this many epochs, stopped
+    # after ``network_patience`` without a better validation PR-AUC. Sized so that the
+    # five networks of three seeds fit the full Taobao run in its 20 minutes on 2 cores
+    # (an epoch of LSTM-attention: ~5 s, half of it the validation pass); on Taobao the
+    # validation curves are flat within the noise after the first epochs.
+    network_epochs: int = 6
+    network_patience: int = 2
     progress: bool = True
 
     def scaled(self) -> "TrainConfig":
@@ -83,7 +94,7 @@ class TrainConfig:
         if self.quick:
             self.seeds, self.n_boot = self.seeds[:1], min(self.n_boot, 50)
             self.forest_depths, self.forest_trees, self.forest_layers = (8,), (15,), 2
-            self.resnet_epochs, self.lstm_epochs = 4, 2
+            self.resnet_epochs, self.network_epochs = 4, 2
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,36 +120,16 @@ def tabular_rows(y: np.ndarray, ratio: int | None, seed: int) -> np.ndarray:
     return np.sort(np.concatenate([pos, rng.choice(neg, keep, replace=False)]))
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class Stages:
-    """Times each stage and records the process's peak memory after it."""
-
-    def __init__(self, log: Callable[[str], None]) -> None:
-        self.log = log
-        self.rows: list[dict[str, Any]] = []
-        self.t0 = time.time()
-
-    @contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        t = time.time()
-        yield
-        row = {"stage": name, "seconds": round(time.time() - t, 1), "peak_rss_mb": round(peak_rss_mb())}
-        self.rows.append(row)
-        self.log(f"  {name}: {row['seconds']:.1f}s (peak RSS {row['peak_rss_mb']:,} MB)")
-
-    def total(self) -> float:
-        return round(time.time() - self.t0, 1)
-
-
 def _chunked(ex: ExampleSet, fn: Callable[[ExampleSet, slice, slice], np.ndarray]) -> np.ndarray:
     """``fn`` over consecutive groups of ``ex`` (so [U, I] is never built for all rows)."""
     out = np.zeros(ex.n, dtype=np.float32)
     for gs, rs in ex.group_chunks():
         out[rs] = fn(ex, gs, rs)
     return out
+
+
+def _us_per_pair(seconds: float, n: int) -> float:
+    return round(seconds / max(n, 1) * 1e6, 2)
 
 
 @dataclass
@@ -151,6 +142,12 @@ class SeedRun:
     scorer: FusedScorer | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
+    def cost(self, name: str, train_s: float, test_s: float, n_test: int) -> None:
+        """Record a model's training seconds (tuning and validation passes included) and
+        its scoring cost per test pair (inputs built and scored in batches)."""
+        self.notes.setdefault("cost", {})[name] = {"train_s": round(train_s, 1),
+                                                   "us_per_pair": _us_per_pair(test_s, n_test)}
+
 
 def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, Xtr: np.ndarray,
                   va: ExampleSet, te: ExampleSet, tuned: dict[str, Any], stage: Stages,
@@ -158,12 +155,19 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
     """The ResNet and the deep forest of one seed, calibrated and fused (into ``run``)."""
     seed = run.seed
     with stage(f"seed {seed}: resnet"):
+        t = time.time()
         resnet, curves = fit_resnet(tr, va, cfg.n_candidates, max_epochs=cfg.resnet_epochs, seed=seed,
                                     log=log if cfg.progress else None)
-        raw = {"val": score_resnet(resnet, va), "test": score_resnet(resnet, te)}
+        raw = {"val": score_resnet(resnet, va)}
+        resnet_s = time.time() - t
+        t = time.time()
+        raw["test"] = score_resnet(resnet, te)
+        resnet_test_s = time.time() - t
+        run.cost("resnet", resnet_s, resnet_test_s, te.n)
         run.notes["resnet_curves"] = curves
     Xva = va.X()
     with stage(f"seed {seed}: deep forest"):
+        t_forest = time.time()
         grid = [(d, n) for d in cfg.forest_depths for n in cfg.forest_trees] if "forest" not in tuned \
             else [tuned["forest"]]
         fitted: list[tuple[DeepForest, np.ndarray]] = []
@@ -186,9 +190,14 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
         sweep[chosen]["chosen"] = True
         tuned.setdefault("forest", (forest.max_depth, forest.cascade_trees))
         raw["forest_val"] = p_val
+        forest_s = time.time() - t_forest
+        t = time.time()
         raw["forest_test"] = _chunked(te, lambda e, gs, rs: forest.predict_proba(e.X(rs)))
+        forest_test_s = time.time() - t
+        run.cost("deep_forest", forest_s, forest_test_s, te.n)
         run.notes["forest_sweep"] = sweep
     with stage(f"seed {seed}: calibration and fusion"):
+        t_fusion = time.time()
         cal = (PlattCalibrator.fit(raw["val"], va.y), PlattCalibrator.fit(raw["forest_val"], va.y))
         c = {"val": (cal[0](raw["val"]), cal[1](raw["forest_val"])),
              "test": (cal[0](raw["test"]), cal[1](raw["forest_test"]))}
@@ -203,13 +212,19 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
         Urow_tr = tr.U_rows(rows)
         cold_prior, cold_curve = fit_cold_start(Urow_tr, tr.I[rows], tr.y[rows], va.U_rows(), va.I, va.y, fused_val)
         scorer = FusedScorer(resnet, forest, w_r, 0.5, "unversioned", cold_prior, cal)
+        combine_s = 0.0
         for name, ex in (("val", va), ("test", te)):
             c_r, c_f = c[name]
             scores: dict[str, np.ndarray] = getattr(run, name)
             scores["resnet"], scores["deep_forest"] = c_r, c_f
             scores["fused_no_prior"] = fuse(c_r, c_f, w_r)
+            t = time.time()
             scores["fused"] = _chunked(ex, lambda e, gs, rs: scorer.combine(
                 c_r[rs], c_f[rs], e.U_rows(rs), e.I[rs]))
+            combine_s = time.time() - t  # the test part's, the last
+        # the fused model: both branches, their calibration and fusion, the cold-start prior
+        run.cost("fused", resnet_s + forest_s + time.time() - t_fusion - combine_s,
+                 resnet_test_s + forest_test_s + combine_s, te.n)
         scorer.threshold = best_threshold(va.y, run.val["fused"])
         run.scorer = scorer
         run.notes.update(fusion_curve=curve, w_r=w_r, threshold=scorer.threshold,
@@ -217,17 +232,30 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
                          calibration={"resnet": cal[0].to_dict(), "deep_forest": cal[1].to_dict()})
 
 
-def _fit_seed(seed: int, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, va: ExampleSet, te: ExampleSet,
-              tuned: dict[str, Any], stage: Stages, log: Callable[[str], None],
-              first: SeedRun | None) -> SeedRun:
+def _fit_networks(run: SeedRun, cfg: TrainConfig, nets: NetworkData, ytr: np.ndarray, va: ExampleSet,
+                  te: ExampleSet, stage: Stages, log: Callable[[str], None]) -> None:
+    """Every reference network of one seed, on the inputs built once (into ``run``)."""
+    for name in NETWORKS:
+        with stage(f"seed {run.seed}: {name}"):
+            res = fit_and_score(name, nets, ytr, va.y, te, cfg.network_epochs, cfg.network_patience, run.seed,
+                                log if cfg.progress else None)
+            run.val[name], run.test[name] = res.fit.val_scores, res.test
+            run.cost(name, res.fit.seconds, res.test_s, te.n)
+            run.notes.setdefault("network_curves", {})[name] = res.fit.curve
+
+
+def _fit_seed(seed: int, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, Xtr: np.ndarray, va: ExampleSet,
+              te: ExampleSet, nets: NetworkData, tuned: dict[str, Any], stage: Stages,
+              log: Callable[[str], None], first: SeedRun | None) -> SeedRun:
     run = SeedRun(seed)
-    Xtr, ytr = tr.X(rows), tr.y[rows]
+    ytr = tr.y[rows]
     Xva = va.X()  # the baselines' validation rows; the branches build their own in turn
     for name in BASELINES:
         with stage(f"seed {seed}: {name}"):
             if first is not None and name in DETERMINISTIC:
                 run.val[name], run.test[name] = first.val[name], first.test[name]
                 continue
+            t = time.time()
             if name in tuned:
                 model: Baseline = fit_baseline(name, tuned[name], Xtr, ytr, Xva, va.y, seed, cfg.quick)
             else:
@@ -236,14 +264,11 @@ def _fit_seed(seed: int, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, va:
                 run.notes.setdefault("grids", {})[name] = grid
             run.notes.setdefault("params", {})[name] = model.params
             run.val[name] = model.score(Xva)
+            fit_s, t = time.time() - t, time.time()
             run.test[name] = _chunked(te, lambda e, gs, rs: model.score(e.X(rs)))
+            run.cost(name, fit_s, time.time() - t, te.n)
     del Xva
-    with stage(f"seed {seed}: lstm_attention"):
-        seq, scaling, curve = fit_sequence_model(tr, rows, va, max_epochs=cfg.lstm_epochs, seed=seed,
-                                                 log=log if cfg.progress else None, X=Xtr)
-        run.val["lstm_attention"] = score_sequence_model(seq, scaling, va)
-        run.test["lstm_attention"] = score_sequence_model(seq, scaling, te)
-        run.notes["lstm_curve"] = curve
+    _fit_networks(run, cfg, nets, ytr, va, te, stage, log)
     _fit_branches(run, cfg, tr, rows, Xtr, va, te, tuned, stage, log)
     return run
 
@@ -287,10 +312,19 @@ def train(
         raise ValueError("too few purchases to train: the train and validation splits need positives "
                          f"(train {int(tr.y.sum())}, validation {int(va.y.sum())})")
     rows = tabular_rows(tr.y, cfg.neg_ratio, cfg.seeds[0])
+    with stage("network inputs"):
+        Xtr = tr.X(rows)
+        # the training period's graph: no validation or test event ever enters it
+        graph = InteractionGraph.from_events(read.events, split.val_start)
+        nets = NetworkData.build(tr, rows, Xtr, va, graph)
+    log(f"interaction graph (training period): {graph.n_users:,} users, {graph.n_items:,} items, "
+        f"{len(graph.by_user.nbr):,} edges")
     tuned: dict[str, Any] = {}
     runs: list[SeedRun] = []
     for seed in cfg.seeds:
-        runs.append(_fit_seed(seed, cfg, tr, rows, va, te, tuned, stage, log, runs[0] if runs else None))
+        runs.append(_fit_seed(seed, cfg, tr, rows, Xtr, va, te, nets, tuned, stage, log,
+                              runs[0] if runs else None))
+    del nets, Xtr
     with stage("evaluate on test"):
         for name, rule in RULES.items():
             for run in runs:
@@ -328,8 +362,10 @@ def train(
         "tuning": {"params": first.get("params", {}), "grids": first.get("grids", {}),
                    "forest": first["forest_sweep"]},
         "config": cfg.to_dict(),
-        "curves": {"resnet": first["resnet_curves"], "lstm_attention": first["lstm_curve"],
+        "curves": {"resnet": first["resnet_curves"], "networks": first["network_curves"],
                    "fusion_weight": fusion_ci, "cold_start_weight": first["cold_start_curve"]},
+        "cost": _cost(runs, te.n),
+        "serving": {n: spec.serving for n, spec in NETWORKS.items()},
     }
     report["timings"] = stage.rows
     report["peak_rss_mb"] = round(peak_rss_mb())
@@ -349,6 +385,18 @@ def train(
     )
     log(f"wrote {out} (model {version}) in {stage.total():.0f}s, peak RSS {report['peak_rss_mb']:,} MB")
     return report
+
+
+def _cost(runs: list[SeedRun], n_test: int) -> dict[str, Any]:
+    """Per model, its training seconds and microseconds per test pair, one figure per
+    seed it was trained with (the deterministic baselines: once)."""
+    out: dict[str, Any] = {"test_rows": n_test, "models": {}}
+    for run in runs:
+        for name, c in run.notes.get("cost", {}).items():
+            m = out["models"].setdefault(name, {"train_s": [], "us_per_pair": []})
+            m["train_s"].append(c["train_s"])
+            m["us_per_pair"].append(c["us_per_pair"])
+    return out
 
 
 def _fusion_curve_ci(va: ExampleSet, runs: list[SeedRun], cfg: TrainConfig) -> list[dict[str, Any]]:

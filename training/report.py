@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-__all__ = ["render_report", "metrics_table", "results_table", "paired_table", "verdict", "MODEL_ORDER"]
+__all__ = ["render_report", "metrics_table", "results_table", "paired_table", "verdict", "cost_table",
+           "MODEL_ORDER"]
 
 MODEL_ORDER = ("cart_rule", "recency_rule", "logistic_regression", "linear_svm", "random_forest", "xgboost",
-               "lightgbm", "lstm_attention", "resnet", "deep_forest", "fused_no_prior", "fused")
+               "lightgbm", "mlp", "cnn_sequence", "lstm", "lstm_attention", "lstm_attention_gat", "resnet",
+               "deep_forest", "fused_no_prior", "fused")
 GBDT = ("xgboost", "lightgbm")
 
 
@@ -101,6 +103,12 @@ def verdict(summary: dict[str, Any]) -> str:
         parts.append(f"It is not distinguishable from {', '.join(same)}.")
     if worse:
         parts.append(f"It is worse than {', '.join(worse)}.")
+    serving = summary.get("serving", {})
+    for n in (n for n in worse if n in serving):  # a reference network the fusion loses to
+        d = paired[n]
+        parts.append(f"**{n} beats the fused model outside the noise** (fused minus {n}: {d['point']:+.4f} "
+                     f"[{d['pr_auc_diff'][0]:+.4f}, {d['pr_auc_diff'][2]:+.4f}]). It is not served; serving it "
+                     f"would take {serving[n]}.")
     if "deep_forest" in paired:
         d = paired["deep_forest"]
         parts.append(f"Against its own forest branch alone (the fusion without the ResNet) the difference is "
@@ -112,6 +120,21 @@ def verdict(summary: dict[str, Any]) -> str:
             parts.append(f"The served model (the first seed) gives the ResNet no weight (w_r per seed: "
                          f"{', '.join(str(w) for w in weights)}): it serves the forest branch alone.")
     return " ".join(parts)
+
+
+def cost_table(summary: dict[str, Any]) -> str:
+    """Each trained model's training seconds and scoring microseconds per test pair, per
+    seed ("" when the run recorded none)."""
+    cost = summary.get("cost", {}).get("models", {})
+    if not cost:
+        return ""
+    lines = ["| model | training s per seed | µs per pair per seed (test rows, in batches) | mean µs per pair |",
+             "|---|---|---|---|"]
+    for n in _ordered(cost):
+        c = cost[n]
+        lines.append(f"| {n} | {', '.join(f'{v:g}' for v in c['train_s'])} | "
+                     f"{', '.join(f'{v:g}' for v in c['us_per_pair'])} | {np.mean(c['us_per_pair']):.2f} |")
+    return "\n".join(lines)
 
 
 def _share(part: float | None, whole: float | None) -> str:
@@ -172,11 +195,13 @@ def _plots(report: dict[str, Any], y_test: np.ndarray, scores: dict[str, np.ndar
 
 
 def _bucket_rows(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["| bucket | model | rows | positives | PR-AUC [95% CI] | F1 [95% CI] |", "|---|---|---|---|---|---|"]
+    out = ["| bucket | model | rows | positives | PR-AUC [95% CI] | F1 [95% CI] | fused minus (PR-AUC) [95%] |",
+           "|---|---|---|---|---|---|---|"]
     for r in rows:
-        ci = r.get("ci")
+        ci, p = r.get("ci"), r.get("paired")
+        diff = f"{p['point']:+.4f} [{p['pr_auc_diff'][0]:+.4f}, {p['pr_auc_diff'][2]:+.4f}]" if p else ""
         out.append(f"| {r['bucket']} | {r['model']} | {r['rows']:,} | {r['positives']} | {r['pr_auc']:.4f}"
-                   f"{_ci(ci, 'pr_auc')} | {r['f1']:.4f}{_ci(ci, 'f1')} |")
+                   f"{_ci(ci, 'pr_auc')} | {r['f1']:.4f}{_ci(ci, 'f1')} | {diff} |")
     return out
 
 
@@ -251,10 +276,16 @@ def render_report(report: dict[str, Any], y_test: np.ndarray, scores: dict[str, 
         "",
         f"Chosen: {report['tuning']['params']}.",
         "",
-        f"ResNet epochs (validation PR-AUC): {report['curves']['resnet']['val_pr_auc']}; "
-        f"LSTM-attention epochs: {report['curves']['lstm_attention']}.",
+        f"ResNet epochs (validation PR-AUC): {report['curves']['resnet']['val_pr_auc']}; reference networks' "
+        "epochs: " + "; ".join(f"{n}: {c}" for n, c in report["curves"].get("networks", {}).items()) + ".",
         "",
         "## Cost",
+        "",
+        f"Per model: training seconds (tuning and validation passes included) and microseconds per scored pair "
+        f"(inputs built and scored in batches, {report['cost']['test_rows']:,} test rows; the fused model: both "
+        "branches, calibration, fusion and the cold-start prior).",
+        "",
+        cost_table(report),
         "",
         "| stage | seconds | peak RSS MB |",
         "|---|---|---|",

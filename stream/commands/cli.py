@@ -163,6 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "seeds",
             "seed_figures",
             "fusion",
+            "cost",
             "total_s",
             "peak_rss_mb",
         )

@@ -9,7 +9,8 @@ import orjson
 from stream.commands.cli import main
 from training.scoring import evaluate_artifact
 
-MODELS = {"logistic_regression", "linear_svm", "random_forest", "xgboost", "lightgbm", "lstm_attention",
+NETWORKS = {"mlp", "cnn_sequence", "lstm", "lstm_attention", "lstm_attention_gat"}
+MODELS = {"logistic_regression", "linear_svm", "random_forest", "xgboost", "lightgbm", *NETWORKS,
           "cart_rule", "recency_rule", "resnet", "deep_forest", "fused_no_prior", "fused"}
 KEYS = {"precision", "recall", "f1", "roc_auc", "pr_auc", "threshold", "purchase_recall"}
 
@@ -40,6 +41,15 @@ def test_quick_train_writes_artifact_and_report(quick_model) -> None:
     # each stage timed, with the peak memory
     assert {"build examples", "evaluate on test"} <= {r["stage"] for r in report["timings"]}
     assert report["peak_rss_mb"] > 0
+    # every trained model's cost, one figure per seed; the rules train nothing
+    cost = report["cost"]["models"]
+    assert set(cost) == MODELS - {"cart_rule", "recency_rule", "fused_no_prior"}
+    assert all(len(c["train_s"]) == len(c["us_per_pair"]) == 1 and c["us_per_pair"][0] > 0 for c in cost.values())
+    assert "| lstm_attention_gat |" in md and "µs per pair" in md
+    # the networks get intervals and the paired difference with the fusion in every bucket
+    cold = {r["model"]: r for r in report["by_activity"] if r["bucket"] == "cold"}
+    assert all("ci" in cold[n] for n in NETWORKS) and "pr_auc_diff" in cold["lstm_attention_gat"]["paired"]
+    assert set(report["curves"]["networks"]) == NETWORKS and set(report["serving"]) == NETWORKS
 
 
 def test_the_metrics_file_is_the_report(quick_model) -> None:
