@@ -38,7 +38,7 @@ def fuse(p_resnet: np.ndarray, p_forest: np.ndarray, w_r: float) -> np.ndarray:
 def group_tensors(
     U: np.ndarray,
     I: np.ndarray,
-    sizes: Sequence[int],
+    sizes: Sequence[int] | np.ndarray,
     n_items: int,
     u_per_group: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
@@ -76,7 +76,7 @@ def resnet_probabilities(
     net: PurchaseResNet | _BySize,
     U: np.ndarray,
     I: np.ndarray,
-    sizes: Sequence[int],
+    sizes: Sequence[int] | np.ndarray,
     u_per_group: bool = False,
 ) -> np.ndarray:
     """P_r per row. Rows beyond the catalogue width of their group score 0."""
@@ -165,7 +165,7 @@ class FusedScorer:
         state.pop("_traced", None)
         return state
 
-    def score(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> Scores:
+    def score(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int] | np.ndarray) -> Scores:
         if len(U) == 0:
             empty = np.zeros(0, dtype=np.float32)
             return Scores(empty, empty, empty)
@@ -181,7 +181,7 @@ class FusedScorer:
         return self.cold_start.apply(p, U, I) if self.cold_start is not None else p
 
     def branch_probabilities(
-        self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int], u_per_group: bool = False
+        self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int] | np.ndarray, u_per_group: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """Both branches' calibrated probabilities, in eager mode (for evaluation)."""
         p_r = resnet_probabilities(self.resnet, U, I, sizes, u_per_group)

@@ -1,4 +1,5 @@
 """Training and evaluation: examples replayed through the serving feature code, every model, the report."""
+
 import os
 
 # LightGBM and XGBoost run OpenMP threads that spin while they wait for work; on two

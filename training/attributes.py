@@ -5,6 +5,7 @@ brand) and ``JData_Comment.csv`` (weekly comment snapshots; the earliest snapsho
 each item is used, so no later review leaks into earlier examples).
 Other data sets have no attribute files; they get an empty catalogue.
 """
+
 from __future__ import annotations
 
 import csv

@@ -9,12 +9,14 @@ through a logistic; only the order matters before calibration and thresholds).
 
 Linear models see the same robust scaling as the ResNet (:mod:`models.scaling`).
 """
+
 from __future__ import annotations
 
 import inspect
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +34,11 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
     "lightgbm": [{"num_leaves": n} for n in (7, 15, 31)],
 }
 QUICK_GRIDS: dict[str, list[dict[str, Any]]] = {
-    "logistic_regression": [{"C": 0.1}], "linear_svm": [{"C": 0.01}],
-    "random_forest": [{"max_depth": 12}], "xgboost": [{"max_depth": 4}], "lightgbm": [{"num_leaves": 15}],
+    "logistic_regression": [{"C": 0.1}],
+    "linear_svm": [{"C": 0.01}],
+    "random_forest": [{"max_depth": 12}],
+    "xgboost": [{"max_depth": 4}],
+    "lightgbm": [{"num_leaves": 15}],
 }
 
 
@@ -59,8 +64,16 @@ def _margin(model: Any, X: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-model.decision_function(X)))
 
 
-def fit_baseline(name: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray, X_val: np.ndarray,
-                 y_val: np.ndarray, seed: int = 0, quick: bool = False) -> Baseline:
+def fit_baseline(
+    name: str,
+    params: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    seed: int = 0,
+    quick: bool = False,
+) -> Baseline:
     """Fit one setting; the boosted models stop early on ``X_val``/``y_val``."""
     rounds = 300 if quick else 2000
     if name in ("logistic_regression", "linear_svm"):
@@ -80,33 +93,67 @@ def fit_baseline(name: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray
     if name == "random_forest":
         from sklearn.ensemble import RandomForestClassifier
 
-        model = RandomForestClassifier(n_estimators=100 if quick else 200, min_samples_leaf=5, n_jobs=2,
-                                       random_state=seed, **params).fit(X, y)
+        model = RandomForestClassifier(
+            n_estimators=100 if quick else 200, min_samples_leaf=5, n_jobs=2, random_state=seed, **params
+        ).fit(X, y)
         return Baseline(name, model, _proba, dict(params))
     if name == "xgboost":
         from xgboost import XGBClassifier
 
-        model = XGBClassifier(n_estimators=rounds, learning_rate=0.05, subsample=0.8, colsample_bytree=0.8,
-                              eval_metric="aucpr", early_stopping_rounds=50, n_jobs=2, random_state=seed,
-                              verbosity=0, **params)
+        model = XGBClassifier(
+            n_estimators=rounds,
+            learning_rate=0.05,
+            subsample=0.8,
+            colsample_bytree=0.8,
+            eval_metric="aucpr",
+            early_stopping_rounds=50,
+            n_jobs=2,
+            random_state=seed,
+            verbosity=0,
+            **params,
+        )
         model.fit(X, y, eval_set=[(X_val, y_val)], verbose=False)
         return Baseline(name, model, _proba, {**params, "rounds": int(model.best_iteration) + 1})
     if name == "lightgbm":
         import lightgbm as lgb
 
-        model = lgb.LGBMClassifier(n_estimators=rounds, learning_rate=0.05, subsample=0.8, subsample_freq=1,
-                                   colsample_bytree=0.8, n_jobs=2, random_state=seed, verbose=-1, **params)
+        model = lgb.LGBMClassifier(
+            n_estimators=rounds,
+            learning_rate=0.05,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+            n_jobs=2,
+            random_state=seed,
+            verbose=-1,
+            **params,
+        )
         # LightGBM 4.7 renamed eval_set to eval_X / eval_y
-        held_out = {"eval_X": (X_val,), "eval_y": (y_val,)} if "eval_X" in inspect.signature(model.fit).parameters \
+        held_out = (
+            {"eval_X": (X_val,), "eval_y": (y_val,)}
+            if "eval_X" in inspect.signature(model.fit).parameters
             else {"eval_set": [(X_val, y_val)]}
-        model.fit(X, y, eval_metric="average_precision", callbacks=[lgb.early_stopping(50, verbose=False)],
-                  **held_out)
+        )
+        model.fit(
+            X,
+            y,
+            eval_metric="average_precision",
+            callbacks=[lgb.early_stopping(50, verbose=False)],
+            **held_out,
+        )
         return Baseline(name, model, _proba, {**params, "rounds": int(model.best_iteration_ or rounds)})
     raise KeyError(name)
 
 
-def tune_baseline(name: str, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-                  seed: int = 0, quick: bool = False) -> tuple[Baseline, list[dict[str, Any]]]:
+def tune_baseline(
+    name: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    seed: int = 0,
+    quick: bool = False,
+) -> tuple[Baseline, list[dict[str, Any]]]:
     """Every setting of the grid; returns the best on validation PR-AUC and the grid's curve."""
     best: tuple[float, Baseline | None] = (-1.0, None)
     curve = []

@@ -22,6 +22,7 @@ True
 >>> d[0] > 0   # good beats bad outside the noise
 True
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,8 +47,15 @@ class _Scored:
     hundred times faster than re-sorting weighted rows.
     """
 
-    def __init__(self, y: np.ndarray, p: np.ndarray, threshold: float, row_user: np.ndarray,
-                 n_users: int, row_weight: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        y: np.ndarray,
+        p: np.ndarray,
+        threshold: float,
+        row_user: np.ndarray,
+        n_users: int,
+        row_weight: np.ndarray | None = None,
+    ) -> None:
         p = np.asarray(p, dtype=np.float64)
         order = np.argsort(-p, kind="stable")
         ys = np.asarray(y)[order] > 0
@@ -99,8 +107,14 @@ class _Scored:
             recall = np.where(TP > 0, tp_at / TP, 0.0)
             f1 = np.where(tp_at > 0, 2 * precision * recall / (precision + recall), 0.0)
             purchase_recall = caught_w / purchase_w
-        return {"pr_auc": np.where(TP > 0, pr_auc, np.nan), "roc_auc": np.where((TP > 0) & (TN > 0), roc_auc, np.nan),
-                "precision": precision, "recall": recall, "f1": f1, "purchase_recall": purchase_recall}
+        return {
+            "pr_auc": np.where(TP > 0, pr_auc, np.nan),
+            "roc_auc": np.where((TP > 0) & (TN > 0), roc_auc, np.nan),
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "purchase_recall": purchase_recall,
+        }
 
 
 class UserBootstrap:
@@ -111,13 +125,22 @@ class UserBootstrap:
     (:func:`training.metrics.caught`); ``row_weight`` weighs sampled rows.
     """
 
-    def __init__(self, y: np.ndarray, row_user: np.ndarray, cover: np.ndarray | None = None,
-                 purchase_user: np.ndarray | None = None, n_boot: int = 300, seed: int = 0,
-                 row_weight: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        y: np.ndarray,
+        row_user: np.ndarray,
+        cover: np.ndarray | None = None,
+        purchase_user: np.ndarray | None = None,
+        n_boot: int = 300,
+        seed: int = 0,
+        row_weight: np.ndarray | None = None,
+    ) -> None:
         self.y = np.asarray(y).astype(int)
         self.row_user = np.asarray(row_user, dtype=np.int64)
         self.cover = np.zeros((0, 2), dtype=np.int64) if cover is None else np.asarray(cover)
-        self.purchase_user = np.zeros(0, dtype=np.int64) if purchase_user is None else np.asarray(purchase_user)
+        self.purchase_user = (
+            np.zeros(0, dtype=np.int64) if purchase_user is None else np.asarray(purchase_user)
+        )
         self.n_users = int(max(self.row_user.max(initial=-1), self.purchase_user.max(initial=-1))) + 1
         self.n_boot = n_boot
         self.row_weight = row_weight
@@ -129,11 +152,15 @@ class UserBootstrap:
         for b in range(n_boot):
             counts[b + 1] = np.bincount(draws[b], minlength=self.n_users)
         self.M = counts
-        self.purchase_w = self.M @ np.bincount(self.purchase_user, minlength=self.n_users).astype(float) \
-            if len(self.purchase_user) else np.full(n_boot + 1, np.nan)
+        self.purchase_w = (
+            self.M @ np.bincount(self.purchase_user, minlength=self.n_users).astype(float)
+            if len(self.purchase_user)
+            else np.full(n_boot + 1, np.nan)
+        )
 
-    def resample_metrics(self, scores: list[np.ndarray], thresholds: list[float],
-                         mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def resample_metrics(
+        self, scores: list[np.ndarray], thresholds: list[float], mask: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         """Each metric per resample (index 0: the data itself), averaged over the seeds'
         score vectors; ``mask`` restricts to some rows (purchase recall then is nan)."""
         y, users, weight = self.y, self.row_user, self.row_weight
@@ -155,8 +182,13 @@ class UserBootstrap:
                 out[name] += values / len(scores)
         return out
 
-    def run(self, scores: dict[str, list[np.ndarray]], thresholds: dict[str, list[float]],
-            mask: np.ndarray | None = None, metrics: tuple[str, ...] = METRICS) -> dict[str, Any]:
+    def run(
+        self,
+        scores: dict[str, list[np.ndarray]],
+        thresholds: dict[str, list[float]],
+        mask: np.ndarray | None = None,
+        metrics: tuple[str, ...] = METRICS,
+    ) -> dict[str, Any]:
         """Point value (mean over seeds), 95% interval and seed spread of each metric, per
         model; the per-resample values are kept for :meth:`paired`."""
         result: dict[str, Any] = {}

@@ -8,20 +8,24 @@
 >>> stop.best
 0.3
 """
+
 from __future__ import annotations
 
 import copy
+from typing import Generic, TypeVar
 
 from torch import nn
+
+M = TypeVar("M", bound=nn.Module)
 
 __all__ = ["EarlyStopping"]
 
 
-class EarlyStopping:
+class EarlyStopping(Generic[M]):
     """Remembers the weights of the epoch with the best score (higher is better); after
     ``patience`` epochs in a row without a better one, :meth:`update` says stop."""
 
-    def __init__(self, model: nn.Module, patience: int, min_delta: float = 1e-5) -> None:
+    def __init__(self, model: M, patience: int, min_delta: float = 1e-5) -> None:
         self.model, self.patience, self.min_delta = model, patience, min_delta
         self.best = float("-inf")
         self.state = copy.deepcopy(model.state_dict())
@@ -35,7 +39,7 @@ class EarlyStopping:
         self.stale += 1
         return self.stale >= self.patience
 
-    def restore(self) -> nn.Module:
+    def restore(self) -> M:
         """The model with the best epoch's weights, in eval mode."""
         self.model.load_state_dict(self.state)
         return self.model.eval()

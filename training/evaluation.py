@@ -16,6 +16,7 @@ returns what ``intent train --json`` and ``intent evaluate --json`` print:
 
 A difference whose interval holds 0 is reported as no difference.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,13 +47,22 @@ def _point(ex: ExampleSet, runs: list[np.ndarray], thresholds: list[float]) -> d
     per = [classification_metrics(ex.y, p, t) for p, t in zip(runs, thresholds)]
     out = {k: round(float(np.mean([m[k] for m in per])), 4) for k in per[0]}
     n = len(ex.purchases)
-    out["purchase_recall"] = round(float(np.mean(
-        [purchase_recall(p, ex.cover, n, t) for p, t in zip(runs, thresholds)])), 4) if n else float("nan")
+    out["purchase_recall"] = (
+        round(float(np.mean([purchase_recall(p, ex.cover, n, t) for p, t in zip(runs, thresholds)])), 4)
+        if n
+        else float("nan")
+    )
     return out
 
 
-def summarize(ex: ExampleSet, scores: dict[str, list[np.ndarray]], thresholds: dict[str, list[float]],
-              n_boot: int = 300, seed: int = 0, bucket_models: tuple[str, ...] | None = None) -> dict[str, Any]:
+def summarize(
+    ex: ExampleSet,
+    scores: dict[str, list[np.ndarray]],
+    thresholds: dict[str, list[float]],
+    n_boot: int = 300,
+    seed: int = 0,
+    bucket_models: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     """See the module docstring; ``bucket_models`` limits the per-bucket intervals."""
     summary: dict[str, Any] = {
         "models": {name: _point(ex, runs, thresholds[name]) for name, runs in scores.items()},
@@ -80,12 +90,20 @@ def summarize(ex: ExampleSet, scores: dict[str, list[np.ndarray]], thresholds: d
         if not mask.any():
             continue
         chosen = {n: s for n, s in scores.items() if bucket_models is None or n in bucket_models}
-        sub = boot.run(chosen, thresholds, mask=mask, metrics=("pr_auc", "f1")) \
-            if 0 < ex.y[mask].sum() < mask.sum() else {}
+        sub = (
+            boot.run(chosen, thresholds, mask=mask, metrics=("pr_auc", "f1"))
+            if 0 < ex.y[mask].sum() < mask.sum()
+            else {}
+        )
         for name, runs in scores.items():
             per = [classification_metrics(ex.y[mask], p[mask], t) for p, t in zip(runs, thresholds[name])]
-            row = {"bucket": bucket, "model": name, "rows": int(mask.sum()), "positives": int(ex.y[mask].sum()),
-                   **{k: round(float(np.mean([m[k] for m in per])), 4) for k in per[0]}}
+            row = {
+                "bucket": bucket,
+                "model": name,
+                "rows": int(mask.sum()),
+                "positives": int(ex.y[mask].sum()),
+                **{k: round(float(np.mean([m[k] for m in per])), 4) for k in per[0]},
+            }
             if name in sub:
                 row["ci"] = sub[name]["ci"]
                 if REFERENCE in sub and name != REFERENCE:

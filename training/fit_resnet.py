@@ -5,10 +5,12 @@ PR-AUC: the weights of the best epoch are kept, and training stops once ``patien
 epochs in a row did not beat it. Without them, the network learnt the training users
 by heart (train ROC-AUC 0.99 against 0.75 on validation).
 """
+
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,9 +38,17 @@ def score_resnet(net: PurchaseResNet, ex: ExampleSet) -> np.ndarray:
 
 
 def fit_resnet(
-    train: ExampleSet, val: ExampleSet, n_items: int, max_epochs: int = 25, patience: int = 4,
-    batch: int = 64, lr: float = 1e-3, weight_decay: float = 1e-3, seed: int = 0,
-    log: Callable[[str], None] | None = None, **net_kwargs: Any,
+    train: ExampleSet,
+    val: ExampleSet,
+    n_items: int,
+    max_epochs: int = 25,
+    patience: int = 4,
+    batch: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-3,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+    **net_kwargs: Any,
 ) -> tuple[PurchaseResNet, dict[str, list[float]]]:
     """Fit on every group of ``train``; returns the best net (by validation PR-AUC) and
     its curves: mean training loss and validation PR-AUC per epoch."""
@@ -51,8 +61,9 @@ def fit_resnet(
     labels = labels.view(len(train.sizes), n_items)
     pos = max(float(train.y.sum()), 1.0)
     # sqrt of the class ratio: weight on rare buyers; the scale is calibrated afterwards
-    loss_fn = nn.BCEWithLogitsLoss(reduction="none",
-                                   pos_weight=torch.tensor(((len(train.y) - pos) / pos) ** 0.5))
+    loss_fn = nn.BCEWithLogitsLoss(
+        reduction="none", pos_weight=torch.tensor(((len(train.y) - pos) / pos) ** 0.5)
+    )
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     curves: dict[str, list[float]] = {"train_loss": [], "val_pr_auc": []}
@@ -76,8 +87,10 @@ def fit_resnet(
         curves["train_loss"].append(round(float(np.mean(losses)), 5) if losses else float("nan"))
         curves["val_pr_auc"].append(round(auc, 5))
         if log is not None:
-            log(f"    resnet epoch {epoch + 1}: loss {curves['train_loss'][-1]:.4f}, "
-                f"validation PR-AUC {auc:.4f} ({time.time() - t0:.1f}s)")
+            log(
+                f"    resnet epoch {epoch + 1}: loss {curves['train_loss'][-1]:.4f}, "
+                f"validation PR-AUC {auc:.4f} ({time.time() - t0:.1f}s)"
+            )
         if stop.update(auc):
             break
     return stop.restore(), curves

@@ -11,16 +11,17 @@ pooling adds. Trained like every reference network (:mod:`training.network_train
 >>> net({"seq": torch.zeros(3, 20, 9), "static": torch.zeros(3, 5)}).shape
 torch.Size([3])
 """
+
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from training.network_head import JoinedHead
+from training.network_head import JoinedHead, ReferenceNetwork
 
 __all__ = ["SequenceLSTM"]
 
 
-class SequenceLSTM(nn.Module):
+class SequenceLSTM(ReferenceNetwork):
     """LSTM -> final hidden state, joined with [U, I] (``lstm``)."""
 
     inputs = ("seq", "static")

@@ -21,12 +21,20 @@ never a candidate: a candidate miss is a false negative.
 >>> purchase_recall(p, cover=np.array([[3, 0], [2, 1]]), n_purchases=3, threshold=0.5)
 0.3333
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RankedScores", "pr_auc", "roc_auc", "classification_metrics", "best_threshold",
-           "purchase_recall", "caught"]
+__all__ = [
+    "RankedScores",
+    "pr_auc",
+    "roc_auc",
+    "classification_metrics",
+    "best_threshold",
+    "purchase_recall",
+    "caught",
+]
 
 
 class RankedScores:
@@ -76,7 +84,9 @@ def roc_auc(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
     return RankedScores(y, p).roc_auc(w)
 
 
-def _counts(y: np.ndarray, p: np.ndarray, threshold: float, w: np.ndarray | None) -> tuple[float, float, float]:
+def _counts(
+    y: np.ndarray, p: np.ndarray, threshold: float, w: np.ndarray | None
+) -> tuple[float, float, float]:
     pred = np.asarray(p) >= threshold
     pos = np.asarray(y) == 1
     w = np.ones(len(pred)) if w is None else np.asarray(w, dtype=np.float64)
@@ -107,8 +117,9 @@ def caught(p: np.ndarray, cover: np.ndarray, n_purchases: int, threshold: float)
     return out
 
 
-def purchase_recall(p: np.ndarray, cover: np.ndarray, n_purchases: int, threshold: float,
-                    w: np.ndarray | None = None) -> float:
+def purchase_recall(
+    p: np.ndarray, cover: np.ndarray, n_purchases: int, threshold: float, w: np.ndarray | None = None
+) -> float:
     """Share of the counted purchases caught (weighted per purchase by ``w``)."""
     if n_purchases == 0:
         return float("nan")
@@ -118,8 +129,9 @@ def purchase_recall(p: np.ndarray, cover: np.ndarray, n_purchases: int, threshol
     return round(float(w[got].sum() / total), 4) if total > 0 else float("nan")
 
 
-def classification_metrics(y: np.ndarray, p: np.ndarray, threshold: float,
-                           w: np.ndarray | None = None) -> dict[str, float]:
+def classification_metrics(
+    y: np.ndarray, p: np.ndarray, threshold: float, w: np.ndarray | None = None
+) -> dict[str, float]:
     y = np.asarray(y).astype(int)
     tp, fp, fn = _counts(y, p, threshold, w)
     precision = tp / (tp + fp) if tp + fp > 0 else 0.0

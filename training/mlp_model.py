@@ -10,16 +10,17 @@ reference network (:mod:`training.network_training`).
 >>> net({"static": torch.zeros(3, 5)}).shape
 torch.Size([3])
 """
+
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from training.network_head import JoinedHead
+from training.network_head import JoinedHead, ReferenceNetwork
 
 __all__ = ["PropensityMLP"]
 
 
-class PropensityMLP(nn.Module):
+class PropensityMLP(ReferenceNetwork):
     """[U, I] -> Linear -> ReLU -> dropout -> the shared head (``mlp``)."""
 
     inputs = ("static",)

@@ -9,11 +9,19 @@ two of them is their encoder's.
 >>> head(torch.zeros(4, 3), torch.zeros(4, 2)).shape
 torch.Size([4])
 """
+
 from __future__ import annotations
 
 from torch import Tensor, cat, nn
 
-__all__ = ["JoinedHead"]
+__all__ = ["JoinedHead", "ReferenceNetwork"]
+
+
+class ReferenceNetwork(nn.Module):
+    """A reference network: ``inputs`` names the arrays its ``forward`` takes, in order
+    (see :mod:`training.network_inputs`)."""
+
+    inputs: tuple[str, ...] = ()
 
 
 class JoinedHead(nn.Module):

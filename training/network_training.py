@@ -29,11 +29,12 @@ True
 >>> bool(np.array_equal(fit.val_scores, again.val_scores))   # seeded: the same network
 True
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -41,6 +42,7 @@ from torch import Tensor, nn
 
 from training.early_stopping import EarlyStopping
 from training.metrics import pr_auc
+from training.network_head import ReferenceNetwork
 
 __all__ = ["Inputs", "FittedNetwork", "fit_network", "predict", "score_rows", "take", "CHUNK"]
 
@@ -65,8 +67,9 @@ def predict(model: nn.Module, inputs: Inputs, chunk: int = CHUNK) -> np.ndarray:
     return np.concatenate(out).astype(np.float32) if out else np.zeros(0, dtype=np.float32)
 
 
-def score_rows(model: nn.Module, build: Callable[[np.ndarray], Inputs], n_rows: int,
-               chunk: int = 8 * CHUNK) -> np.ndarray:
+def score_rows(
+    model: nn.Module, build: Callable[[np.ndarray], Inputs], n_rows: int, chunk: int = 8 * CHUNK
+) -> np.ndarray:
     """P(buy) of rows ``0..n_rows-1``, whose inputs ``build(rows)`` makes a chunk at a
     time (a test part's inputs would not fit in memory at once)."""
     out = np.zeros(n_rows, dtype=np.float32)
@@ -88,9 +91,19 @@ class FittedNetwork:
 
 
 def fit_network(
-    build: Callable[[], nn.Module], train: Inputs, y: np.ndarray, val: Inputs, y_val: np.ndarray,
-    max_epochs: int = 8, patience: int = 3, seed: int = 0, lr: float = 1e-3, weight_decay: float = 1e-4,
-    batch: int = 512, name: str = "network", log: Callable[[str], None] | None = None,
+    build: Callable[[], ReferenceNetwork],
+    train: Inputs,
+    y: np.ndarray,
+    val: Inputs,
+    y_val: np.ndarray,
+    max_epochs: int = 8,
+    patience: int = 3,
+    seed: int = 0,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    batch: int = 512,
+    name: str = "network",
+    log: Callable[[str], None] | None = None,
 ) -> FittedNetwork:
     """Train ``build()`` on ``train``/``y`` with early stopping on ``val``/``y_val``; see
     the module docstring. Both inputs hold what the network reads (``build().inputs``)."""

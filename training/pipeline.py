@@ -21,13 +21,15 @@ Stages, each timed and its peak memory printed:
    :func:`training.evaluation.summarize`: intervals by user, paired differences;
 6. the served model (the first seed's fusion) written as the artifact, with the report.
 """
+
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +91,7 @@ class TrainConfig:
     network_patience: int = 2
     progress: bool = True
 
-    def scaled(self) -> "TrainConfig":
+    def scaled(self) -> TrainConfig:
         """Quick mode: one seed, small grids and budgets (for tests and a first look)."""
         if self.quick:
             self.seeds, self.n_boot = self.seeds[:1], min(self.n_boot, 50)
@@ -98,7 +100,9 @@ class TrainConfig:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+        return {
+            f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)
+        }
 
 
 def fingerprint(files: list[Path]) -> str:
@@ -145,19 +149,36 @@ class SeedRun:
     def cost(self, name: str, train_s: float, test_s: float, n_test: int) -> None:
         """Record a model's training seconds (tuning and validation passes included) and
         its scoring cost per test pair (inputs built and scored in batches)."""
-        self.notes.setdefault("cost", {})[name] = {"train_s": round(train_s, 1),
-                                                   "us_per_pair": _us_per_pair(test_s, n_test)}
+        self.notes.setdefault("cost", {})[name] = {
+            "train_s": round(train_s, 1),
+            "us_per_pair": _us_per_pair(test_s, n_test),
+        }
 
 
-def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, Xtr: np.ndarray,
-                  va: ExampleSet, te: ExampleSet, tuned: dict[str, Any], stage: Stages,
-                  log: Callable[[str], None]) -> None:
+def _fit_branches(
+    run: SeedRun,
+    cfg: TrainConfig,
+    tr: ExampleSet,
+    rows: np.ndarray,
+    Xtr: np.ndarray,
+    va: ExampleSet,
+    te: ExampleSet,
+    tuned: dict[str, Any],
+    stage: Stages,
+    log: Callable[[str], None],
+) -> None:
     """The ResNet and the deep forest of one seed, calibrated and fused (into ``run``)."""
     seed = run.seed
     with stage(f"seed {seed}: resnet"):
         t = time.time()
-        resnet, curves = fit_resnet(tr, va, cfg.n_candidates, max_epochs=cfg.resnet_epochs, seed=seed,
-                                    log=log if cfg.progress else None)
+        resnet, curves = fit_resnet(
+            tr,
+            va,
+            cfg.n_candidates,
+            max_epochs=cfg.resnet_epochs,
+            seed=seed,
+            log=log if cfg.progress else None,
+        )
         raw = {"val": score_resnet(resnet, va)}
         resnet_s = time.time() - t
         t = time.time()
@@ -168,22 +189,33 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
     Xva = va.X()
     with stage(f"seed {seed}: deep forest"):
         t_forest = time.time()
-        grid = [(d, n) for d in cfg.forest_depths for n in cfg.forest_trees] if "forest" not in tuned \
+        grid = (
+            [(d, n) for d in cfg.forest_depths for n in cfg.forest_trees]
+            if "forest" not in tuned
             else [tuned["forest"]]
+        )
         fitted: list[tuple[DeepForest, np.ndarray]] = []
         sweep = []
         for depth, trees in grid:
             t = time.time()
-            forest = DeepForest(cfg.window, cfg.stride, trees, trees, depth, cfg.forest_layers,
-                                random_state=seed).fit(Xtr, tr.y[rows], tr.row_users()[rows], Xva, va.y, pr_auc)
+            forest = DeepForest(
+                cfg.window, cfg.stride, trees, trees, depth, cfg.forest_layers, random_state=seed
+            ).fit(Xtr, tr.y[rows], tr.row_users()[rows], Xva, va.y, pr_auc)
             fit_s = time.time() - t
             t = time.time()
             p_val = forest.predict_proba(Xva)  # timed: what serving a pair costs
             score = pr_auc(va.y, p_val)
-            sweep.append({"max_depth": depth, "n_trees": trees, "levels": forest.n_levels,
-                          "level_val_pr_auc": forest.level_val_pr_auc_, "fit_s": round(fit_s, 1),
-                          "us_per_pair": round((time.time() - t) / max(va.n, 1) * 1e6, 2),
-                          "val_pr_auc": round(score, 5)})
+            sweep.append(
+                {
+                    "max_depth": depth,
+                    "n_trees": trees,
+                    "levels": forest.n_levels,
+                    "level_val_pr_auc": forest.level_val_pr_auc_,
+                    "fit_s": round(fit_s, 1),
+                    "us_per_pair": round((time.time() - t) / max(va.n, 1) * 1e6, 2),
+                    "val_pr_auc": round(score, 5),
+                }
+            )
             fitted.append((forest, p_val))
         chosen = int(np.argmax([r["val_pr_auc"] for r in sweep]))
         forest, p_val = fitted[chosen]
@@ -199,8 +231,10 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
     with stage(f"seed {seed}: calibration and fusion"):
         t_fusion = time.time()
         cal = (PlattCalibrator.fit(raw["val"], va.y), PlattCalibrator.fit(raw["forest_val"], va.y))
-        c = {"val": (cal[0](raw["val"]), cal[1](raw["forest_val"])),
-             "test": (cal[0](raw["test"]), cal[1](raw["forest_test"]))}
+        c = {
+            "val": (cal[0](raw["val"]), cal[1](raw["forest_val"])),
+            "test": (cal[0](raw["test"]), cal[1](raw["forest_test"])),
+        }
         curve, best_w = [], (-1.0, 0.0)
         for w_r in np.round(np.linspace(0, 1, 21), 2):
             score = pr_auc(va.y, fuse(*c["val"], float(w_r)))
@@ -210,7 +244,9 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
         w_r = best_w[1]
         fused_val = fuse(*c["val"], w_r)
         Urow_tr = tr.U_rows(rows)
-        cold_prior, cold_curve = fit_cold_start(Urow_tr, tr.I[rows], tr.y[rows], va.U_rows(), va.I, va.y, fused_val)
+        cold_prior, cold_curve = fit_cold_start(
+            Urow_tr, tr.I[rows], tr.y[rows], va.U_rows(), va.I, va.y, fused_val
+        )
         scorer = FusedScorer(resnet, forest, w_r, 0.5, "unversioned", cold_prior, cal)
         combine_s = 0.0
         for name, ex in (("val", va), ("test", te)):
@@ -219,34 +255,74 @@ def _fit_branches(run: SeedRun, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarr
             scores["resnet"], scores["deep_forest"] = c_r, c_f
             scores["fused_no_prior"] = fuse(c_r, c_f, w_r)
             t = time.time()
-            scores["fused"] = _chunked(ex, lambda e, gs, rs: scorer.combine(
-                c_r[rs], c_f[rs], e.U_rows(rs), e.I[rs]))
+            # _chunked calls the lambda before the loop moves on: the loop variables are current
+            scores["fused"] = _chunked(
+                ex,
+                lambda e, gs, rs: scorer.combine(c_r[rs], c_f[rs], e.U_rows(rs), e.I[rs]),  # noqa: B023
+            )
             combine_s = time.time() - t  # the test part's, the last
         # the fused model: both branches, their calibration and fusion, the cold-start prior
-        run.cost("fused", resnet_s + forest_s + time.time() - t_fusion - combine_s,
-                 resnet_test_s + forest_test_s + combine_s, te.n)
+        run.cost(
+            "fused",
+            resnet_s + forest_s + time.time() - t_fusion - combine_s,
+            resnet_test_s + forest_test_s + combine_s,
+            te.n,
+        )
         scorer.threshold = best_threshold(va.y, run.val["fused"])
         run.scorer = scorer
-        run.notes.update(fusion_curve=curve, w_r=w_r, threshold=scorer.threshold,
-                         cold_start_weight=cold_prior.weight, cold_start_curve=cold_curve,
-                         calibration={"resnet": cal[0].to_dict(), "deep_forest": cal[1].to_dict()})
+        run.notes.update(
+            fusion_curve=curve,
+            w_r=w_r,
+            threshold=scorer.threshold,
+            cold_start_weight=cold_prior.weight,
+            cold_start_curve=cold_curve,
+            calibration={"resnet": cal[0].to_dict(), "deep_forest": cal[1].to_dict()},
+        )
 
 
-def _fit_networks(run: SeedRun, cfg: TrainConfig, nets: NetworkData, ytr: np.ndarray, va: ExampleSet,
-                  te: ExampleSet, stage: Stages, log: Callable[[str], None]) -> None:
+def _fit_networks(
+    run: SeedRun,
+    cfg: TrainConfig,
+    nets: NetworkData,
+    ytr: np.ndarray,
+    va: ExampleSet,
+    te: ExampleSet,
+    stage: Stages,
+    log: Callable[[str], None],
+) -> None:
     """Every reference network of one seed, on the inputs built once (into ``run``)."""
     for name in NETWORKS:
         with stage(f"seed {run.seed}: {name}"):
-            res = fit_and_score(name, nets, ytr, va.y, te, cfg.network_epochs, cfg.network_patience, run.seed,
-                                log if cfg.progress else None)
+            res = fit_and_score(
+                name,
+                nets,
+                ytr,
+                va.y,
+                te,
+                cfg.network_epochs,
+                cfg.network_patience,
+                run.seed,
+                log if cfg.progress else None,
+            )
             run.val[name], run.test[name] = res.fit.val_scores, res.test
             run.cost(name, res.fit.seconds, res.test_s, te.n)
             run.notes.setdefault("network_curves", {})[name] = res.fit.curve
 
 
-def _fit_seed(seed: int, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, Xtr: np.ndarray, va: ExampleSet,
-              te: ExampleSet, nets: NetworkData, tuned: dict[str, Any], stage: Stages,
-              log: Callable[[str], None], first: SeedRun | None) -> SeedRun:
+def _fit_seed(
+    seed: int,
+    cfg: TrainConfig,
+    tr: ExampleSet,
+    rows: np.ndarray,
+    Xtr: np.ndarray,
+    va: ExampleSet,
+    te: ExampleSet,
+    nets: NetworkData,
+    tuned: dict[str, Any],
+    stage: Stages,
+    log: Callable[[str], None],
+    first: SeedRun | None,
+) -> SeedRun:
     run = SeedRun(seed)
     ytr = tr.y[rows]
     Xva = va.X()  # the baselines' validation rows; the branches build their own in turn
@@ -265,7 +341,7 @@ def _fit_seed(seed: int, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, Xtr
             run.notes.setdefault("params", {})[name] = model.params
             run.val[name] = model.score(Xva)
             fit_s, t = time.time() - t, time.time()
-            run.test[name] = _chunked(te, lambda e, gs, rs: model.score(e.X(rs)))
+            run.test[name] = _chunked(te, lambda e, gs, rs: model.score(e.X(rs)))  # noqa: B023 (called now)
             run.cost(name, fit_s, time.time() - t, te.n)
     del Xva
     _fit_networks(run, cfg, nets, ytr, va, te, stage, log)
@@ -274,7 +350,10 @@ def _fit_seed(seed: int, cfg: TrainConfig, tr: ExampleSet, rows: np.ndarray, Xtr
 
 
 def train(
-    data: list[str | Path], out: Path, fmt: str | None = None, cfg: TrainConfig | None = None,
+    data: list[str | Path],
+    out: Path,
+    fmt: str | None = None,
+    cfg: TrainConfig | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train everything and write the artifact; returns the report dict."""
@@ -287,55 +366,90 @@ def train(
         catalogue = load_catalogue(read.files)
         spec = FeatureSpec()
         times = [e.ts for e in read.events]
-        split = CalendarSplit.from_times(times, cfg.horizon_ms, read.day_offset_ms, cfg.val_days, cfg.test_days)
+        split = CalendarSplit.from_times(
+            times, cfg.horizon_ms, read.day_offset_ms, cfg.val_days, cfg.test_days
+        )
         horizon = fitting_horizon(split, times, cfg.horizon_ms)
         if horizon != cfg.horizon_ms:
-            log(f"validation or test lasts under four horizons: horizon {cfg.horizon_ms // 60_000} -> "
-                f"{horizon // 60_000} minutes")
+            log(
+                f"validation or test lasts under four horizons: horizon {cfg.horizon_ms // 60_000} -> "
+                f"{horizon // 60_000} minutes"
+            )
             cfg.horizon_ms = horizon
             split = replace(split, embargo_ms=horizon)
         del times
-    log(f"read {len(read.events):,} events from {len(read.files)} file(s); skipped {dict(read.skipped)}; "
-        f"active days train/val/test {split.days}; horizon {cfg.horizon_ms // 60_000} minutes")
+    log(
+        f"read {len(read.events):,} events from {len(read.files)} file(s); skipped {dict(read.skipped)}; "
+        f"active days train/val/test {split.days}; horizon {cfg.horizon_ms // 60_000} minutes"
+    )
     with stage("build examples"):
+
         def progress(done: int, total: int) -> None:
             if cfg.progress and done and done % 100_000 < 20_000:
                 log(f"    replayed {done:,} of {total:,} events")
 
-        parts = build_examples(read.events, catalogue, spec, cfg.n_candidates, cfg.horizon_ms, split,
-                               cfg.neg_group_rate, cfg.seeds[0], progress)
+        parts = build_examples(
+            read.events,
+            catalogue,
+            spec,
+            cfg.n_candidates,
+            cfg.horizon_ms,
+            split,
+            cfg.neg_group_rate,
+            cfg.seeds[0],
+            progress,
+        )
     tr, va, te = parts["train"], parts["val"], parts["test"]
-    log(f"examples: train {tr.n:,} rows kept (pos {int(tr.y.sum())}), val {va.n:,} (pos {int(va.y.sum())}), "
+    log(
+        f"examples: train {tr.n:,} rows kept (pos {int(tr.y.sum())}), val {va.n:,} (pos {int(va.y.sum())}), "
         f"test {te.n:,} (pos {int(te.y.sum())}); test purchases {len(te.purchases)}, candidate recall "
-        f"{te.purchases.candidate_recall()} of a ceiling {te.purchases.touched_share()}")
+        f"{te.purchases.candidate_recall()} of a ceiling {te.purchases.touched_share()}"
+    )
     if tr.y.sum() < 2 or va.y.sum() == 0:
-        raise ValueError("too few purchases to train: the train and validation splits need positives "
-                         f"(train {int(tr.y.sum())}, validation {int(va.y.sum())})")
+        raise ValueError(
+            "too few purchases to train: the train and validation splits need positives "
+            f"(train {int(tr.y.sum())}, validation {int(va.y.sum())})"
+        )
     rows = tabular_rows(tr.y, cfg.neg_ratio, cfg.seeds[0])
     with stage("network inputs"):
         Xtr = tr.X(rows)
         # the training period's graph: no validation or test event ever enters it
         graph = InteractionGraph.from_events(read.events, split.val_start)
         nets = NetworkData.build(tr, rows, Xtr, va, graph)
-    log(f"interaction graph (training period): {graph.n_users:,} users, {graph.n_items:,} items, "
-        f"{len(graph.by_user.nbr):,} edges")
+    log(
+        f"interaction graph (training period): {graph.n_users:,} users, {graph.n_items:,} items, "
+        f"{len(graph.by_user.nbr):,} edges"
+    )
     tuned: dict[str, Any] = {}
     runs: list[SeedRun] = []
     for seed in cfg.seeds:
-        runs.append(_fit_seed(seed, cfg, tr, rows, Xtr, va, te, nets, tuned, stage, log,
-                              runs[0] if runs else None))
+        runs.append(
+            _fit_seed(seed, cfg, tr, rows, Xtr, va, te, nets, tuned, stage, log, runs[0] if runs else None)
+        )
     del nets, Xtr
     with stage("evaluate on test"):
         for name, rule in RULES.items():
             for run in runs:
                 run.val[name], run.test[name] = rule(va.I), rule(te.I)
         names = list(runs[0].test)
-        thresholds = {n: [run.scorer.threshold if n == "fused" and run.scorer else best_threshold(va.y, run.val[n])
-                          for run in runs] for n in names}
-        test_summary = summarize(te, {n: [run.test[n] for run in runs] for n in names}, thresholds,
-                                 cfg.n_boot, cfg.seeds[0], BUCKET_MODELS)
-        val_summary = summarize(va, {n: [run.val[n] for run in runs] for n in names}, thresholds,
-                                0, cfg.seeds[0])
+        thresholds = {
+            n: [
+                run.scorer.threshold if n == "fused" and run.scorer else best_threshold(va.y, run.val[n])
+                for run in runs
+            ]
+            for n in names
+        }
+        test_summary = summarize(
+            te,
+            {n: [run.test[n] for run in runs] for n in names},
+            thresholds,
+            cfg.n_boot,
+            cfg.seeds[0],
+            BUCKET_MODELS,
+        )
+        val_summary = summarize(
+            va, {n: [run.val[n] for run in runs] for n in names}, thresholds, 0, cfg.seeds[0]
+        )
         fusion_ci = _fusion_curve_ci(va, runs, cfg)
     served = runs[0].scorer
     assert served is not None
@@ -347,23 +461,49 @@ def train(
         **test_summary,
         "validation": val_summary["models"],
         "model_version": version,
-        "data": {"files": [str(f) for f in files], "n_events": len(read.events), "skipped": dict(read.skipped),
-                 "users": len({e.user_id for e in read.events}),
-                 "purchases": sum(e.type == "transaction" for e in read.events)},
-        "split": {**split.to_dict(), "train": tr.n, "val": va.n, "test": te.n, "train_pos": int(tr.y.sum()),
-                  "val_pos": int(va.y.sum()), "test_pos": int(te.y.sum()), "train_tabular_rows": int(len(rows)),
-                  "val_purchases": len(va.purchases), "test_purchases": len(te.purchases),
-                  "val_candidate_recall": va.purchases.candidate_recall()},
+        "data": {
+            "files": [str(f) for f in files],
+            "n_events": len(read.events),
+            "skipped": dict(read.skipped),
+            "users": len({e.user_id for e in read.events}),
+            "purchases": sum(e.type == "transaction" for e in read.events),
+        },
+        "split": {
+            **split.to_dict(),
+            "train": tr.n,
+            "val": va.n,
+            "test": te.n,
+            "train_pos": int(tr.y.sum()),
+            "val_pos": int(va.y.sum()),
+            "test_pos": int(te.y.sum()),
+            "train_tabular_rows": int(len(rows)),
+            "val_purchases": len(va.purchases),
+            "test_purchases": len(te.purchases),
+            "val_candidate_recall": va.purchases.candidate_recall(),
+        },
         "seeds": list(cfg.seeds),
-        "fusion": {"w_r": served.w_r, "w_f": round(1 - served.w_r, 4), "threshold": served.threshold,
-                   "cold_start_weight": first["cold_start_weight"], "calibration": first["calibration"],
-                   "per_seed": [{"seed": r.seed, "w_r": r.notes["w_r"], "threshold": r.notes["threshold"]}
-                                for r in runs]},
-        "tuning": {"params": first.get("params", {}), "grids": first.get("grids", {}),
-                   "forest": first["forest_sweep"]},
+        "fusion": {
+            "w_r": served.w_r,
+            "w_f": round(1 - served.w_r, 4),
+            "threshold": served.threshold,
+            "cold_start_weight": first["cold_start_weight"],
+            "calibration": first["calibration"],
+            "per_seed": [
+                {"seed": r.seed, "w_r": r.notes["w_r"], "threshold": r.notes["threshold"]} for r in runs
+            ],
+        },
+        "tuning": {
+            "params": first.get("params", {}),
+            "grids": first.get("grids", {}),
+            "forest": first["forest_sweep"],
+        },
         "config": cfg.to_dict(),
-        "curves": {"resnet": first["resnet_curves"], "networks": first["network_curves"],
-                   "fusion_weight": fusion_ci, "cold_start_weight": first["cold_start_curve"]},
+        "curves": {
+            "resnet": first["resnet_curves"],
+            "networks": first["network_curves"],
+            "fusion_weight": fusion_ci,
+            "cold_start_weight": first["cold_start_curve"],
+        },
         "cost": _cost(runs, te.n),
         "serving": {n: spec.serving for n, spec in NETWORKS.items()},
     }
@@ -375,12 +515,21 @@ def train(
     report["total_s"] = stage.total()
     extra_files = render_report(report, te.y, {n: runs[0].test[n] for n in names})
     save_artifact(
-        Path(out), served, catalogue, spec,
-        {"training_data": {"files": [f.name for f in files], "fingerprint": fingerprint(files),
-                           "n_events": len(read.events), "horizon_ms": cfg.horizon_ms},
-         "metrics": test_summary["models"],
-         # the served (first) seed's own thresholds: the metrics above average the seeds'
-         "thresholds": {n: round(float(thresholds[n][0]), 8) for n in ("resnet", "deep_forest", "fused")}},
+        Path(out),
+        served,
+        catalogue,
+        spec,
+        {
+            "training_data": {
+                "files": [f.name for f in files],
+                "fingerprint": fingerprint(files),
+                "n_events": len(read.events),
+                "horizon_ms": cfg.horizon_ms,
+            },
+            "metrics": test_summary["models"],
+            # the served (first) seed's own thresholds: the metrics above average the seeds'
+            "thresholds": {n: round(float(thresholds[n][0]), 8) for n in ("resnet", "deep_forest", "fused")},
+        },
         extra_files,
     )
     log(f"wrote {out} (model {version}) in {stage.total():.0f}s, peak RSS {report['peak_rss_mb']:,} MB")
@@ -421,12 +570,14 @@ def _scale_note(report: dict[str, Any], n_events: int, stage: Stages) -> dict[st
     factor = target / max(n_events, 1)
     rows = report["split"]["val"] + report["split"]["test"]
     return {
-        "events": n_events, "target_events": target,
+        "events": n_events,
+        "target_events": target,
         "build_s_per_1k_events": round(build / max(n_events, 1) * 1000, 3),
         "eval_rows_per_event": round(rows / max(n_events, 1), 2),
         "projected_build_s": round(build * factor),
         "projected_eval_rows": int(rows * factor),
         "projected_eval_gb": round(rows * factor * ROW_BYTES / 1e9, 1),
-        "total_s": stage.total(), "peak_rss_mb": round(peak_rss_mb()),
+        "total_s": stage.total(),
+        "peak_rss_mb": round(peak_rss_mb()),
         "projected_total_s": round(stage.total() * factor),
     }

@@ -16,6 +16,7 @@ validation like every model's.
 >>> np.argsort(-cart_rule(I)).tolist(), np.argsort(-recency_rule(I)).tolist()
 ([1, 2, 0], [2, 0, 1])
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,7 +41,9 @@ def recency_rule(I: np.ndarray) -> np.ndarray:
 
 def cart_rule(I: np.ndarray) -> np.ndarray:
     is_open = I[:, _OPEN] > 0
-    return np.where(is_open, 1.0 + _fresher(I[:, _SINCE_CART]), _fresher(I[:, _SINCE_TOUCH])).astype(np.float32)
+    return np.where(is_open, 1.0 + _fresher(I[:, _SINCE_CART]), _fresher(I[:, _SINCE_TOUCH])).astype(
+        np.float32
+    )
 
 
 RULES = {"cart_rule": cart_rule, "recency_rule": recency_rule}

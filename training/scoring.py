@@ -5,6 +5,7 @@ label windows cut at the end of the data; the artifact's branches and fusion are
 judged by the same protocol as training (:func:`training.evaluation.summarize`), at
 the thresholds chosen when it was trained.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,9 @@ from training.examples import build_examples
 __all__ = ["evaluate_artifact"]
 
 
-def evaluate_artifact(model_dir: Path, data: list[str | Path], fmt: str | None = None,
-                      progress: bool = False, n_boot: int = 200) -> dict[str, Any]:
+def evaluate_artifact(
+    model_dir: Path, data: list[str | Path], fmt: str | None = None, progress: bool = False, n_boot: int = 200
+) -> dict[str, Any]:
     """Metrics, with intervals by user, of the artifact's branches and fusion on ``data``."""
     loaded = load_artifact(model_dir)
     read = read_clickstream(data, fmt)
@@ -33,8 +35,9 @@ def evaluate_artifact(model_dir: Path, data: list[str | Path], fmt: str | None =
         if progress and done % 20_000 == 0:
             print(f"  replayed {done:,} of {total:,} events", flush=True)
 
-    ex = build_examples(read.events, loaded.catalogue, loaded.spec, scorer.n_items, horizon,
-                        progress=report)["all"]
+    ex = build_examples(read.events, loaded.catalogue, loaded.spec, scorer.n_items, horizon, progress=report)[
+        "all"
+    ]
     c_r = np.zeros(ex.n, dtype=np.float32)
     c_f = np.zeros(ex.n, dtype=np.float32)
     fused = np.zeros(ex.n, dtype=np.float32)
@@ -43,7 +46,11 @@ def evaluate_artifact(model_dir: Path, data: list[str | Path], fmt: str | None =
         fused[rs] = scorer.combine(c_r[rs], c_f[rs], ex.U_rows(rs), ex.I[rs])
     # the served seed's thresholds (an artifact before they were recorded: the seeds' mean)
     trained = loaded.manifest.get("thresholds") or {
-        name: m.get("threshold", 0.5) for name, m in loaded.manifest.get("metrics", {}).items()}
-    thresholds = {"resnet": [trained.get("resnet", 0.5)], "deep_forest": [trained.get("deep_forest", 0.5)],
-                  "fused": [scorer.threshold]}
+        name: m.get("threshold", 0.5) for name, m in loaded.manifest.get("metrics", {}).items()
+    }
+    thresholds = {
+        "resnet": [trained.get("resnet", 0.5)],
+        "deep_forest": [trained.get("deep_forest", 0.5)],
+        "fused": [scorer.threshold],
+    }
     return summarize(ex, {"resnet": [c_r], "deep_forest": [c_f], "fused": [fused]}, thresholds, n_boot)

@@ -13,12 +13,13 @@ seeded. The encoder is reused by :mod:`training.graph_attention`.
 >>> net({"seq": torch.zeros(3, 20, 9), "static": torch.zeros(3, 5)}).shape
 torch.Size([3])
 """
+
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-from training.network_head import JoinedHead
+from training.network_head import JoinedHead, ReferenceNetwork
 
 __all__ = ["AttentionLSTM", "AttentionLSTMEncoder"]
 
@@ -42,7 +43,7 @@ class AttentionLSTMEncoder(nn.Module):
         return pooled[:, 0]
 
 
-class AttentionLSTM(nn.Module):
+class AttentionLSTM(ReferenceNetwork):
     """:class:`AttentionLSTMEncoder` joined with [U, I] (``lstm_attention``)."""
 
     inputs = ("seq", "static")

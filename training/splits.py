@@ -23,16 +23,18 @@ event time:
 ['train', 'train', 'train', 'train', 'train', 'train', 'val', 'test', 'test']
 >>> s.part(6 * DAY + 60_000) is None  # inside validation's embargo
 True
->>> slices = [0] * 100 + [30 * DAY - 60_000] * 5 + [30 * DAY] * 100 + [61 * DAY - 60_000] * 5 + [61 * DAY] * 100
+>>> spill = 60_000  # a minute before midnight
+>>> slices = [0] * 100 + [30 * DAY - spill] * 5 + [30 * DAY] * 100 + [61 * DAY - spill] * 5 + [61 * DAY] * 100
 >>> jd = CalendarSplit.from_times(slices, 1)   # three slices, each spilling a minute into the day before
 >>> jd.days, [jd.part(t) for t in (30 * DAY - 60_000, 30 * DAY, 61 * DAY - 60_000, 61 * DAY)]
 ((1, 1, 1), ['val', 'val', 'test', 'test'])
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable
 
 __all__ = ["CalendarSplit", "PARTS", "SplitError", "fitting_horizon"]
 
@@ -58,9 +60,14 @@ class CalendarSplit:
 
     @classmethod
     def from_times(
-        cls, times: Iterable[int], horizon_ms: int, day_offset_ms: int = 0,
-        val_days: int | None = None, test_days: int | None = None, min_day_fraction: float = 0.25,
-    ) -> "CalendarSplit":
+        cls,
+        times: Iterable[int],
+        horizon_ms: int,
+        day_offset_ms: int = 0,
+        val_days: int | None = None,
+        test_days: int | None = None,
+        min_day_fraction: float = 0.25,
+    ) -> CalendarSplit:
         """Cut the active days of ``times`` (``day_offset_ms``: where the data's local day
         starts relative to UTC midnight, e.g. -8 h for China time)."""
         times = list(times)
@@ -75,14 +82,18 @@ class CalendarSplit:
         if n - n_test - n_val < 1 or n_test < 1 or n_val < 1:
             raise SplitError(
                 f"a calendar split needs at least {n_test + n_val + 1} active days "
-                f"(train, {n_val} validation, {n_test} test); the data has {n}")
+                f"(train, {n_val} validation, {n_test} test); the data has {n}"
+            )
         # A part begins the day after the previous part's last active day: with days in a
         # row, at its own first day; with gaps (JD.com's monthly slices), a slice's spill
         # over midnight into the day before stays with its slice.
         val_day, test_day = active[n - n_test - n_val - 1] + 1, active[n - n_test - 1] + 1
         return cls(
-            start=min(times), val_start=val_day * DAY_MS + day_offset_ms,
-            test_start=test_day * DAY_MS + day_offset_ms, end=max(times) + 1, embargo_ms=horizon_ms,
+            start=min(times),
+            val_start=val_day * DAY_MS + day_offset_ms,
+            test_start=test_day * DAY_MS + day_offset_ms,
+            end=max(times) + 1,
+            embargo_ms=horizon_ms,
             days=(n - n_test - n_val, n_val, n_test),
         )
 
@@ -106,8 +117,11 @@ class CalendarSplit:
 
     def spans(self, times: Iterable[int]) -> dict[str, int]:
         """How long each part's data lasts (its last event time minus its first), in ms."""
-        ranges = {"train": (self.start, self.val_start), "val": (self.val_start, self.test_start),
-                  "test": (self.test_start, self.end)}
+        ranges = {
+            "train": (self.start, self.val_start),
+            "val": (self.val_start, self.test_start),
+            "test": (self.test_start, self.end),
+        }
         first: dict[str, int] = {}
         last: dict[str, int] = {}
         for t in times:

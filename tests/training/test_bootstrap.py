@@ -1,4 +1,5 @@
 """Bootstrap by user: the same figures a naive resampling gives, and intervals that behave."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +35,9 @@ def test_every_resample_equals_the_naive_computation() -> None:
             assert got[name][b] == pytest.approx(m[name], abs=6e-5)  # m is rounded to 4 places
         pw = weights[boot.purchase_user]
         assert got["purchase_recall"][b] == pytest.approx(pw[got_purchase].sum() / pw.sum(), abs=1e-12)
-    assert got["purchase_recall"][0] == pytest.approx(purchase_recall(p, cover, len(purchase_user), 0.9), abs=1e-4)
+    assert got["purchase_recall"][0] == pytest.approx(
+        purchase_recall(p, cover, len(purchase_user), 0.9), abs=1e-4
+    )
 
 
 def test_identical_users_give_an_interval_of_width_zero() -> None:

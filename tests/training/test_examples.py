@@ -1,5 +1,6 @@
 """Point-in-time examples: correct labels on a hand-made history, no leakage across time or
 across the split's boundaries, and every purchase counted."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,8 +50,11 @@ def test_labels_follow_the_horizon() -> None:
 
 
 def test_a_purchase_is_covered_by_the_rows_that_could_catch_it() -> None:
-    evts = [Event("0", "z", "x", "view", 0)] + [Event(str(k), "u", "i", "view", k * MIN) for k in range(40, 45)] \
+    evts = (
+        [Event("0", "z", "x", "view", 0)]
+        + [Event(str(k), "u", "i", "view", k * MIN) for k in range(40, 45)]
         + [Event("b", "u", "i", "transaction", 50 * MIN), Event("n", "u", "j", "transaction", 51 * MIN)]
+    )
     ex = build_examples(evts, horizon_ms=30 * MIN)["all"]
     assert ex.purchases.items == ["i", "j"] and ex.purchases.candidate == [True, False]
     assert ex.purchases.touched == [True, False]  # j was never touched: no model could have caught it
@@ -61,7 +65,9 @@ def test_a_purchase_is_covered_by_the_rows_that_could_catch_it() -> None:
 def test_future_events_never_change_past_features() -> None:
     base = history()
     a = build_examples(base[:4], horizon_ms=30 * MIN)["all"]
-    b = build_examples(base + [Event("8", "alice", "pen", "view", 91 * MIN, "c2")], horizon_ms=30 * MIN)["all"]
+    b = build_examples(base + [Event("8", "alice", "pen", "view", 91 * MIN, "c2")], horizon_ms=30 * MIN)[
+        "all"
+    ]
     n, g = a.n, len(a.sizes)
     np.testing.assert_array_equal(a.U, b.U[:g])
     np.testing.assert_array_equal(a.I, b.I[:n])
@@ -69,7 +75,11 @@ def test_future_events_never_change_past_features() -> None:
 
 
 def test_same_second_events_form_one_moment() -> None:
-    evts = [Event("a", "u", "i", "view", 0), Event("b", "u", "i", "view", 0), Event("c", "u", "j", "view", 1000)]
+    evts = [
+        Event("a", "u", "i", "view", 0),
+        Event("b", "u", "i", "view", 0),
+        Event("c", "u", "j", "view", 1000),
+    ]
     ex = build_examples(evts)["all"]
     assert list(ex.moment_index) == [1, 2]
 
@@ -77,7 +87,9 @@ def test_same_second_events_form_one_moment() -> None:
 def test_training_moments_without_a_purchase_are_sampled_before_features_are_built() -> None:
     evts = [Event(f"e{k}", f"u{k % 7}", f"i{k % 5}", "view", k * MIN) for k in range(300)]
     evts += [Event("b", "u1", "i1", "transaction", 300 * MIN)]
-    split = CalendarSplit(start=0, val_start=400 * MIN, test_start=500 * MIN, end=600 * MIN, embargo_ms=30 * MIN)
+    split = CalendarSplit(
+        start=0, val_start=400 * MIN, test_start=500 * MIN, end=600 * MIN, embargo_ms=30 * MIN
+    )
     full = build_examples(evts, split=split, horizon_ms=30 * MIN)["train"]
     few = build_examples(evts, split=split, horizon_ms=30 * MIN, neg_group_rate=0.1, seed=3)["train"]
     assert few.y.sum() == full.y.sum() > 0  # every moment with a purchase is kept
@@ -90,7 +102,9 @@ def histories(draw) -> list[Event]:
     evts = []
     for k in range(n):
         ts = draw(st.integers(0, 5 * DAY - 1))
-        kind = draw(st.sampled_from(["view", "view", "addtocart", "transaction", "favorite", "remove_from_cart"]))
+        kind = draw(
+            st.sampled_from(["view", "view", "addtocart", "transaction", "favorite", "remove_from_cart"])
+        )
         evts.append(Event(f"e{k}", f"u{draw(st.integers(0, 4))}", f"i{draw(st.integers(0, 5))}", kind, ts))
     # every day active, so the split has 3 train, 1 validation and 1 test day
     evts += [Event(f"d{d}", "anchor", "x", "view", d * DAY + 1) for d in range(5)]
@@ -109,8 +123,15 @@ def test_no_label_and_no_feature_sees_across_a_boundary(evts: list[Event], horiz
         for g, (s, n) in enumerate(zip(ex.group_starts(), ex.sizes)):
             m, k, user = ex.moment_ts[g], ex.moment_index[g], ex.users[g]
             for r in range(s, s + n):
-                bought = any(j > k and e.type == "transaction" and e.user_id == user and e.item_id == ex.items[r]
-                             and m < e.ts <= m + H and e.ts < hi for j, e in enumerate(evts))
+                bought = any(
+                    j > k
+                    and e.type == "transaction"
+                    and e.user_id == user
+                    and e.item_id == ex.items[r]
+                    and m < e.ts <= m + H
+                    and e.ts < hi
+                    for j, e in enumerate(evts)
+                )
                 assert ex.y[r] == bought  # the label window is cut at the part's end
     # what happens after a boundary changes nothing before it, features and labels alike
     for name, boundary in (("train", split.val_start), ("val", split.test_start)):

@@ -1,4 +1,5 @@
 """Quick end-to-end train and evaluate on the real JD.com sample: the protocol's output."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,20 @@ from stream.commands.cli import main
 from training.scoring import evaluate_artifact
 
 NETWORKS = {"mlp", "cnn_sequence", "lstm", "lstm_attention", "lstm_attention_gat"}
-MODELS = {"logistic_regression", "linear_svm", "random_forest", "xgboost", "lightgbm", *NETWORKS,
-          "cart_rule", "recency_rule", "resnet", "deep_forest", "fused_no_prior", "fused"}
+MODELS = {
+    "logistic_regression",
+    "linear_svm",
+    "random_forest",
+    "xgboost",
+    "lightgbm",
+    *NETWORKS,
+    "cart_rule",
+    "recency_rule",
+    "resnet",
+    "deep_forest",
+    "fused_no_prior",
+    "fused",
+}
 KEYS = {"precision", "recall", "f1", "roc_auc", "pr_auc", "threshold", "purchase_recall"}
 
 
@@ -19,16 +32,27 @@ def test_quick_train_writes_artifact_and_report(quick_model) -> None:
     out, report = quick_model
     assert set(report["models"]) == MODELS
     assert all(KEYS <= set(m) for m in report["models"].values())
-    assert 0 < report["positive_rate"] < 0.1 and 0 < report["candidate_recall"] <= report["touched_share"] <= 1
-    for name in ("report.md", "metrics.json", "pr_curves.png", "resnet_curve.png", "fusion_weight.png",
-                 "forest_sweep.png", "manifest.json"):
+    assert (
+        0 < report["positive_rate"] < 0.1 and 0 < report["candidate_recall"] <= report["touched_share"] <= 1
+    )
+    for name in (
+        "report.md",
+        "metrics.json",
+        "pr_curves.png",
+        "resnet_curve.png",
+        "fusion_weight.png",
+        "forest_sweep.png",
+        "manifest.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     md = (out / "report.md").read_text()
     assert "| fused |" in md and "Paired differences" in md and "paper's claim" in md
     # every model has an interval for every metric, and fused is paired with each other model
     assert set(report["ci"]) == MODELS
-    assert all(lo <= report["models"][n]["pr_auc"] <= hi for n, (lo, hi) in
-               ((n, c["pr_auc"]) for n, c in report["ci"].items()))
+    assert all(
+        lo <= report["models"][n]["pr_auc"] <= hi
+        for n, (lo, hi) in ((n, c["pr_auc"]) for n, c in report["ci"].items())
+    )
     assert set(report["paired"]) == MODELS - {"fused"}
     assert all(len(p["pr_auc_diff"]) == 3 and 0 <= p["p_better"] <= 1 for p in report["paired"].values())
     # the calendar split: JD.com's three monthly slices, one each
@@ -44,7 +68,9 @@ def test_quick_train_writes_artifact_and_report(quick_model) -> None:
     # every trained model's cost, one figure per seed; the rules train nothing
     cost = report["cost"]["models"]
     assert set(cost) == MODELS - {"cart_rule", "recency_rule", "fused_no_prior"}
-    assert all(len(c["train_s"]) == len(c["us_per_pair"]) == 1 and c["us_per_pair"][0] > 0 for c in cost.values())
+    assert all(
+        len(c["train_s"]) == len(c["us_per_pair"]) == 1 and c["us_per_pair"][0] > 0 for c in cost.values()
+    )
     assert "| lstm_attention_gat |" in md and "µs per pair" in md
     # the networks get intervals and the paired difference with the fusion in every bucket
     cold = {r["model"]: r for r in report["by_activity"] if r["bucket"] == "cold"}
@@ -78,10 +104,19 @@ def test_artifact_serves_the_calibrated_fusion_it_was_trained_with(quick_model) 
 
 def test_evaluate_json(quick_model, jdata_dir: Path, capsys) -> None:
     out, _ = quick_model
-    assert main(["evaluate", "--model", str(out), str(jdata_dir / "JData_Action_201604.csv.gz"), "--json"]) == 0
+    assert (
+        main(["evaluate", "--model", str(out), str(jdata_dir / "JData_Action_201604.csv.gz"), "--json"]) == 0
+    )
     result = orjson.loads(capsys.readouterr().out)
-    assert {"models", "n_examples", "positive_rate", "candidate_recall", "ci", "purchase_recall",
-            "n_purchases"} <= set(result)
+    assert {
+        "models",
+        "n_examples",
+        "positive_rate",
+        "candidate_recall",
+        "ci",
+        "purchase_recall",
+        "n_purchases",
+    } <= set(result)
     assert {"resnet", "deep_forest", "fused"} <= set(result["models"]) == set(result["ci"])
     assert KEYS <= set(result["models"]["fused"]) and result["n_examples"] > 1000
     assert set(result["ci"]["fused"]["pr_auc"]) and len(result["ci"]["fused"]["pr_auc"]) == 2

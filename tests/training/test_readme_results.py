@@ -1,4 +1,5 @@
 """The README's results are generated from the runs they cite, never typed by hand."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,8 +10,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_readme_results_section_is_what_the_cited_runs_give() -> None:
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_results.py"), "--check"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "readme_results.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
