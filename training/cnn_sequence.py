@@ -13,6 +13,7 @@ reference network (:mod:`training.network_training`).
 >>> net({"seq": torch.zeros(3, 20, 9), "static": torch.zeros(3, 5)}).shape
 torch.Size([3])
 """
+
 from __future__ import annotations
 
 from torch import Tensor, nn
@@ -31,8 +32,10 @@ class SequenceCNN(nn.Module):
     def __init__(self, seq_dim: int, static_dim: int, channels: int = 32, width: int = 3) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv1d(seq_dim, channels, width, padding=width // 2), nn.ReLU(),
-            nn.Conv1d(channels, channels, width, padding=width // 2), nn.ReLU(),
+            nn.Conv1d(seq_dim, channels, width, padding=width // 2),
+            nn.ReLU(),
+            nn.Conv1d(channels, channels, width, padding=width // 2),
+            nn.ReLU(),
         )
         self.head = JoinedHead(channels + static_dim)
 

@@ -8,11 +8,12 @@ interaction graph. :func:`fit_and_score` trains one network
 a time, timing it: the microseconds per pair the report gives are those of building a
 pair's inputs and scoring it in a batch.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -35,13 +36,18 @@ class NetworkData:
     val: Inputs
 
     @classmethod
-    def build(cls, tr: ExampleSet, rows: np.ndarray, X_rows: np.ndarray, va: ExampleSet,
-              graph: InteractionGraph) -> "NetworkData":
+    def build(
+        cls, tr: ExampleSet, rows: np.ndarray, X_rows: np.ndarray, va: ExampleSet, graph: InteractionGraph
+    ) -> NetworkData:
         """``X_rows``: the [U, I] of ``rows`` of ``tr`` (the scaling is fitted on it)."""
         inputs = NetworkInputs.fit(X_rows, graph)
         keys = input_keys(NETWORKS)
-        return cls(inputs, inputs.dims(tr), inputs.build(tr, rows, keys, X_rows),
-                   inputs.build(va, np.arange(va.n), keys))
+        return cls(
+            inputs,
+            inputs.dims(tr),
+            inputs.build(tr, rows, keys, X_rows),
+            inputs.build(va, np.arange(va.n), keys),
+        )
 
 
 @dataclass
@@ -51,13 +57,31 @@ class NetworkResult:
     test_s: float  # seconds to build the test rows' inputs and score them
 
 
-def fit_and_score(name: str, data: NetworkData, y: np.ndarray, y_val: np.ndarray, te: ExampleSet,
-                  max_epochs: int, patience: int, seed: int,
-                  log: Callable[[str], None] | None = None) -> NetworkResult:
+def fit_and_score(
+    name: str,
+    data: NetworkData,
+    y: np.ndarray,
+    y_val: np.ndarray,
+    te: ExampleSet,
+    max_epochs: int,
+    patience: int,
+    seed: int,
+    log: Callable[[str], None] | None = None,
+) -> NetworkResult:
     """Fit the network ``name`` of :data:`training.networks.NETWORKS` and score ``te``."""
     spec = NETWORKS[name]
-    fit = fit_network(lambda: spec.make(data.dims), data.train, y, data.val, y_val, max_epochs=max_epochs,
-                      patience=patience, seed=seed, name=name, log=log)
+    fit = fit_network(
+        lambda: spec.make(data.dims),
+        data.train,
+        y,
+        data.val,
+        y_val,
+        max_epochs=max_epochs,
+        patience=patience,
+        seed=seed,
+        name=name,
+        log=log,
+    )
     t = time.time()
     test = score_rows(fit.model, lambda r: data.inputs.build(te, r, spec.inputs), te.n)
     return NetworkResult(fit, test, time.time() - t)

@@ -32,6 +32,7 @@ F1 0.652). Here:
 >>> net(batch).shape
 torch.Size([3])
 """
+
 from __future__ import annotations
 
 import torch
@@ -91,8 +92,17 @@ class AttentionLSTMGraph(nn.Module):
 
     inputs = ("seq", "static", *GRAPH_KEYS)
 
-    def __init__(self, seq_dim: int, static_dim: int, n_users: int, n_items: int, dim: int = 16,
-                 hidden: int = 32, heads: int = 4, node_dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        seq_dim: int,
+        static_dim: int,
+        n_users: int,
+        n_items: int,
+        dim: int = 16,
+        hidden: int = 32,
+        heads: int = 4,
+        node_dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         self.encoder = AttentionLSTMEncoder(seq_dim, hidden, heads)
         self.user_emb = nn.Embedding(n_users + 1, dim)
@@ -110,9 +120,17 @@ class AttentionLSTMGraph(nn.Module):
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         b = batch
         user = self.user_attention(
-            self.user_emb(self._nodes(b["user"], self.n_users)), self.item_emb(b["user_nbr"]),
-            b["user_nbr_type"], b["user_nbr_age"], b["user_nbr_mask"])
+            self.user_emb(self._nodes(b["user"], self.n_users)),
+            self.item_emb(b["user_nbr"]),
+            b["user_nbr_type"],
+            b["user_nbr_age"],
+            b["user_nbr_mask"],
+        )
         item = self.item_attention(
-            self.item_emb(self._nodes(b["item"], self.n_items)), self.user_emb(b["item_nbr"]),
-            b["item_nbr_type"], b["item_nbr_age"], b["item_nbr_mask"])
+            self.item_emb(self._nodes(b["item"], self.n_items)),
+            self.user_emb(b["item_nbr"]),
+            b["item_nbr_type"],
+            b["item_nbr_age"],
+            b["item_nbr_mask"],
+        )
         return self.head(self.encoder(b["seq"]), user, item, b["static"])

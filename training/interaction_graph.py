@@ -30,10 +30,12 @@ Design, for the training pipeline (:mod:`training.graph_attention` reads it):
 >>> g.recent_edges("cap", at=10_000, k=5, side="item")   # after the cutoff: not in the graph
 []
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -43,8 +45,11 @@ __all__ = ["InteractionGraph", "Adjacency", "GRAPH_KEYS"]
 
 Side = Literal["user", "item"]
 #: The arrays :meth:`InteractionGraph.inputs` returns, one row per scored row.
-GRAPH_KEYS = tuple(f"{side}{part}" for side in ("user", "item")
-                   for part in ("", "_nbr", "_nbr_type", "_nbr_age", "_nbr_mask"))
+GRAPH_KEYS = tuple(
+    f"{side}{part}"
+    for side in ("user", "item")
+    for part in ("", "_nbr", "_nbr_type", "_nbr_age", "_nbr_mask")
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +68,16 @@ class Adjacency:
     span: int  # every edge's ts - t0 lies in [0, span)
 
     @classmethod
-    def build(cls, node: np.ndarray, nbr: np.ndarray, types: np.ndarray, ts: np.ndarray, n_nodes: int,
-              t0: int, span: int) -> "Adjacency":
+    def build(
+        cls,
+        node: np.ndarray,
+        nbr: np.ndarray,
+        types: np.ndarray,
+        ts: np.ndarray,
+        n_nodes: int,
+        t0: int,
+        span: int,
+    ) -> Adjacency:
         order = np.lexsort((ts, node))  # stable: same-time edges keep their replay order
         node, nbr, types, ts = node[order], nbr[order], types[order], ts[order]
         keys = node.astype(np.int64) * (span + 1) + (ts - t0)
@@ -100,7 +113,7 @@ class InteractionGraph:
     cutoff: int
 
     @classmethod
-    def from_events(cls, events: Iterable[Event], cutoff: int) -> "InteractionGraph":
+    def from_events(cls, events: Iterable[Event], cutoff: int) -> InteractionGraph:
         """The graph of every event strictly before ``cutoff`` (epoch ms)."""
         users: dict[str, int] = {}
         items: dict[str, int] = {}
@@ -116,8 +129,13 @@ class InteractionGraph:
         T, TS = np.asarray(t, dtype=np.int8), np.asarray(ts, dtype=np.int64)
         t0 = int(TS.min()) if len(TS) else int(cutoff)
         span = max(int(cutoff) - t0, 1)
-        return cls(users, items, Adjacency.build(U, I, T, TS, len(users), t0, span),
-                   Adjacency.build(I, U, T, TS, len(items), t0, span), int(cutoff))
+        return cls(
+            users,
+            items,
+            Adjacency.build(U, I, T, TS, len(users), t0, span),
+            Adjacency.build(I, U, T, TS, len(items), t0, span),
+            int(cutoff),
+        )
 
     @property
     def n_users(self) -> int:
@@ -138,11 +156,15 @@ class InteractionGraph:
         adj, other = (self.by_user, self.items) if side == "user" else (self.by_item, self.users)
         names = {v: n for n, v in other.items()}
         pos, mask, _ = adj.recent(self.index([name], side), np.asarray([at]), k)
-        return [(names[int(adj.nbr[p])], int(adj.ts[p]), EVENT_TYPES[adj.types[p]])
-                for p, m in zip(pos[0], mask[0]) if m]
+        return [
+            (names[int(adj.nbr[p])], int(adj.ts[p]), EVENT_TYPES[adj.types[p]])
+            for p, m in zip(pos[0], mask[0])
+            if m
+        ]
 
-    def inputs(self, users: np.ndarray, items: np.ndarray, at: np.ndarray, k_user: int = 16,
-               k_item: int = 8) -> dict[str, np.ndarray]:
+    def inputs(
+        self, users: np.ndarray, items: np.ndarray, at: np.ndarray, k_user: int = 16, k_item: int = 8
+    ) -> dict[str, np.ndarray]:
         """What a graph attention layer reads for each (user node, item node, time):
         the node (``n_users`` / ``n_items``: unknown at that time), its recent
         neighbours (padding: the unknown index, masked), their edge types and ages
@@ -150,8 +172,9 @@ class InteractionGraph:
         at = np.asarray(at, dtype=np.int64)
         out: dict[str, np.ndarray] = {}
         for side, nodes, adj, k, n_self, n_other in (
-                ("user", users, self.by_user, k_user, self.n_users, self.n_items),
-                ("item", items, self.by_item, k_item, self.n_items, self.n_users)):
+            ("user", users, self.by_user, k_user, self.n_users, self.n_items),
+            ("item", items, self.by_item, k_item, self.n_items, self.n_users),
+        ):
             pos, mask, count = adj.recent(nodes, at, k)
             out[side] = np.where(count > 0, nodes, n_self).astype(np.int32)
             out[f"{side}_nbr"] = _gather(adj.nbr, pos, mask, n_other).astype(np.int32)

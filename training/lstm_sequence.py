@@ -11,6 +11,7 @@ pooling adds. Trained like every reference network (:mod:`training.network_train
 >>> net({"seq": torch.zeros(3, 20, 9), "static": torch.zeros(3, 5)}).shape
 torch.Size([3])
 """
+
 from __future__ import annotations
 
 from torch import Tensor, nn

@@ -10,6 +10,7 @@ reference network (:mod:`training.network_training`).
 >>> net({"static": torch.zeros(3, 5)}).shape
 torch.Size([3])
 """
+
 from __future__ import annotations
 
 from torch import Tensor, nn

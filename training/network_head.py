@@ -9,6 +9,7 @@ two of them is their encoder's.
 >>> head(torch.zeros(4, 3), torch.zeros(4, 2)).shape
 torch.Size([4])
 """
+
 from __future__ import annotations
 
 from torch import Tensor, cat, nn

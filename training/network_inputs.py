@@ -21,10 +21,11 @@ for every network and seed, and the test part a chunk at a time.
 >>> tuple(batch["seq"].shape[1:]), batch["static"].shape[1] == ex.X().shape[1]
 ((20, 9), True)
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import torch
@@ -55,14 +56,18 @@ class NetworkInputs:
     graph: InteractionGraph | None = None
 
     @classmethod
-    def fit(cls, X_train: np.ndarray, graph: InteractionGraph | None = None) -> "NetworkInputs":
+    def fit(cls, X_train: np.ndarray, graph: InteractionGraph | None = None) -> NetworkInputs:
         return cls(RobustScaling.fit(X_train), graph)
 
     def dims(self, ex: ExampleSet) -> NetworkDims:
         g = self.graph
-        return NetworkDims(SEQ_DIM, ex.U.shape[1] + ex.I.shape[1], g.n_users if g else 0, g.n_items if g else 0)
+        return NetworkDims(
+            SEQ_DIM, ex.U.shape[1] + ex.I.shape[1], g.n_users if g else 0, g.n_items if g else 0
+        )
 
-    def build(self, ex: ExampleSet, rows: np.ndarray, keys: Iterable[str], X: np.ndarray | None = None) -> Inputs:
+    def build(
+        self, ex: ExampleSet, rows: np.ndarray, keys: Iterable[str], X: np.ndarray | None = None
+    ) -> Inputs:
         """The inputs named in ``keys`` for ``rows`` of ``ex`` (``X``: their [U, I] when
         the caller has it already)."""
         keys = set(keys)

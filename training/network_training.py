@@ -29,11 +29,13 @@ True
 >>> bool(np.array_equal(fit.val_scores, again.val_scores))   # seeded: the same network
 True
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import cast
 
 import numpy as np
 import torch
@@ -65,8 +67,9 @@ def predict(model: nn.Module, inputs: Inputs, chunk: int = CHUNK) -> np.ndarray:
     return np.concatenate(out).astype(np.float32) if out else np.zeros(0, dtype=np.float32)
 
 
-def score_rows(model: nn.Module, build: Callable[[np.ndarray], Inputs], n_rows: int,
-               chunk: int = 8 * CHUNK) -> np.ndarray:
+def score_rows(
+    model: nn.Module, build: Callable[[np.ndarray], Inputs], n_rows: int, chunk: int = 8 * CHUNK
+) -> np.ndarray:
     """P(buy) of rows ``0..n_rows-1``, whose inputs ``build(rows)`` makes a chunk at a
     time (a test part's inputs would not fit in memory at once)."""
     out = np.zeros(n_rows, dtype=np.float32)
@@ -88,16 +91,26 @@ class FittedNetwork:
 
 
 def fit_network(
-    build: Callable[[], nn.Module], train: Inputs, y: np.ndarray, val: Inputs, y_val: np.ndarray,
-    max_epochs: int = 8, patience: int = 3, seed: int = 0, lr: float = 1e-3, weight_decay: float = 1e-4,
-    batch: int = 512, name: str = "network", log: Callable[[str], None] | None = None,
+    build: Callable[[], nn.Module],
+    train: Inputs,
+    y: np.ndarray,
+    val: Inputs,
+    y_val: np.ndarray,
+    max_epochs: int = 8,
+    patience: int = 3,
+    seed: int = 0,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    batch: int = 512,
+    name: str = "network",
+    log: Callable[[str], None] | None = None,
 ) -> FittedNetwork:
     """Train ``build()`` on ``train``/``y`` with early stopping on ``val``/``y_val``; see
     the module docstring. Both inputs hold what the network reads (``build().inputs``)."""
     t0 = time.time()
     torch.manual_seed(seed)
     model = build()
-    keys = tuple(model.inputs)
+    keys = tuple(cast(tuple[str, ...], model.inputs))  # a class attribute, not a submodule
     train, val = {k: train[k] for k in keys}, {k: val[k] for k in keys}
     Y = torch.from_numpy(np.asarray(y, dtype=np.float32))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)

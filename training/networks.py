@@ -4,15 +4,13 @@ Published purchase-intent models, each in its own module, all trained by
 :func:`training.network_training.fit_network` on the same rows, seeds and early
 stopping, and ending in the same head:
 
-========================  =====================================================  ==============================
-name                      what it reads                                          module
-========================  =====================================================  ==============================
-``mlp``                   [U, I]                                                 :mod:`training.mlp_model`
-``cnn_sequence``          the last actions (1-D convolutions) + [U, I]           :mod:`training.cnn_sequence`
-``lstm``                  the last actions (LSTM) + [U, I]                       :mod:`training.lstm_sequence`
-``lstm_attention``        the last actions (LSTM + attention) + [U, I]           :mod:`training.sequence_model`
-``lstm_attention_gat``    the above + the user-item graph (graph attention)      :mod:`training.graph_attention`
-========================  =====================================================  ==============================
+* ``mlp``: [U, I] (:mod:`training.mlp_model`);
+* ``cnn_sequence``: the last actions through 1-D convolutions, + [U, I]
+  (:mod:`training.cnn_sequence`);
+* ``lstm``: the last actions through an LSTM, + [U, I] (:mod:`training.lstm_sequence`);
+* ``lstm_attention``: LSTM and attention pooling, + [U, I] (:mod:`training.sequence_model`);
+* ``lstm_attention_gat``: the above + the user-item graph through graph attention
+  (:mod:`training.graph_attention`).
 
 None of them is served. ``serving`` says what serving each would take, and the
 report's verdict quotes it when one beats the fused model outside the noise.
@@ -22,10 +20,11 @@ report's verdict quotes it when one beats the fused model outside the noise.
 >>> sorted(input_keys(["mlp", "lstm"]))
 ['seq', 'static']
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from torch import nn
 
@@ -47,26 +46,33 @@ class NetworkSpec:
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        return tuple(self.cls.inputs)  # type: ignore[arg-type]
+        return tuple(self.cls.inputs)  # type: ignore[attr-defined]
 
 
-_SEQUENCE = ("the worker's user state would have to keep the user's last 20 actions in order (time, type, item, "
-             "category; it keeps per-item counts and last touches, not the sequence): a new state field and a "
-             "state upgrade, the sequence built at scoring time by the code training uses "
-             "(training/examples.py), and the network and its scaling in the artifact")
+_SEQUENCE = (
+    "the worker's user state would have to keep the user's last 20 actions in order (time, type, item, "
+    "category; it keeps per-item counts and last touches, not the sequence): a new state field and a "
+    "state upgrade, the sequence built at scoring time by the code training uses "
+    "(training/examples.py), and the network and its scaling in the artifact"
+)
 NETWORKS: dict[str, NetworkSpec] = {
-    "mlp": NetworkSpec(PropensityMLP, lambda d: PropensityMLP(d.static),
-                       "its weights and scaling in the artifact and a scorer branch; it reads the U and I the "
-                       "worker already computes, so no state change"),
+    "mlp": NetworkSpec(
+        PropensityMLP,
+        lambda d: PropensityMLP(d.static),
+        "its weights and scaling in the artifact and a scorer branch; it reads the U and I the "
+        "worker already computes, so no state change",
+    ),
     "cnn_sequence": NetworkSpec(SequenceCNN, lambda d: SequenceCNN(d.seq, d.static), _SEQUENCE),
     "lstm": NetworkSpec(SequenceLSTM, lambda d: SequenceLSTM(d.seq, d.static), _SEQUENCE),
     "lstm_attention": NetworkSpec(AttentionLSTM, lambda d: AttentionLSTM(d.seq, d.static), _SEQUENCE),
     "lstm_attention_gat": NetworkSpec(
-        AttentionLSTMGraph, lambda d: AttentionLSTMGraph(d.seq, d.static, d.users, d.items),
+        AttentionLSTMGraph,
+        lambda d: AttentionLSTMGraph(d.seq, d.static, d.users, d.items),
         _SEQUENCE + "; and the graph: the trained embedding of every training user and item in the artifact, "
         "each user's 16 most recent items (in the same new state field) and each item's 8 most recent users "
         "(a new field of the global items table), with everything first seen after training scored as "
-        "unknown, as it was trained; retraining to refresh the embeddings"),
+        "unknown, as it was trained; retraining to refresh the embeddings",
+    ),
 }
 
 

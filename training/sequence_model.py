@@ -13,6 +13,7 @@ seeded. The encoder is reused by :mod:`training.graph_attention`.
 >>> net({"seq": torch.zeros(3, 20, 9), "static": torch.zeros(3, 5)}).shape
 torch.Size([3])
 """
+
 from __future__ import annotations
 
 import torch

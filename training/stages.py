@@ -7,12 +7,14 @@
 >>> stage.rows[0]["stage"], lines[0].startswith("  fit: 0.0s")
 ('fit', True)
 """
+
 from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 __all__ = ["Stages", "peak_rss_mb"]
 

@@ -1,5 +1,6 @@
 """A tiny synthetic clickstream with a learnable signal, split and built into examples,
 for the reference networks' tests (seconds, not minutes)."""
+
 from __future__ import annotations
 
 import numpy as np

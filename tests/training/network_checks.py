@@ -1,5 +1,6 @@
 """The checks every reference network passes (each network's test module runs them on
 the synthetic parts of ``conftest.py``)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,9 @@ def check_reproducible(name: str, data: NetworkData, parts: dict[str, ExampleSet
     y, y_val = parts["train"].y, parts["val"].y
 
     def fit(seed: int) -> np.ndarray:
-        return fit_network(lambda: NETWORKS[name].make(data.dims), data.train, y, data.val, y_val,
-                           max_epochs=1, seed=seed).val_scores
+        return fit_network(
+            lambda: NETWORKS[name].make(data.dims), data.train, y, data.val, y_val, max_epochs=1, seed=seed
+        ).val_scores
 
     a, b, c = fit(0), fit(0), fit(1)
     assert np.array_equal(a, b)

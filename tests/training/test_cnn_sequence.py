@@ -1,4 +1,5 @@
 """``cnn_sequence`` (training/cnn_sequence.py): shapes, seeding, and a fit on a tiny synthetic set."""
+
 from __future__ import annotations
 
 import pytest

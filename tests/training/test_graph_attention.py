@@ -1,6 +1,7 @@
 """``lstm_attention_gat`` (training/graph_attention.py): the graph attention layer reads
 only unmasked neighbours, unknown nodes share one learned embedding, and the network
 passes the checks every reference network passes."""
+
 from __future__ import annotations
 
 import numpy as np

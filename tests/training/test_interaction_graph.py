@@ -1,5 +1,6 @@
 """The interaction graph at a moment holds no interaction from at or after it, nor any
 from after its cutoff; nodes without an earlier edge are unknown."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,9 @@ def _events(draw: list[tuple[int, int, int, int]]) -> list[Event]:
     return [Event(str(k), USERS[u], ITEMS[i], EVENT_TYPES[t], ts) for k, (ts, u, i, t) in enumerate(rows)]
 
 
-EVENTS = st.lists(st.tuples(st.integers(0, 50), st.integers(0, 2), st.integers(0, 3), st.integers(0, 5)),
-                  max_size=40)
+EVENTS = st.lists(
+    st.tuples(st.integers(0, 50), st.integers(0, 2), st.integers(0, 3), st.integers(0, 5)), max_size=40
+)
 
 
 @settings(max_examples=80, deadline=None)
@@ -32,14 +34,21 @@ def test_the_graph_at_a_moment_holds_no_interaction_from_after_it(draw, cutoff, 
             got = g.recent_edges(name, at, k, side)
             assert all(ts < at and ts < cutoff for _, ts, _ in got)
             # exactly the k most recent edges before the moment, oldest first
-            before = [(getattr(e, other), e.ts, e.type) for e in events
-                      if getattr(e, key) == name and e.ts < min(at, cutoff)]
+            before = [
+                (getattr(e, other), e.ts, e.type)
+                for e in events
+                if getattr(e, key) == name and e.ts < min(at, cutoff)
+            ]
             assert got == sorted(before, key=lambda r: r[1])[-k:] if before else got == []
 
 
 def test_the_arrays_a_network_reads_respect_the_moment() -> None:
-    ev = [Event("1", "ann", "pen", "view", 1_000), Event("2", "bob", "pen", "addtocart", 2_000),
-          Event("3", "ann", "ink", "view", 5_000), Event("4", "cy", "mug", "view", 7_000)]
+    ev = [
+        Event("1", "ann", "pen", "view", 1_000),
+        Event("2", "bob", "pen", "addtocart", 2_000),
+        Event("3", "ann", "ink", "view", 5_000),
+        Event("4", "cy", "mug", "view", 7_000),
+    ]
     g = InteractionGraph.from_events(ev, cutoff=6_000)
     users = g.index(["ann", "ann", "bob", "cy"], "user")
     items = g.index(["pen", "ink", "pen", "mug"], "item")

@@ -1,4 +1,5 @@
 """``lstm`` (training/lstm_sequence.py): shapes, seeding, and a fit on a tiny synthetic set."""
+
 from __future__ import annotations
 
 import pytest

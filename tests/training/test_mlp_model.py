@@ -1,4 +1,5 @@
 """``mlp`` (training/mlp_model.py): shapes, seeding, and a fit on a tiny synthetic set."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """The networks' inputs: one scaling for all, sequences and graph arrays per row, and
 only the keys asked for."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,10 +32,17 @@ def test_a_training_row_reads_the_graph_as_of_its_moment(synthetic_parts, synthe
     rows = np.arange(tr.n)
     a = NetworkInputs.fit(tr.X(), synthetic_graph).build(tr, rows, GRAPH_KEYS)
     at = tr.moment_ts[tr.row_group()]
-    for side, adj, key in (("user", synthetic_graph.by_user, "user_nbr"),
-                           ("item", synthetic_graph.by_item, "item_nbr")):
-        pos, mask, _ = adj.recent(synthetic_graph.index(
-            [tr.users[g] for g in tr.row_group()] if side == "user" else tr.items, side), at, 16 if side == "user" else 8)
+    for side, adj, key in (
+        ("user", synthetic_graph.by_user, "user_nbr"),
+        ("item", synthetic_graph.by_item, "item_nbr"),
+    ):
+        pos, mask, _ = adj.recent(
+            synthetic_graph.index(
+                [tr.users[g] for g in tr.row_group()] if side == "user" else tr.items, side
+            ),
+            at,
+            16 if side == "user" else 8,
+        )
         assert np.array_equal(mask, a[f"{key}_mask"].numpy())
         assert np.all(adj.ts[pos][mask] < np.broadcast_to(at[:, None], mask.shape)[mask])
 

@@ -1,5 +1,6 @@
 """The shared loop: the kept network is the best epoch's, its validation scores are that
 network's, and chunked scoring equals scoring at once."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,11 +1,12 @@
 """``lstm_attention`` (training/sequence_model.py): shapes, seeding, and a fit on a tiny synthetic set."""
+
 from __future__ import annotations
 
 import pytest
 
 from tests.training.network_checks import check_fits, check_reproducible, check_shapes, network_data
-from training.sequence_model import AttentionLSTM
 from training.networks import NETWORKS
+from training.sequence_model import AttentionLSTM
 
 NAME = "lstm_attention"
 
