@@ -15,7 +15,8 @@ trained the same way, so that the references differ only in what they are:
 
 >>> import torch
 >>> from torch import nn
->>> class Linear(nn.Module):
+>>> from training.network_head import ReferenceNetwork
+>>> class Linear(ReferenceNetwork):
 ...     inputs = ("static",)
 ...     def __init__(self): super().__init__(); self.w = nn.Linear(2, 1)
 ...     def forward(self, batch): return self.w(batch["static"]).squeeze(1)
