@@ -1,0 +1,83 @@
+"""The layers' rules, read from the code's own imports (``ast``): the arrows point down.
+
+* ``stream.domain`` (the shared bottom layer) imports nothing else of ours;
+* ``models`` imports only ``stream.domain`` of ours;
+* ``training`` imports only ``models`` and ``stream.domain``;
+* the rest of ``stream`` never imports ``training``, except the command line and the bench
+  (the top floor: ``intent train``, and the bench trains a model when none exists);
+* no cycle between packages (``stream.domain``, ``stream.processing``, ..., ``models``,
+  ``training``).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = ("stream", "models", "training")
+
+
+def _package(module: str) -> str:
+    """``stream.domain.state`` -> ``stream.domain``; ``stream.config`` -> itself;
+    ``models.forest`` -> ``models``."""
+    parts = module.split(".")
+    if parts[0] == "stream":
+        return ".".join(parts[:2])  # a subpackage, or a module of stream's own (config, lazy)
+    return parts[0]
+
+
+def _imports() -> dict[str, set[str]]:
+    """Package -> the packages of ours its modules import (functions' imports included)."""
+    arrows: dict[str, set[str]] = {}
+    for top in OURS:
+        for path in (ROOT / top).rglob("*.py"):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            src = _package(module)
+            for node in ast.walk(ast.parse(path.read_text())):
+                names: list[str] = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                for name in names:
+                    if name.split(".")[0] in OURS and name not in ("stream",):
+                        arrows.setdefault(src, set()).add(_package(name))
+    for src in arrows:
+        arrows[src].discard(src)
+        arrows[src].discard("stream")  # `from stream import x`: x's own package is the arrow
+    return arrows
+
+
+def test_lower_layers_never_import_higher_ones() -> None:
+    arrows = _imports()
+    assert arrows.get("stream.domain", set()) == set(), arrows.get("stream.domain")
+    assert arrows.get("models", set()) <= {"stream.domain"}, arrows["models"]
+    assert arrows.get("training", set()) <= {"models", "stream.domain"}, arrows["training"]
+    for src, dsts in arrows.items():
+        if src.startswith("stream") and src not in ("stream.commands", "stream.bench"):
+            assert "training" not in dsts, f"{src} imports training"
+
+
+def test_no_cycle_between_packages() -> None:
+    arrows = _imports()
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(arrows.get(node, ())):
+            assert state.get(nxt) != 1, "cycle: " + " -> ".join([*path, node, nxt])
+            if nxt not in state:
+                visit(nxt, [*path, node])
+        state[node] = 2
+
+    for node in sorted(arrows):
+        if node not in state:
+            visit(node, [])
+
+
+def test_the_walk_sees_the_known_arrows() -> None:
+    """The test is not vacuous: arrows that must exist are found."""
+    arrows = _imports()
+    assert "stream.domain" in arrows["models"] and "models" in arrows["training"]
+    assert "stream.processing" in arrows["stream.runtime"] and "training" in arrows["stream.commands"]
