@@ -26,7 +26,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.report import cost_table, paired_table, results_table, verdict  # noqa: E402
+from training.report import model_order, reading_of, verdict  # noqa: E402
 
 README = ROOT / "README.md"
 RESULTS = ROOT / "docs" / "results"
@@ -45,6 +45,44 @@ DATA_SETS = {
 }
 
 
+def summary_table(m: dict) -> str:
+    """One row per model: its test PR-AUC and purchase recall with intervals, the paired
+    difference fused minus it, the reading, and its mean cost (the run's report has the
+    full tables: ROC-AUC, F1, per seed, per activity bucket)."""
+    ci, paired = m.get("ci", {}), m.get("paired", {})
+    cost = m.get("cost", {}).get("models", {})
+    lines = [
+        "| model | PR-AUC [95% CI] | purchase recall [95% CI] | fused minus it, PR-AUC [95% CI] | reading | "
+        "µs / pair |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n in model_order(m["models"]):
+        if n == "fused_no_prior":
+            continue
+        row, c = m["models"][n], ci.get(n, {})
+        pr = (
+            f"{row['pr_auc']:.4f} [{c['pr_auc'][0]:.4f}, {c['pr_auc'][1]:.4f}]"
+            if "pr_auc" in c
+            else f"{row['pr_auc']:.4f}"
+        )
+        rec = (
+            f"{row['purchase_recall']:.3f} [{c['purchase_recall'][0]:.3f}, {c['purchase_recall'][1]:.3f}]"
+            if "purchase_recall" in c
+            else f"{row['purchase_recall']:.3f}"
+        )
+        if n in paired:
+            lo, _, hi = paired[n]["pr_auc_diff"]
+            diff, reading = (
+                f"{paired[n]['point']:+.4f} [{lo:+.4f}, {hi:+.4f}]",
+                reading_of(paired[n]["pr_auc_diff"]),
+            )
+        else:
+            diff, reading = "—", "—"
+        us = f"{sum(cost[n]['us_per_pair']) / len(cost[n]['us_per_pair']):.1f}" if n in cost else "—"
+        lines.append(f"| {n} | {pr} | {rec} | {diff} | {reading} | {us} |")
+    return "\n".join(lines)
+
+
 def _section(name: str, m: dict) -> list[str]:
     title, command = DATA_SETS[name]
     split, fusion = m["split"], m["fusion"]
@@ -53,37 +91,20 @@ def _section(name: str, m: dict) -> list[str]:
         f"### {title}",
         "",
         f"`{command}` (full, not `--quick`): model `{m['model_version']}`, {m['total_s']:,.0f} s, peak RSS "
-        f"{m['peak_rss_mb']:,} MB on the 2-core machine; `docs/results/{name}.json` is its `metrics.json`. "
-        f"{m['data']['n_events']:,} events; active days train / validation / test {tuple(split['days'])}; "
-        f"horizon {horizon} min; seeds {m['seeds']}; {m.get('n_boot', 0)} bootstrap resamples by user. "
-        f"Test: {split['test']:,} scored rows ({split['test_pos']} positive), {m['n_purchases']} purchases "
-        f"counted; candidate recall {m['candidate_recall']} against a ceiling of {m['touched_share']} "
-        f"(items the user had touched before).",
+        f"{m['peak_rss_mb']:,} MB on the 2-core machine; `docs/results/{name}.json` is its `metrics.json` "
+        f"(the run's `report.md` has every table). {m['data']['n_events']:,} events; active days train / "
+        f"validation / test {tuple(split['days'])}; horizon {horizon} min; seeds {m['seeds']}; "
+        f"{m.get('n_boot', 0)} bootstrap resamples by user. Test: {split['test']:,} scored rows "
+        f"({split['test_pos']} positive), {m['n_purchases']} purchases counted; candidate recall "
+        f"{m['candidate_recall']} against a ceiling of {m['touched_share']} "
+        "(items the user had touched before).",
         "",
-        results_table(m),
-        "",
-        paired_table(m),
+        summary_table(m),
         "",
         verdict(m)
         + f" Served fusion: w_r = {fusion['w_r']} (per seed: "
         + ", ".join(str(r["w_r"]) for r in fusion["per_seed"])
         + f"), t_p = {fusion['threshold']:.4f}.",
-        "",
-        *_cost(m),
-    ]
-
-
-def _cost(m: dict) -> list[str]:
-    """Training seconds and microseconds per pair of each model (runs that recorded them)."""
-    table = cost_table(m)
-    if not table:
-        return []
-    return [
-        f"Cost on the same run: training seconds per seed (tuning and validation passes included) and "
-        f"microseconds per scored pair ({m['cost']['test_rows']:,} test rows, in batches; the fused model: "
-        "both branches, calibration, fusion and the cold-start prior).",
-        "",
-        table,
         "",
     ]
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,3 +82,38 @@ def test_the_walk_sees_the_known_arrows() -> None:
     arrows = _imports()
     assert "stream.domain" in arrows["models"] and "models" in arrows["training"]
     assert "stream.processing" in arrows["stream.runtime"] and "training" in arrows["stream.commands"]
+
+
+def test_no_module_over_400_lines() -> None:
+    """Big rooms hold two concepts: split them before they grow past 400 lines."""
+    long = {
+        str(p.relative_to(ROOT)): n
+        for top in OURS
+        for p in (ROOT / top).rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert not long, long
+
+
+def test_no_feature_column_by_number_outside_the_layout() -> None:
+    """A column of U or I is read by its name in the layout (stream/domain/feature_spec.py),
+    never by a number (``U[:, 15]``)."""
+    pattern = re.compile(r"\b[UI](?:_rows\([^)]*\))?\[\s*:\s*,\s*\d")
+    found = [
+        f"{p.relative_to(ROOT)}:{k}"
+        for top in OURS
+        for p in (ROOT / top).rglob("*.py")
+        for k, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line) and "doctest" not in line and not line.lstrip().startswith(">>>")
+    ]
+    assert not found, found
+
+
+def test_the_architecture_notes_list_every_module() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "module_map.py"), "--check"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -24,33 +24,29 @@ Stages, each timed and its peak memory printed:
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from models.artifact import save_artifact, sha256_file
-from models.calibration import PlattCalibrator
-from models.cold_start import fit_cold_start
-from models.forest import DeepForest
-from models.fusion import FusedScorer, fuse
+from models.artifact import save_artifact
+from models.fusion import fuse
 from stream.domain.features import FeatureSpec
-from stream.domain.labels import DEFAULT_HORIZON_MS
 from stream.domain.readers import read_clickstream
 from training.attributes import load_catalogue
 from training.baselines import BASELINES, Baseline, fit_baseline, tune_baseline
 from training.evaluation import summarize
 from training.examples import SEQ_LEN, ExampleSet, build_examples
+from training.fit_branches import fit_branches
 from training.fit_networks import NetworkData, fit_and_score
-from training.fit_resnet import fit_resnet, score_resnet
 from training.interaction_graph import InteractionGraph
-from training.metrics import best_threshold, pr_auc
+from training.metrics import best_threshold
 from training.networks import NETWORKS
 from training.rules import RULES
+from training.seed_run import SeedRun, TrainConfig, chunked, fingerprint, tabular_rows
 from training.splits import CalendarSplit, fitting_horizon
 from training.stages import Stages, peak_rss_mb
 
@@ -60,224 +56,6 @@ __all__ = ["TrainConfig", "train", "fingerprint", "tabular_rows"]
 BUCKET_MODELS = ("fused", "resnet", "deep_forest", "lightgbm", "random_forest", "cart_rule", *NETWORKS)
 DETERMINISTIC = ("logistic_regression", "linear_svm")  # the seed changes nothing: fitted once
 ROW_BYTES = FeatureSpec().item_dim * 4 + 2 * SEQ_LEN + 1  # I, the two sequence masks, the label
-
-
-@dataclass
-class TrainConfig:
-    quick: bool = False
-    horizon_ms: int = DEFAULT_HORIZON_MS  # shortened when validation or test is too short for it
-    n_candidates: int = 32
-    val_days: int | None = None  # default: 1/9 of the active days (at least 1)
-    test_days: int | None = None  # default: 2/9 of them (at least 1)
-    # Training moments without a purchase that are kept. Few are better than many on
-    # Taobao's validation day (hard negatives, the other candidates of a buying moment,
-    # teach more than random idle moments), and cheaper: 0.02-0.05 beat 0.1 and 0.5.
-    neg_group_rate: float = 0.03
-    neg_ratio: int | None = None  # negatives per positive in the row models' rows (None: all)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    n_boot: int = 300
-    window: int = 100
-    stride: int = 20
-    forest_depths: tuple[int, ...] = (8, 16)
-    forest_trees: tuple[int, ...] = (20, 40)
-    forest_layers: int = 3
-    resnet_epochs: int = 25
-    # every reference network (training/networks.py): at most this many epochs, stopped
-    # after ``network_patience`` without a better validation PR-AUC. Sized so that the
-    # five networks of three seeds fit the full Taobao run in its 20 minutes on 2 cores
-    # (an epoch of LSTM-attention: ~5 s, half of it the validation pass); on Taobao the
-    # validation curves are flat within the noise after the first epochs.
-    network_epochs: int = 6
-    network_patience: int = 2
-    progress: bool = True
-
-    def scaled(self) -> TrainConfig:
-        """Quick mode: one seed, small grids and budgets (for tests and a first look)."""
-        if self.quick:
-            self.seeds, self.n_boot = self.seeds[:1], min(self.n_boot, 50)
-            self.forest_depths, self.forest_trees, self.forest_layers = (8,), (15,), 2
-            self.resnet_epochs, self.network_epochs = 4, 2
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)
-        }
-
-
-def fingerprint(files: list[Path]) -> str:
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode())
-        h.update(sha256_file(f).encode())
-    return h.hexdigest()
-
-
-def tabular_rows(y: np.ndarray, ratio: int | None, seed: int) -> np.ndarray:
-    """Every positive row and ``ratio`` negatives per positive, at least 2,000 (all when
-    fewer, or when ``ratio`` is None), sorted."""
-    if ratio is None:
-        return np.arange(len(y))
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    keep = min(len(neg), max(ratio * len(pos), 2000))
-    return np.sort(np.concatenate([pos, rng.choice(neg, keep, replace=False)]))
-
-
-def _chunked(ex: ExampleSet, fn: Callable[[ExampleSet, slice, slice], np.ndarray]) -> np.ndarray:
-    """``fn`` over consecutive groups of ``ex`` (so [U, I] is never built for all rows)."""
-    out = np.zeros(ex.n, dtype=np.float32)
-    for gs, rs in ex.group_chunks():
-        out[rs] = fn(ex, gs, rs)
-    return out
-
-
-def _us_per_pair(seconds: float, n: int) -> float:
-    return round(seconds / max(n, 1) * 1e6, 2)
-
-
-@dataclass
-class SeedRun:
-    """One seed's models and their scores on validation and test."""
-
-    seed: int
-    val: dict[str, np.ndarray] = field(default_factory=dict)
-    test: dict[str, np.ndarray] = field(default_factory=dict)
-    scorer: FusedScorer | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
-
-    def cost(self, name: str, train_s: float, test_s: float, n_test: int) -> None:
-        """Record a model's training seconds (tuning and validation passes included) and
-        its scoring cost per test pair (inputs built and scored in batches)."""
-        self.notes.setdefault("cost", {})[name] = {
-            "train_s": round(train_s, 1),
-            "us_per_pair": _us_per_pair(test_s, n_test),
-        }
-
-
-def _fit_branches(
-    run: SeedRun,
-    cfg: TrainConfig,
-    tr: ExampleSet,
-    rows: np.ndarray,
-    Xtr: np.ndarray,
-    va: ExampleSet,
-    te: ExampleSet,
-    tuned: dict[str, Any],
-    stage: Stages,
-    log: Callable[[str], None],
-) -> None:
-    """The ResNet and the deep forest of one seed, calibrated and fused (into ``run``)."""
-    seed = run.seed
-    with stage(f"seed {seed}: resnet"):
-        t = time.time()
-        resnet, curves = fit_resnet(
-            tr,
-            va,
-            cfg.n_candidates,
-            max_epochs=cfg.resnet_epochs,
-            seed=seed,
-            log=log if cfg.progress else None,
-        )
-        raw = {"val": score_resnet(resnet, va)}
-        resnet_s = time.time() - t
-        t = time.time()
-        raw["test"] = score_resnet(resnet, te)
-        resnet_test_s = time.time() - t
-        run.cost("resnet", resnet_s, resnet_test_s, te.n)
-        run.notes["resnet_curves"] = curves
-    Xva = va.X()
-    with stage(f"seed {seed}: deep forest"):
-        t_forest = time.time()
-        grid = (
-            [(d, n) for d in cfg.forest_depths for n in cfg.forest_trees]
-            if "forest" not in tuned
-            else [tuned["forest"]]
-        )
-        fitted: list[tuple[DeepForest, np.ndarray]] = []
-        sweep = []
-        for depth, trees in grid:
-            t = time.time()
-            forest = DeepForest(
-                cfg.window, cfg.stride, trees, trees, depth, cfg.forest_layers, random_state=seed
-            ).fit(Xtr, tr.y[rows], tr.row_users()[rows], Xva, va.y, pr_auc)
-            fit_s = time.time() - t
-            t = time.time()
-            p_val = forest.predict_proba(Xva)  # timed: what serving a pair costs
-            score = pr_auc(va.y, p_val)
-            sweep.append(
-                {
-                    "max_depth": depth,
-                    "n_trees": trees,
-                    "levels": forest.n_levels,
-                    "level_val_pr_auc": forest.level_val_pr_auc_,
-                    "fit_s": round(fit_s, 1),
-                    "us_per_pair": round((time.time() - t) / max(va.n, 1) * 1e6, 2),
-                    "val_pr_auc": round(score, 5),
-                }
-            )
-            fitted.append((forest, p_val))
-        chosen = int(np.argmax([r["val_pr_auc"] for r in sweep]))
-        forest, p_val = fitted[chosen]
-        sweep[chosen]["chosen"] = True
-        tuned.setdefault("forest", (forest.max_depth, forest.cascade_trees))
-        raw["forest_val"] = p_val
-        forest_s = time.time() - t_forest
-        t = time.time()
-        raw["forest_test"] = _chunked(te, lambda e, gs, rs: forest.predict_proba(e.X(rs)))
-        forest_test_s = time.time() - t
-        run.cost("deep_forest", forest_s, forest_test_s, te.n)
-        run.notes["forest_sweep"] = sweep
-    with stage(f"seed {seed}: calibration and fusion"):
-        t_fusion = time.time()
-        cal = (PlattCalibrator.fit(raw["val"], va.y), PlattCalibrator.fit(raw["forest_val"], va.y))
-        c = {
-            "val": (cal[0](raw["val"]), cal[1](raw["forest_val"])),
-            "test": (cal[0](raw["test"]), cal[1](raw["forest_test"])),
-        }
-        curve, best_w = [], (-1.0, 0.0)
-        for w_r in np.round(np.linspace(0, 1, 21), 2):
-            score = pr_auc(va.y, fuse(*c["val"], float(w_r)))
-            curve.append({"w_r": float(w_r), "val_pr_auc": round(score, 5)})
-            if score > best_w[0] + 1e-9:
-                best_w = (score, float(w_r))
-        w_r = best_w[1]
-        fused_val = fuse(*c["val"], w_r)
-        Urow_tr = tr.U_rows(rows)
-        cold_prior, cold_curve = fit_cold_start(
-            Urow_tr, tr.I[rows], tr.y[rows], va.U_rows(), va.I, va.y, fused_val
-        )
-        scorer = FusedScorer(resnet, forest, w_r, 0.5, "unversioned", cold_prior, cal)
-        combine_s = 0.0
-        for name, ex in (("val", va), ("test", te)):
-            c_r, c_f = c[name]
-            scores: dict[str, np.ndarray] = getattr(run, name)
-            scores["resnet"], scores["deep_forest"] = c_r, c_f
-            scores["fused_no_prior"] = fuse(c_r, c_f, w_r)
-            t = time.time()
-            # _chunked calls the lambda before the loop moves on: the loop variables are current
-            scores["fused"] = _chunked(
-                ex,
-                lambda e, gs, rs: scorer.combine(c_r[rs], c_f[rs], e.U_rows(rs), e.I[rs]),  # noqa: B023
-            )
-            combine_s = time.time() - t  # the test part's, the last
-        # the fused model: both branches, their calibration and fusion, the cold-start prior
-        run.cost(
-            "fused",
-            resnet_s + forest_s + time.time() - t_fusion - combine_s,
-            resnet_test_s + forest_test_s + combine_s,
-            te.n,
-        )
-        scorer.threshold = best_threshold(va.y, run.val["fused"])
-        run.scorer = scorer
-        run.notes.update(
-            fusion_curve=curve,
-            w_r=w_r,
-            threshold=scorer.threshold,
-            cold_start_weight=cold_prior.weight,
-            cold_start_curve=cold_curve,
-            calibration={"resnet": cal[0].to_dict(), "deep_forest": cal[1].to_dict()},
-        )
 
 
 def _fit_networks(
@@ -341,11 +119,11 @@ def _fit_seed(
             run.notes.setdefault("params", {})[name] = model.params
             run.val[name] = model.score(Xva)
             fit_s, t = time.time() - t, time.time()
-            run.test[name] = _chunked(te, lambda e, gs, rs: model.score(e.X(rs)))  # noqa: B023 (called now)
+            run.test[name] = chunked(te, lambda e, gs, rs: model.score(e.X(rs)))  # noqa: B023 (called now)
             run.cost(name, fit_s, time.time() - t, te.n)
     del Xva
     _fit_networks(run, cfg, nets, ytr, va, te, stage, log)
-    _fit_branches(run, cfg, tr, rows, Xtr, va, te, tuned, stage, log)
+    fit_branches(run, cfg, tr, rows, Xtr, va, te, tuned, stage, log)
     return run
 
 

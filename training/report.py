@@ -44,7 +44,7 @@ MODEL_ORDER = (
 GBDT = ("xgboost", "lightgbm")
 
 
-def _ordered(names: Any) -> list[str]:
+def model_order(names: Any) -> list[str]:
     names = list(names)
     return [n for n in MODEL_ORDER if n in names] + [n for n in names if n not in MODEL_ORDER]
 
@@ -59,7 +59,7 @@ def _ci(ci: dict[str, list[float]] | None, metric: str) -> str:
 def metrics_table(models: dict[str, dict[str, float]]) -> str:
     """The paper's table layout, with ROC-AUC and PR-AUC added (point values)."""
     lines = ["| model | precision | recall | F1 | ROC-AUC | PR-AUC |", "|---|---|---|---|---|---|"]
-    for n in _ordered(models):
+    for n in model_order(models):
         m = models[n]
         lines.append(
             f"| {n} | {m['precision']:.4f} | {m['recall']:.4f} | {m['f1']:.4f} | "
@@ -77,7 +77,7 @@ def results_table(summary: dict[str, Any]) -> str:
         "purchase recall [95% CI] | PR-AUC per seed |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for n in _ordered(summary["models"]):
+    for n in model_order(summary["models"]):
         m, c = summary["models"][n], ci.get(n)
         per_seed = ", ".join(f"{v:.4f}" for v in seeds.get(n, {}).get("pr_auc", [])) or "—"
         lines.append(
@@ -88,7 +88,7 @@ def results_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _reading(diff: list[float]) -> str:
+def reading_of(diff: list[float]) -> str:
     lo, _, hi = diff
     if lo > 0:
         return "fused better"
@@ -103,7 +103,7 @@ def paired_table(summary: dict[str, Any]) -> str:
         "| fused minus | PR-AUC difference [2.5%, median, 97.5%] | P(fused better) | reading |",
         "|---|---|---|---|",
     ]
-    for n in _ordered(summary.get("paired", {})):
+    for n in model_order(summary.get("paired", {})):
         p = summary["paired"][n]
         lo, mid, hi = p["pr_auc_diff"]
         if p["point"] == lo == hi == 0:  # the same scores (fused_no_prior when the prior's weight is 0)
@@ -111,7 +111,7 @@ def paired_table(summary: dict[str, Any]) -> str:
             continue
         lines.append(
             f"| {n} | {p['point']:+.4f} [{lo:+.4f}, {mid:+.4f}, {hi:+.4f}] | {p['p_better']:.3f} | "
-            f"{_reading(p['pr_auc_diff'])} |"
+            f"{reading_of(p['pr_auc_diff'])} |"
         )
     return "\n".join(lines)
 
@@ -176,7 +176,7 @@ def cost_table(summary: dict[str, Any]) -> str:
         "| model | training s per seed | µs per pair per seed (test rows, in batches) | mean µs per pair |",
         "|---|---|---|---|",
     ]
-    for n in _ordered(cost):
+    for n in model_order(cost):
         c = cost[n]
         lines.append(
             f"| {n} | {', '.join(f'{v:g}' for v in c['train_s'])} | "
@@ -208,7 +208,7 @@ def _plots(report: dict[str, Any], y_test: np.ndarray, scores: dict[str, np.ndar
     files: dict[str, bytes] = {}
     fig, ax = plt.subplots(figsize=(6, 5))
     if 0 < y_test.sum() < len(y_test):
-        for name in _ordered(scores):
+        for name in model_order(scores):
             prec, rec, _ = precision_recall_curve(y_test, scores[name])
             ax.plot(rec, prec, label=name, lw=2.5 if name == "fused" else 1.0)
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall on the test days (first seed)")

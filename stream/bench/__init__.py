@@ -3,6 +3,8 @@
 * :mod:`~stream.bench.throughput`: the I/O limit, the Faust floor, the naive agent, the
   worker's sustained rate and latency, memory; the targets; :func:`run_bench`.
 * :mod:`~stream.bench.model_cost`: microseconds per scored pair on real pairs.
+* :mod:`~stream.bench.soak`: real then generated traffic at full speed for minutes.
+* :mod:`~stream.bench.harness`: what the stages share (topics, worker process, broker).
 * :mod:`~stream.bench.failover`: a worker killed and restarted, timed to ready.
 * :mod:`~stream.bench.naive_agent` and :mod:`~stream.bench.passthrough_agent`: the two
   reference Faust agents the worker is compared with.
@@ -23,6 +25,7 @@ __all__, __getattr__ = lazy_exports(
         "model_cost": "model_cost",
         "served_pairs": "model_cost",
         "run_failover": "failover",
+        "run_soak": "soak",
         "ClickstreamGenerator": "generator",
     },
 )

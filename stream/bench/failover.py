@@ -106,7 +106,7 @@ def run_failover(
     """``rounds`` kill-and-restart measurements on the embedded broker (or
     ``INTENT_BENCH_BOOTSTRAP``); the worker's settings are ``base``'s. ``limit`` takes
     the slice's first events only (tests)."""
-    from stream.bench.throughput import bench_broker, ensure_model, run_directory
+    from stream.bench.harness import bench_broker, ensure_model, run_directory
     from stream.domain.readers import read_clickstream
 
     ensure_model(base, log)

@@ -27,11 +27,8 @@ new user-item pairs). Each stage gets its own topics and consumer group.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,11 +37,19 @@ import numpy as np
 import orjson
 
 from stream.bench.generator import ClickstreamGenerator
+from stream.bench.harness import (
+    bench_broker,
+    bench_worker,
+    ensure_model,
+    processed,
+    rounds,
+    run_directory,
+    stage_settings,
+)
 from stream.bench.model_cost import model_cost, served_pairs
-from stream.config import Settings, replace
+from stream.config import Settings
 from stream.domain.events import Event, encode_event, parse_event
 from stream.domain.readers import read_clickstream
-from stream.io.broker import EmbeddedBroker
 from stream.io.kafka import consumer, ensure_topics, producer
 from stream.io.replay import replay_events
 from stream.io.state_dump import offline_states
@@ -86,27 +91,6 @@ class BenchConfig:
         return self
 
 
-def _stage_settings(base: Settings, name: str) -> Settings:
-    tag = f"{name}-{uuid.uuid4().hex[:6]}"
-    return replace(
-        base,
-        app_id=f"bench-{tag}",
-        topic_events=f"{tag}-events",
-        topic_dlq=f"{tag}-dlq",
-        topic_intents=f"{tag}-intents",
-        topic_item_events=f"{tag}-by-item",
-    )
-
-
-def _rounds(base: Settings, name: str, n: int) -> list[Settings]:
-    """Settings for ``n`` rounds of a stage: fresh topics and group each, but one ``events``
-    topic, so every round reads the same records, replayed once."""
-    first = _stage_settings(base, name)
-    return [first] + [
-        replace(_stage_settings(base, name), topic_events=first.topic_events) for _ in range(n - 1)
-    ]
-
-
 async def io_limit(settings: Settings, events: list[Event], replay: bool = True) -> float:
     """Events/s of consume -> parse -> publish with plain aiokafka (``replay=False``:
     the events are on ``settings.topic_events`` already)."""
@@ -134,15 +118,6 @@ async def io_limit(settings: Settings, events: list[Event], replay: bool = True)
         await prod.stop()
 
 
-def _worker(settings: Settings, log: Path, **kw: Any) -> WorkerProcess:
-    """A bench process with its own data directory beside its log."""
-    return WorkerProcess(replace(settings, data_dir=log.parent / log.stem), log, **kw)
-
-
-def _processed(m: dict[str, float]) -> float:
-    return m.get("intent_events_total", 0.0)
-
-
 def _throughput(proc: WorkerProcess, n: int, timeout: float) -> float:
     """Events/s over a preloaded topic's ``n`` events: from the last scrape that saw none
     processed to the first that saw them all. (A worker's first batch may hold them all,
@@ -151,7 +126,7 @@ def _throughput(proc: WorkerProcess, n: int, timeout: float) -> float:
     idle_at = time.perf_counter()
     while time.monotonic() < deadline:
         m = proc.wait(lambda m: True, timeout)
-        now, done = time.perf_counter(), _processed(m)
+        now, done = time.perf_counter(), processed(m)
         if done >= n:
             return done / max(now - idle_at, 1e-6)
         if done == 0:
@@ -163,7 +138,7 @@ def _throughput(proc: WorkerProcess, n: int, timeout: float) -> float:
 def faust_floor_eps(settings: Settings, events: list[Event], run_dir: Path) -> float:
     """Events/s of a Faust agent that only forwards (see stream.bench.passthrough_agent)."""
     asyncio.run(replay_events(events, settings))
-    proc = _worker(settings, run_dir / "passthrough.log", module=("stream.bench.passthrough_agent",))
+    proc = bench_worker(settings, run_dir / "passthrough.log", module=("stream.bench.passthrough_agent",))
     try:
         return _throughput(proc, len(events), 600)
     finally:
@@ -172,12 +147,12 @@ def faust_floor_eps(settings: Settings, events: list[Event], run_dir: Path) -> f
 
 def naive_eps(settings: Settings, events: list[Event], seconds: float, run_dir: Path) -> float:
     asyncio.run(replay_events(events, settings))
-    proc = _worker(settings, run_dir / "naive.log", module=("stream.bench.naive_agent",))
+    proc = bench_worker(settings, run_dir / "naive.log", module=("stream.bench.naive_agent",))
     try:
-        m = proc.wait(lambda m: _processed(m) > 0, 120)
-        t0, c0 = time.perf_counter(), _processed(m)
+        m = proc.wait(lambda m: processed(m) > 0, 120)
+        t0, c0 = time.perf_counter(), processed(m)
         time.sleep(seconds)
-        return (_processed(proc.metrics()) - c0) / (time.perf_counter() - t0)
+        return (processed(proc.metrics()) - c0) / (time.perf_counter() - t0)
     finally:
         proc.stop()
 
@@ -189,7 +164,7 @@ def worker_eps(
     the events are on ``settings.topic_events`` already)."""
     if replay:
         asyncio.run(replay_events(events, settings))
-    proc = _worker(settings, run_dir / "worker.log")
+    proc = bench_worker(settings, run_dir / "worker.log")
     try:
         eps = _throughput(proc, len(events), 600)
         n_users = len({e.user_id for e in events})
@@ -249,7 +224,9 @@ def latency(
     settings: Settings, events: list[Event], rate: int, run_dir: Path, warmup: int = 0
 ) -> dict[str, float]:
     asyncio.run(ensure_topics(settings))
-    proc = _worker(settings, run_dir / f"latency-{rate}.log", INTENT_THRESHOLD="0", INTENT_COOLDOWN_S="86400")
+    proc = bench_worker(
+        settings, run_dir / f"latency-{rate}.log", INTENT_THRESHOLD="0", INTENT_COOLDOWN_S="86400"
+    )
     try:
         proc.wait(lambda m: m.get("intent_ready") == 1, 120)
         lat = asyncio.run(_offered_load(settings, events, rate, warmup))
@@ -266,40 +243,6 @@ def latency(
     }
 
 
-def ensure_model(base: Settings, log: Callable[[str], None]) -> None:
-    """Train a quick model into ``base.model_dir`` unless a valid artifact is there."""
-    from models.artifact import ArtifactError, verify_artifact
-
-    try:
-        verify_artifact(base.model_dir)
-    except ArtifactError:
-        from training.pipeline import TrainConfig, train
-
-        log(f"no model at {base.model_dir}: training a quick one")
-        train([base.sample_data], base.model_dir, cfg=TrainConfig(quick=True, progress=False), log=log)
-
-
-def run_directory(kind: str) -> Path:
-    """Where a run keeps its logs: ``INTENT_RUN_DIR``, else a fresh folder in /tmp."""
-    run_dir = Path(os.environ.get("INTENT_RUN_DIR", f"/tmp/intent-{kind}-{os.getpid()}"))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
-
-
-@contextmanager
-def bench_broker(base: Settings, run_dir: Path) -> Iterator[Settings]:
-    """``base`` on a fresh embedded broker (its log in ``run_dir``), or as it is when
-    ``INTENT_BENCH_BOOTSTRAP`` names a broker to use instead."""
-    if os.environ.get("INTENT_BENCH_BOOTSTRAP"):
-        yield base
-        return
-    broker = EmbeddedBroker(log_file=run_dir / "broker.log").start()
-    try:
-        yield replace(base, bootstrap=broker.bootstrap)
-    finally:
-        broker.stop()
-
-
 def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = print) -> dict[str, Any]:
     cfg = cfg.scaled()
     ensure_model(base, log)
@@ -311,11 +254,11 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
         io_events, worker_events = real[: cfg.io_events], real[: cfg.worker_events]
         log("1/5 Faust floor: a Faust app that only forwards, through the worker's intake")
         result["faust_floor_eps"] = round(
-            faust_floor_eps(_stage_settings(base, "floor"), io_events, run_dir), 1
+            faust_floor_eps(stage_settings(base, "floor"), io_events, run_dir), 1
         )
         log("2/5 naive Faust agent")
         result["naive_eps"] = round(
-            naive_eps(_stage_settings(base, "naive"), io_events[:20_000], cfg.naive_seconds, run_dir), 1
+            naive_eps(stage_settings(base, "naive"), io_events[:20_000], cfg.naive_seconds, run_dir), 1
         )
         # The I/O limit and the worker take turns, so both see the box in the same moods.
         log(
@@ -325,7 +268,7 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
         io_runs: list[float] = []
         worker_runs: list[float] = []
         for k, (io_settings, worker_settings) in enumerate(
-            zip(_rounds(base, "io", cfg.rounds), _rounds(base, "worker", cfg.rounds))
+            zip(rounds(base, "io", cfg.rounds), rounds(base, "worker", cfg.rounds))
         ):
             io_runs.append(asyncio.run(io_limit(io_settings, io_events, replay=not k)))
             worker_runs.append(worker_eps(worker_settings, worker_events, run_dir, replay=not k)[0])
@@ -348,7 +291,7 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
                 f"after {warmup:,} of warm-up)"
             )
             result["latency_ms"][str(rate)] = latency(
-                _stage_settings(base, f"lat{rate}"), events, rate, run_dir, warmup
+                stage_settings(base, f"lat{rate}"), events, rate, run_dir, warmup
             )
         log("4/5 model cost per scored pair")
         pairs = served_pairs(base.model_dir, real[: cfg.io_events])
@@ -356,7 +299,7 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
         result["model_us_per_pair"] = model_cost(base.model_dir, pairs, 0.2 if cfg.quick else 0.5)
         log(f"5/5 memory after {cfg.memory_users:,} distinct users")
         mem_events = gen.generate(cfg.memory_users * 5, n_users=cfg.memory_users, prefix="M-")
-        _, rss, users = worker_eps(_stage_settings(base, "memory"), mem_events, run_dir)
+        _, rss, users = worker_eps(stage_settings(base, "memory"), mem_events, run_dir)
         states = offline_states(mem_events)
         result["state_bytes_per_user"] = round(
             float(np.mean([len(orjson.dumps(s.to_dict())) for s in states.values()])), 1
@@ -404,48 +347,3 @@ def render_table(r: dict[str, Any]) -> str:
     )
     lines.append("targets: " + ", ".join(f"{k}: {'yes' if ok else 'NO'}" for k, ok in r["targets"].items()))
     return "\n".join(lines)
-
-
-def run_soak(base: Settings, minutes: float, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Replay the real data set, then generated traffic, at full speed for ``minutes``;
-    report what went in and out, the lag left at the end and the worker's memory."""
-    from stream.io.kafka import group_lag
-
-    real = read_clickstream([base.sample_data]).events
-    gen = ClickstreamGenerator.fit(real)
-    run_dir = Path(os.environ.get("INTENT_RUN_DIR", f"/tmp/intent-soak-{os.getpid()}"))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    broker = EmbeddedBroker(log_file=run_dir / "broker.log").start()
-    settings = _stage_settings(replace(base, bootstrap=broker.bootstrap), "soak")
-    asyncio.run(ensure_topics(settings))
-    proc = _worker(settings, run_dir / "soak-worker.log")
-    try:
-        proc.wait(lambda m: m.get("intent_ready") == 1, 120)
-        rss_start = proc.rss_mb()
-        deadline = time.monotonic() + minutes * 60
-        sent, chunk = 0, 0
-        log(f"soak: {len(real):,} real events, then generated traffic for {minutes} min")
-        asyncio.run(replay_events(real, settings))
-        sent += len(real)
-        while time.monotonic() < deadline:
-            events = gen.generate(50_000, n_users=20_000, prefix=f"S{chunk}-")
-            asyncio.run(replay_events(events, settings))
-            sent += len(events)
-            chunk += 1
-            log(f"  {sent:,} events in; worker processed {_processed(proc.metrics()):,.0f}")
-        m = proc.metrics()
-        return {
-            "minutes": minutes,
-            "events_in": sent,
-            "processed": int(m.get("intent_events_total", 0)),
-            "duplicates": int(m.get("intent_events_duplicate_total", 0)),
-            "dlq": int(m.get("intent_dlq_total", 0)),
-            "intents_out": int(m.get("intent_intents_published_total", 0)),
-            "lag_at_end": asyncio.run(group_lag(settings, settings.topic_events)),
-            "users_in_state": int(m.get("intent_users_in_state", 0)),
-            "rss_mb_start": round(rss_start, 1),
-            "rss_mb_end": round(proc.rss_mb(), 1),
-        }
-    finally:
-        proc.stop()
-        broker.stop()

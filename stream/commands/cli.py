@@ -7,22 +7,29 @@ an unreachable broker.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
-from stream.config import Settings, SettingsError, describe_env
+from stream.commands.handlers import (
+    CommandError,
+    cmd_bench,
+    cmd_broker,
+    cmd_coupons,
+    cmd_demo,
+    cmd_evaluate,
+    cmd_quality,
+    cmd_replay,
+    cmd_report,
+    cmd_state,
+    cmd_train,
+    cmd_worker,
+)
+from stream.config import SettingsError, describe_env
 from stream.domain.readers import FORMATS
 
 __all__ = ["main"]
-
-
-class CommandError(RuntimeError):
-    """A user-facing failure: printed as one line, exit status 1."""
 
 
 def _speed(text: str) -> float | None:
@@ -45,293 +52,6 @@ def _positive_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
     return value
-
-
-def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    return Settings.from_env(
-        bootstrap=getattr(args, "bootstrap", None),
-        model_dir=getattr(args, "model", None),
-        metrics_port=getattr(args, "metrics_port", None),
-        **extra,
-    )
-
-
-def cmd_broker(args: argparse.Namespace) -> int:
-    import signal
-    import time
-
-    from stream.io.broker import EmbeddedBroker
-
-    broker = EmbeddedBroker(port=args.port).start()
-    print(f"embedded broker (Tansu, in memory) listening on {broker.bootstrap}; Ctrl-C stops it", flush=True)
-    stop = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        while not stop and broker.proc and broker.proc.poll() is None:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        broker.stop()
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    from models.artifact import ArtifactError, verify_artifact
-    from stream.io.kafka import check_reachable, ensure_topics
-
-    settings = _settings(args, partitions=args.partitions)
-    try:
-        verify_artifact(settings.model_dir)
-    except ArtifactError as exc:
-        raise CommandError(f"{exc} (train one with: intent train DATA --out {settings.model_dir})") from None
-    asyncio.run(check_reachable(settings))
-    asyncio.run(ensure_topics(settings))
-    run_worker(settings)
-    return 0
-
-
-def run_worker(settings: Settings) -> None:
-    from stream.monitoring.metrics import MetricsServer
-    from stream.runtime.app import create_worker, faust_worker
-    from stream.runtime.membership import evict_predecessor
-
-    worker = create_worker(settings)
-    worker.start_loading()  # the model loads while Faust starts and joins the group
-    if settings.metrics_port:
-        server = MetricsServer(worker.metrics, settings.metrics_host, settings.metrics_port).start()
-        print(
-            f"metrics on http://{settings.metrics_host}:{server.port}/metrics (health: /healthz)", flush=True
-        )
-        # The port is ours, so a worker that recorded this identity before is dead: remove
-        # the member it left behind rather than wait for its session (stream.runtime.membership).
-        worker.lifecycle.evicted = asyncio.run(evict_predecessor(settings))
-    faust_worker(worker.app, settings, worker.lifecycle).execute_from_commandline()
-
-
-def cmd_replay(args: argparse.Namespace) -> int:
-    from stream.domain.readers import read_clickstream
-    from stream.io.kafka import check_reachable
-    from stream.io.replay import replay_events
-
-    settings = _settings(args)
-    read = read_clickstream([args.file], args.format)
-    events = read.events[: args.limit] if args.limit else read.events
-    asyncio.run(check_reachable(settings))
-    kafka_ts = (lambda e: e.ts) if args.timestamps == "event" else None
-    stats = asyncio.run(
-        replay_events(
-            events, settings, speed=args.speed, rate=args.rate, progress=not args.quiet, kafka_ts=kafka_ts
-        )
-    )
-    skipped = f"; skipped rows: {dict(read.skipped)}" if read.skipped else ""
-    print(
-        f"published {stats.sent:,} events to {settings.topic_events} in {stats.seconds:.1f}s "
-        f"({stats.events_per_s:,.0f}/s){skipped}"
-    )
-    return 0
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    import orjson
-
-    from training.pipeline import TrainConfig, train
-
-    cfg = TrainConfig(quick=args.quick, progress=not args.json)
-    if args.horizon_min is not None:
-        cfg.horizon_ms = int(args.horizon_min * 60_000)
-    if args.seeds:
-        cfg.seeds = tuple(range(args.seeds))
-    log = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    report = train(args.data, Path(args.out), args.format, cfg, log=log)
-    if args.json:
-        keys = (
-            "models",
-            "n_examples",
-            "positive_rate",
-            "candidate_recall",
-            "touched_share",
-            "ci",
-            "purchase_recall",
-            "n_purchases",
-            "paired",
-            "seeds",
-            "seed_figures",
-            "fusion",
-            "cost",
-            "total_s",
-            "peak_rss_mb",
-        )
-        print(orjson.dumps({k: report[k] for k in keys if k in report}).decode())
-    else:
-        print((Path(args.out) / "report.md").read_text())
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    import orjson
-
-    from training.report import results_table
-    from training.scoring import evaluate_artifact
-
-    summary = evaluate_artifact(Path(args.model), args.data, args.format, progress=not args.json)
-    if args.json:
-        print(orjson.dumps(summary).decode())
-    else:
-        print(results_table(summary))
-        print(
-            f"\n{summary['n_examples']:,} examples, positive rate {summary['positive_rate']:.4%}; "
-            f"{summary['n_purchases']} purchases, candidate recall {summary['candidate_recall']} "
-            f"(ceiling: touched before {summary['touched_share']})"
-        )
-    return 0
-
-
-def cmd_state(args: argparse.Namespace) -> int:
-    from stream.io.state_dump import changelog_states, offline_states, write_dump
-
-    if bool(args.offline) == bool(args.bootstrap):
-        raise CommandError("give exactly one of --bootstrap HOST:PORT or --offline DATA")
-    if args.offline:
-        from stream.domain.readers import read_clickstream
-        from stream.processing.privacy import Pseudonymizer
-
-        key = Settings.from_env().pseudonymize_key
-        states = offline_states(read_clickstream(args.offline, args.format).events, Pseudonymizer(key))
-    else:
-        from stream.io.kafka import check_reachable
-
-        settings = _settings(args)
-        asyncio.run(check_reachable(settings))
-        states = asyncio.run(changelog_states(settings))
-    n = write_dump(states, Path(args.dump))
-    print(f"wrote {n:,} users to {args.dump}")
-    return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    import orjson
-
-    from stream.bench.throughput import BenchConfig, render_table, run_bench
-
-    if args.bootstrap:
-        os.environ["INTENT_BENCH_BOOTSTRAP"] = args.bootstrap
-    settings = _settings(args)
-    log = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    if args.failover:
-        from stream.bench.failover import run_failover
-
-        result = run_failover(settings, rounds=args.failover, log=log)
-        print(
-            orjson.dumps(result).decode()
-            if args.json
-            else f"failover (SIGKILL, restart at once, {result['events']:,} events): ready after "
-            f"{result['ready_s']} s, caught up after {result['caught_up_s']} s (worst of "
-            f"{len(result['runs'])}); state equals an offline replay: {result['state_matches_offline']}"
-        )
-        return 0
-    if args.soak:
-        from stream.bench.throughput import run_soak
-
-        print(orjson.dumps(run_soak(settings, args.soak, log=log)).decode())
-        return 0
-    result = run_bench(BenchConfig(quick=args.quick), settings, log=log)
-    print(orjson.dumps(result).decode() if args.json else render_table(result))
-    return 0
-
-
-def cmd_coupons(args: argparse.Namespace) -> int:
-    from stream.commands.coupons import CouponPolicy, run_coupons
-    from stream.io.kafka import check_reachable
-
-    settings = _settings(
-        args,
-        coupon_min_p=args.min_p,
-        coupon_max_p=args.max_p,
-        coupon_cooldown_s=args.cooldown_s,
-        coupon_daily_budget=args.daily_budget,
-        coupon_metrics_port=args.coupon_metrics_port,
-    )
-    asyncio.run(check_reachable(settings))
-    counts = asyncio.run(
-        run_coupons(
-            settings, CouponPolicy.from_settings(settings), Path(args.csv), idle_exit_s=args.until_idle
-        )
-    )
-    granted = counts.get("granted", 0)
-    print(
-        f"coupons: {sum(counts.values()):,} intents read, {granted:,} coupons granted; by reason "
-        f"{dict(sorted(counts.items()))}; decisions in {settings.topic_coupons} and {args.csv}"
-    )
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    import math
-    import urllib.error
-
-    from stream.commands.report import render_run_report
-
-    try:
-        summary = render_run_report(args.prometheus, Path(args.out), args.minutes)
-    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-        # only network errors: a missing dashboard file is not Prometheus's fault
-        raise CommandError(f"cannot query Prometheus at {args.prometheus}: {exc}") from None
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, float):
-            return "nan" if math.isnan(v) else f"{v:.4g}"
-        return str(v)
-
-    print(f"wrote {args.out}: the dashboard's {len(summary)} panels over the last {args.minutes:g} min")
-    for title, series in summary.items():
-        shown = "; ".join(f"{name}: {fmt(v)}" for name, v in series.items()) or "no data"
-        print(f"  {title}: {shown}")
-    return 0
-
-
-def cmd_quality(args: argparse.Namespace) -> int:
-    import orjson
-
-    from stream.domain.readers import read_clickstream
-    from stream.monitoring.quality import QualityConfig, assess_events
-
-    read = read_clickstream(args.data, args.format, sort=False)  # lateness in the files' own order
-    # every skipped row is a defect of the file: unreadable, an unknown type, a bad price, or a
-    # time outside the data set's published range
-    invalid = sum(read.skipped.values())
-    report = assess_events(read.events, invalid, QualityConfig.from_settings(Settings.from_env()))
-    report["skipped_rows"] = dict(read.skipped)
-    if args.json:
-        print(orjson.dumps(report).decode())
-        return 0
-    print(f"{report['events']:,} events from {len(read.files)} file(s); skipped rows {dict(read.skipped)}")
-    for key in (
-        "completeness",
-        "missing_share",
-        "validity",
-        "duplicate_share",
-        "late_share",
-        "future_share",
-        "lateness_s",
-        "outliers",
-        "bot_users",
-        "by_source",
-        "targets",
-    ):
-        print(f"  {key}: {report[key]}")
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from stream.commands.demo import run_demo
-
-    return run_demo(_settings(args), follow=args.follow, speed=args.speed, limit=args.limit)
 
 
 def build_parser() -> argparse.ArgumentParser:

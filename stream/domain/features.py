@@ -39,13 +39,22 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from stream.domain.catalogue import AGE_BANDS, Catalogue
-from stream.domain.events import EVENT_TYPES
-from stream.domain.layout import Layout
+from stream.domain.catalogue import Catalogue
+from stream.domain.feature_spec import (
+    FEATURE_VERSION,
+    ITEM_CATEGORY_BUCKETS,
+    ITEM_FIXED,
+    ITEM_LAYOUT,
+    LAYOUT_FINGERPRINT,
+    RATIO_LABELS,
+    SEXES,
+    USER_FIXED,
+    USER_LAYOUT,
+    FeatureSpec,
+)
 from stream.domain.state import (
     BUY,
     CART,
@@ -82,109 +91,9 @@ __all__ = [
     "LAYOUT_FINGERPRINT",
 ]
 
-#: Bumped whenever a feature's meaning or place changes; an artifact trained on another
-#: version is refused (``models.artifact``).
-FEATURE_VERSION = "2"
 MINUTE = 60_000.0
 NEVER = math.log1p(7 * 24 * 60.0)  # "minutes since" for something that never happened
-SEXES, LEVELS = 4, 6  # sex 0..2 or 3 unknown; level 1..5 or 0 unknown
-ITEM_CATEGORY_BUCKETS = 16
 
-
-def _window_labels(half_lives: tuple[int, ...]) -> list[str]:
-    def span(ms: int) -> str:
-        minutes = ms // 60_000
-        return (
-            f"{minutes}m"
-            if minutes < 60
-            else f"{minutes // 60}h"
-            if minutes < 1440
-            else f"{minutes // 1440}d"
-        )
-
-    return [f"{t},{span(h)}" for h in half_lives for t in EVENT_TYPES]
-
-
-_RATIO_LABELS = [
-    "cart/browse,1d",
-    "buy/cart,1d",
-    "buy/browse,1d",
-    "cart/browse,7d",
-    "buy/cart,7d",
-    "buy/browse,7d",
-]
-USER_LAYOUT = Layout(
-    "user",
-    [
-        ("counts", N_TYPES * len(HALF_LIVES_MS)),  # log1p decayed counts, half-life major
-        ("since_last", N_TYPES),  # log1p minutes since the last event of each type
-        ("never", N_TYPES),  # 1 when the user never had an event of the type
-        ("n_events", 1),
-        ("n_sessions", 1),
-        ("session_events", 1),
-        ("session_minutes", 1),
-        ("ratios", len(_RATIO_LABELS)),
-        ("n_items", 1),
-        ("n_categories", 1),
-        ("open_carts", 1),
-        ("faved_items", 1),
-        ("hour", 2),
-        ("tenure", 1),
-        ("age", AGE_BANDS),
-        ("sex", SEXES),
-        ("level", LEVELS),
-    ],
-    rest="category_share",
-    labels={
-        "counts": _window_labels(HALF_LIVES_MS),
-        "since_last": list(EVENT_TYPES),
-        "never": list(EVENT_TYPES),
-        "ratios": _RATIO_LABELS,
-        "hour": ["sin", "cos"],
-    },
-)
-ITEM_LAYOUT = Layout(
-    "item",
-    [
-        ("ui_counts", N_TYPES),  # log1p of the user's events of each type on this item
-        ("ui_open_cart", 1),
-        ("ui_since_touch", 1),
-        ("ui_since_cart", 1),
-        ("ui_never_carted", 1),
-        ("ui_since_first", 1),
-        ("ui_since_buy", 1),
-        ("ui_never_bought", 1),
-        ("ui_session_touches", 1),
-        ("rank", 1),
-        ("is_latest", 1),  # among the user's candidates
-        ("uc_share", 1),
-        ("uc_is_top", 1),
-        ("uc_carts", 1),
-        ("uc_buys", 1),  # user x category
-        ("item_counts", N_TYPES * len(ITEM_HALF_LIVES_MS)),  # all users, log1p decayed
-        ("item_totals", N_TYPES),
-        ("item_ratios", 3),
-        ("price", 1),
-        ("has_price", 1),
-        ("attr_a1", 4),
-        ("attr_a2", 3),
-        ("attr_a3", 3),
-        ("comments", 6),
-        ("has_bad_comment", 1),
-        ("bad_comment_rate", 1),
-        ("has_attrs", 1),
-        ("category_bucket", ITEM_CATEGORY_BUCKETS),
-    ],
-    rest="brand_bucket",
-    labels={
-        "ui_counts": list(EVENT_TYPES),
-        "item_counts": _window_labels(ITEM_HALF_LIVES_MS),
-        "item_totals": list(EVENT_TYPES),
-        "item_ratios": ["buy/browse,1d", "cart/browse,1d", "buy/cart"],
-    },
-)
-USER_FIXED = USER_LAYOUT.fixed
-ITEM_FIXED = ITEM_LAYOUT.fixed
 
 # Where the hot path writes, resolved once from the layouts.
 _U_COUNTS = USER_LAYOUT.slice("counts")
@@ -209,7 +118,7 @@ assert (
     ITEM_LAYOUT.index("is_latest") - _I_RANK,
     _I_ITEM,
 ) == (7, 3, 1, ITEM_LAYOUT.index("uc_buys") + 1)
-assert USER_LAYOUT.index("tenure") - _U_SCALARS == 4 + len(_RATIO_LABELS) + 4 + 2
+assert USER_LAYOUT.index("tenure") - _U_SCALARS == 4 + len(RATIO_LABELS) + 4 + 2
 assert (_U_COUNTS.start, _U_SINCE, _U_NEVER, _U_SCALARS) == (
     0,
     _U_COUNTS.stop,
@@ -219,31 +128,6 @@ assert (_U_COUNTS.start, _U_SINCE, _U_NEVER, _U_SCALARS) == (
 _DAY_H = HALF_LIVES_MS.index(24 * 60 * 60_000)
 _WEEK_H = HALF_LIVES_MS.index(7 * 24 * 60 * 60_000)
 _ITEM_DAY_H = ITEM_HALF_LIVES_MS.index(24 * 60 * 60_000)
-
-
-#: Both layouts' digest (:meth:`Layout.fingerprint`), versioned with the features.
-LAYOUT_FINGERPRINT = f"{USER_LAYOUT.fingerprint()}-{ITEM_LAYOUT.fingerprint()}"
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """Sizes of U and I, the feature version and the layouts' digest; recorded in the
-    model manifest and checked on load (an older manifest without a digest is checked
-    by its version alone)."""
-
-    user_dim: int = 150
-    item_dim: int = 120
-    version: str = FEATURE_VERSION
-    layout: str = LAYOUT_FINGERPRINT
-
-    def __post_init__(self) -> None:
-        if self.user_dim < USER_FIXED + 4:
-            raise ValueError(f"user_dim must be >= {USER_FIXED + 4}")
-        if self.item_dim < ITEM_FIXED + 4:
-            raise ValueError(f"item_dim must be >= {ITEM_FIXED + 4}")
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def _bucket(text: str, n: int) -> int:

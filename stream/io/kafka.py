@@ -189,3 +189,16 @@ async def read_topic(settings: Settings, topic: str, timeout_s: float = 30.0) ->
     finally:
         await cons.stop()
     return out
+
+
+async def broker_reachable(bootstrap: str, timeout: float = 0.5) -> bool:
+    """True if any bootstrap server accepts a TCP connection."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+        except (TimeoutError, OSError, ValueError):
+            continue
+        writer.close()
+        return True
+    return False

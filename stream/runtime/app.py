@@ -32,8 +32,8 @@ from stream.runtime.faust_patches import AppHooks, apply_faust_patches, set_app_
 from stream.runtime.intake import RawTopic, subscribe_batches
 from stream.runtime.lifecycle import Lifecycle
 from stream.runtime.lifecycle import log as lifecycle_log
-from stream.runtime.tables import BatchedTable, Deliveries, StrKeyed
-from stream.runtime.worker import Worker, WorkerTables
+from stream.runtime.tables import BatchedTable, Deliveries, StrKeyed, WorkerTables
+from stream.runtime.worker import Worker
 
 __all__ = ["create_app", "create_worker", "build_app", "build_tables", "faust_worker", "StrKeyed"]
 

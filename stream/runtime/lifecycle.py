@@ -36,13 +36,14 @@ ready: serving (8.0 s after start; joined in 3.0 s, recovered in 3.5 s)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-__all__ = ["Lifecycle", "process_started", "log"]
+__all__ = ["RecoveryProgress", "Lifecycle", "process_started", "log"]
 
 log = logging.getLogger("stream.runtime.lifecycle")
 
@@ -172,3 +173,39 @@ class Lifecycle:
         if self.assigned_at is not None and self.recovered_at is not None:
             steps.append(f"recovered in {self.recovered_at - self.assigned_at:.1f} s")
         log.info("ready: serving (%s%s)", self._since_start(now), "; " + ", ".join(steps) if steps else "")
+
+
+class RecoveryProgress:
+    """Logs the tables' recovery (records restored / to restore) on ``lifecycle`` until
+    they are recovered: wraps the Faust recovery's ``need_recovery``, which knows the
+    records to restore exactly, once per recovery object, and polls between."""
+
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lifecycle = lifecycle
+        self._watched: Any = None  # the Faust recovery whose need_recovery reports
+        self._report: asyncio.Future[None] | None = None
+
+    async def _poll(self, recovery: Any) -> None:
+        # Faust starts app timers only after the first recovery: a task of its own
+        life = self.lifecycle
+        while life.recovered_at is None and life.assigned_at is not None:
+            if recovery.in_recovery:
+                life.recovering(recovery.active_remaining_total())
+            await asyncio.sleep(0.5)
+
+    def watch(self, recovery: Any) -> None:
+        """Report ``recovery`` (Faust's table recovery service) from now on."""
+        if self._watched is not recovery:
+            need_recovery = recovery.need_recovery
+            life = self.lifecycle
+
+            def need_recovery_reported() -> bool:
+                # called once the changelogs' ends and the tables' offsets are known,
+                # before reading: the records to restore, exactly
+                life.recovering(recovery.active_remaining_total())
+                return bool(need_recovery())
+
+            recovery.need_recovery = need_recovery_reported
+            self._watched = recovery
+        if self._report is None or self._report.done():
+            self._report = asyncio.ensure_future(self._poll(recovery))

@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["StrKeyed", "BatchedTable", "Deliveries"]
+__all__ = ["StrKeyed", "BatchedTable", "Deliveries", "WorkerTables"]
 
 
 class StrKeyed(MutableMapping[str, Any]):
@@ -149,3 +150,15 @@ class Deliveries:
         while self.pending:
             pending, self.pending = self.pending, []
             await asyncio.gather(*pending)
+
+
+@dataclass(frozen=True)
+class WorkerTables:
+    """The worker's tables (see :mod:`stream.runtime.app`)."""
+
+    users: StrKeyed
+    items: StrKeyed
+    gates: StrKeyed
+    #: (changelog topic, table) for each table whose changelog the worker sends itself:
+    #: all three with the memory store, none with RocksDB (Faust writes those).
+    batched: list[tuple[str, BatchedTable]]

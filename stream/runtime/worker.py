@@ -1,85 +1,50 @@
-"""The worker: what runs in the Faust app that :mod:`stream.runtime.app` builds.
+"""The worker: what runs in the Faust app that :mod:`stream.runtime.app` builds. A
+:class:`Worker` keeps the running worker's state as typed attributes of one object; its
+methods are what Faust runs, connected once by :meth:`Worker.register`:
 
-A :class:`Worker` holds everything the running worker keeps between two calls, as typed
-attributes of one object, and its methods are what Faust runs:
-
-* :meth:`Worker.score_events` (a task): the events loop. Batches taken from the intake
-  are staged, scored, published and acknowledged, three batches overlapping.
+* :meth:`Worker.score_events` (a task): the events loop; batches are staged, scored,
+  published and acknowledged, three batches overlapping.
 * :meth:`Worker.count_items` (an agent on ``events-by-item``): the global ``items`` table.
-* :meth:`Worker.load_model` (a task) and :meth:`Worker.reload_model` (a timer): the model,
-  loaded in a thread from the moment :meth:`Worker.start_loading` is called, then
-  hot-swapped when the artifact directory holds a new version.
-* :meth:`Worker.probe_broker` and the rebalance signal handlers: readiness and the
-  lifecycle log; :meth:`Worker.report_lag` (a timer): the lag of the partitions owned.
-
-:meth:`Worker.register` connects them to the app once.
+* :meth:`Worker.load_model` (a task) and :meth:`Worker.reload_model` (a timer): the first
+  model (loading from :meth:`Worker.start_loading` on), then each new artifact version.
+* :meth:`Worker.probe_broker`, :meth:`Worker.report_lag` (timers) and the rebalance
+  signal handlers: readiness, lag and the lifecycle log.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import gc
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import faust
 
-from models.artifact import LoadedModel, load_artifact
 from stream.config import Settings
 from stream.domain.state import ItemStats
+from stream.io.kafka import broker_reachable
 from stream.monitoring.metrics import WorkerMetrics
 from stream.processing.item_events import decode_item_activity, partition_for
 from stream.processing.processor import (
     EventProcessor,
     ProcessorConfig,
-    ServingModel,
     Sinks,
     StagedBatch,
 )
 from stream.runtime.intake import MessageBatches
-from stream.runtime.lifecycle import Lifecycle
+from stream.runtime.lag import report_owned_lag
+from stream.runtime.lifecycle import Lifecycle, RecoveryProgress
 from stream.runtime.membership import MemberRecord
-from stream.runtime.model_reloader import ModelReloader
+from stream.runtime.model_loading import ModelLoading
 from stream.runtime.publisher import PartitionBatches
 from stream.runtime.rebalance import RebalanceBarrier
-from stream.runtime.scoring_process import ScoringProcess, ScoringProcessError
-from stream.runtime.serving import serving_model as serve
-from stream.runtime.tables import BatchedTable, Deliveries, StrKeyed
+from stream.runtime.scoring_process import ScoringProcess
+from stream.runtime.tables import Deliveries, WorkerTables
 
-__all__ = ["Worker", "WorkerTables", "broker_reachable"]
+__all__ = ["Worker"]
 
 log = logging.getLogger(__name__)
-
-#: A loaded artifact, the model served from it, and the seconds that took.
-_Built = tuple[LoadedModel, ServingModel, float]
-
-
-async def broker_reachable(bootstrap: str, timeout: float = 0.5) -> bool:
-    """True if any bootstrap server accepts a TCP connection."""
-    for server in bootstrap.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
-        except (TimeoutError, OSError, ValueError):
-            continue
-        writer.close()
-        return True
-    return False
-
-
-@dataclass(frozen=True)
-class WorkerTables:
-    """The worker's tables (see :mod:`stream.runtime.app`)."""
-
-    users: StrKeyed
-    items: StrKeyed
-    gates: StrKeyed
-    #: (changelog topic, table) for each table whose changelog the worker sends itself:
-    #: all three with the memory store, none with RocksDB (Faust writes those).
-    batched: list[tuple[str, BatchedTable]]
 
 
 class Worker:
@@ -104,16 +69,15 @@ class Worker:
     * ``sinks``: where the processor's outputs go (DLQ, item activity, intents).
     * ``_processor``: the :class:`~stream.processing.processor.EventProcessor`, built once
       the model is loaded (``None`` before); a reload swaps its ``model``, never it.
-    * ``_loading``: the model being loaded in a thread (``None`` until
-      :meth:`start_loading`); ``_building`` makes the processor be built once.
-    * ``_reloader``: watches the artifact directory (made on the first reload check).
+    * ``models`` (:class:`~stream.runtime.model_loading.ModelLoading`): the first model,
+      loaded in a thread, and each new version of the artifact; ``_building`` makes the
+      processor be built once.
     * ``_changelogs``, ``_intents``: one :class:`~stream.runtime.publisher.PartitionBatches`
       each, for the tables' changelog records and for the intents; ``_flushing`` keeps
       changelog flushes one at a time.
     * ``_acking``: the latest batch's acknowledgement (each waits for the one before).
-    * ``_recovery_report``: the task logging the tables' recovery progress;
-      ``_watched_recovery``: the Faust recovery whose ``need_recovery`` reports the
-      records to restore.
+    * ``recovery`` (:class:`~stream.runtime.lifecycle.RecoveryProgress`): the tables'
+      recovery progress in the log.
     """
 
     #: The longest a batch's model call may take (the scoring process gets 90% of it, see
@@ -163,14 +127,12 @@ class Worker:
         )
         self._processor: EventProcessor | None = None
         self._building = asyncio.Lock()
-        self._loading: concurrent.futures.Future[_Built] | None = None
-        self._reloader: ModelReloader | None = None
+        self.models = ModelLoading(settings, self.metrics, self.SCORE_TIMEOUT_S)
         self._acking: asyncio.Future[None] | None = None
         session_ms = int(settings.session_timeout_s * 1000)
         self.rebalance = RebalanceBarrier(timeout_s=session_ms / 2000)
         self.health: dict[str, bool] = {"broker": True, "assigned": False, "warm": False}
-        self._recovery_report: asyncio.Future[None] | None = None
-        self._watched_recovery: Any = None
+        self.recovery = RecoveryProgress(lifecycle)
 
     def register(self) -> None:
         """Connect the worker's tasks, agent, timers and signal handlers to its app (once)."""
@@ -214,36 +176,16 @@ class Worker:
             self.deliveries.add(delivery)
 
     # -- the model ------------------------------------------------------------------
-    def _show_model(self, loaded: LoadedModel) -> None:
-        self.metrics.model.info({"version": loaded.scorer.model_version, "path": str(loaded.path)})
-
-    def _serving_model(self, loaded: LoadedModel) -> ServingModel:
-        return serve(loaded, self.settings, self.SCORE_TIMEOUT_S)
-
-    def _build(self) -> _Built:
-        began = time.monotonic()
-        loaded = load_artifact(self.settings.model_dir)
-        return loaded, self._serving_model(loaded), time.monotonic() - began
-
     def start_loading(self) -> None:
-        """Load the model (seconds: its child process imports torch and loads the
-        artifact) in a thread from now on, beside Faust's start and the group join.
-        Faust starts the app's tasks only once the first rebalance has recovered the
-        tables, so a load begun there was paid after the join (3 s of a 15 s restart)."""
-        if self._loading is None:
-            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="intent-model-load")
-            self._loading = pool.submit(self._build)
-            pool.shutdown(wait=False)
+        """Load the model in a thread from now on (see :class:`ModelLoading`)."""
+        self.models.start()
 
     async def processor(self) -> EventProcessor:
         """The event processor, built once the model is loaded (loading it if need be)."""
         async with self._building:  # the agent and the start-up task both ask; build once
             if self._processor is None:
-                self.start_loading()
-                assert self._loading is not None
-                loaded, model, took_s = await asyncio.wrap_future(self._loading)
+                loaded, model, took_s = await self.models.first()
                 self.lifecycle.model_loaded(loaded.scorer.model_version, took_s)
-                self._show_model(loaded)
                 tables = self.tables
                 self._processor = EventProcessor(
                     tables.users,
@@ -285,37 +227,23 @@ class Worker:
     async def reload_model(self) -> None:
         """Timer: serve the artifact directory's model once its version changes."""
         proc = await self.processor()
-        if self._reloader is None:
-            self._reloader = ModelReloader(self.settings.model_dir, proc.model.scorer.model_version)
-        reloader = self._reloader
-        loop = asyncio.get_running_loop()
-        loaded, refused = await loop.run_in_executor(None, reloader.try_load)
-        model = None
-        if loaded is not None:
-            try:
-                model = await loop.run_in_executor(None, self._serving_model, loaded)
-            except ScoringProcessError as exc:  # refused like a corrupt artifact, once
-                refused = str(exc)
-                log.error("refused model %s: %s", loaded.scorer.model_version, exc)
-                reloader.refused.add(loaded.scorer.model_version)
-                reloader.current_version = proc.model.scorer.model_version
-        if refused:
-            self.metrics.model_reload_failures.inc()
-        if model is not None:
-            assert loaded is not None
-            old = proc.model.scorer
-            # one assignment: a batch in flight keeps the model it started with
-            proc.model = model
-            self._show_model(loaded)
-            self.metrics.model_reloads.inc()
-            log.warning(
-                "now serving model %s (threshold %.4g, label horizon %d min)",
-                loaded.scorer.model_version,
-                proc.threshold,
-                proc.horizon_ms // 60_000,
-            )
-            if isinstance(old, ScoringProcess):  # after the batch in flight (and its retry)
-                loop.call_later(2 * self.SCORE_TIMEOUT_S, lambda: loop.run_in_executor(None, old.close))
+        swapped = await self.models.newer(proc.model)
+        if swapped is None:
+            return
+        loaded, model = swapped
+        old = proc.model.scorer
+        # one assignment: a batch in flight keeps the model it started with
+        proc.model = model
+        self.metrics.model_reloads.inc()
+        log.warning(
+            "now serving model %s (threshold %.4g, label horizon %d min)",
+            loaded.scorer.model_version,
+            proc.threshold,
+            proc.horizon_ms // 60_000,
+        )
+        if isinstance(old, ScoringProcess):  # after the batch in flight (and its retry)
+            loop = asyncio.get_running_loop()
+            loop.call_later(2 * self.SCORE_TIMEOUT_S, lambda: loop.run_in_executor(None, old.close))
 
     # -- the events -----------------------------------------------------------------
     async def _acknowledge(self, batch: list[Any], previous: asyncio.Future[None] | None) -> None:
@@ -414,30 +342,10 @@ class Worker:
             await self.deliveries.wait()
 
     # -- readiness, lag and rebalances ----------------------------------------------
-    def _owned_events_partitions(self) -> list[Any]:
-        return [tp for tp in self.app.consumer.assignment() if tp.topic == self.topics.events]
-
     async def report_lag(self) -> None:
-        """Lag per partition this worker owns: a partition's series goes when it is
-        revoked (see on_partitions_revoked) and is set again by its new owner, so a sum
-        over the fleet counts each partition once."""
-        metrics = self.metrics
-        metrics.users.set(len(self.tables.users))
-        consumer = self.app.consumer
-        assigned = self._owned_events_partitions()
-        ends = {}
-        if assigned:
-            try:
-                ends = await consumer.highwaters(*assigned)
-            except Exception:  # lag is best effort; a rebalance may be in progress
-                return
-        owned = set(self._owned_events_partitions())  # a rebalance may have run meanwhile
-        for tp in assigned:
-            if tp in owned:
-                committed = consumer._committed_offset.get(tp)  # noqa: SLF001
-                pos = (committed + 1) if committed is not None else 0
-                metrics.partition_lag.set(tp.partition, max(ends.get(tp, 0) - pos, 0))
-        metrics.partition_lag.own(tp.partition for tp in owned)
+        """Timer: the users held, and the lag of each events partition owned."""
+        self.metrics.users.set(len(self.tables.users))
+        await report_owned_lag(self.app.consumer, self.topics.events, self.metrics)
 
     def _update_ready(self) -> None:
         health = self.health
@@ -452,32 +360,6 @@ class Worker:
         # Kafka clients' own retry loops, which hide an outage for a long time.
         self.health["broker"] = await broker_reachable(self.settings.bootstrap)
         self._update_ready()
-
-    async def _report_recovery(self, recovery: Any) -> None:
-        """Recovery progress in the log until the tables are recovered (Faust starts app
-        timers only after the first recovery, so this is a task of its own)."""
-        life = self.lifecycle
-        while life.recovered_at is None and life.assigned_at is not None:
-            if recovery.in_recovery:
-                life.recovering(recovery.active_remaining_total())
-            await asyncio.sleep(0.5)
-
-    def _watch_recovery(self) -> None:
-        recovery = self.app.tables.recovery
-        if self._watched_recovery is not recovery:
-            need_recovery = recovery.need_recovery
-            life = self.lifecycle
-
-            def need_recovery_reported() -> bool:
-                # called once the changelogs' ends and the tables' offsets are known,
-                # before reading: the records to restore, exactly
-                life.recovering(recovery.active_remaining_total())
-                return need_recovery()
-
-            recovery.need_recovery = need_recovery_reported
-            self._watched_recovery = recovery
-        if self._recovery_report is None or self._recovery_report.done():
-            self._recovery_report = asyncio.ensure_future(self._report_recovery(recovery))
 
     async def on_partitions_revoked(self, sender: Any, revoked: Any = None, **kwargs: Any) -> None:
         self.health["assigned"] = False
@@ -498,7 +380,7 @@ class Worker:
         for tp in assigned or ():
             by_topic.setdefault(tp.topic, []).append(tp.partition)
         self.lifecycle.assigned(by_topic)
-        self._watch_recovery()
+        self.recovery.watch(self.app.tables.recovery)
         settings = self.settings
         # The member id, so that a restart can remove this member (stream.runtime.membership).
         if self.identity is not None:

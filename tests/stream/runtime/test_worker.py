@@ -15,8 +15,8 @@ from stream.runtime.app import create_worker
 from stream.runtime.faust_patches import app_hooks
 from stream.runtime.intake import MessageBatches
 from stream.runtime.lifecycle import Lifecycle
-from stream.runtime.tables import Deliveries, StrKeyed
-from stream.runtime.worker import Worker, WorkerTables
+from stream.runtime.tables import Deliveries, StrKeyed, WorkerTables
+from stream.runtime.worker import Worker
 
 
 def test_the_worker_runs_as_the_apps_tasks_agent_timers_and_signal_handlers(tmp_path: Path) -> None:

@@ -1,0 +1,91 @@
+"""What every bench stage shares: fresh topics and a consumer group per stage, the
+worker as a subprocess with its own data directory, a model trained when none exists,
+the run directory for logs, and the broker (embedded, or ``INTENT_BENCH_BOOTSTRAP``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from stream.config import Settings, replace
+from stream.io.broker import EmbeddedBroker
+from stream.io.worker_process import WorkerProcess
+
+__all__ = [
+    "stage_settings",
+    "rounds",
+    "bench_worker",
+    "processed",
+    "ensure_model",
+    "run_directory",
+    "bench_broker",
+]
+
+
+def stage_settings(base: Settings, name: str) -> Settings:
+    tag = f"{name}-{uuid.uuid4().hex[:6]}"
+    return replace(
+        base,
+        app_id=f"bench-{tag}",
+        topic_events=f"{tag}-events",
+        topic_dlq=f"{tag}-dlq",
+        topic_intents=f"{tag}-intents",
+        topic_item_events=f"{tag}-by-item",
+    )
+
+
+def rounds(base: Settings, name: str, n: int) -> list[Settings]:
+    """Settings for ``n`` rounds of a stage: fresh topics and group each, but one ``events``
+    topic, so every round reads the same records, replayed once."""
+    first = stage_settings(base, name)
+    return [first] + [
+        replace(stage_settings(base, name), topic_events=first.topic_events) for _ in range(n - 1)
+    ]
+
+
+def bench_worker(settings: Settings, log: Path, **kw: Any) -> WorkerProcess:
+    """A bench process with its own data directory beside its log."""
+    return WorkerProcess(replace(settings, data_dir=log.parent / log.stem), log, **kw)
+
+
+def processed(m: dict[str, float]) -> float:
+    return m.get("intent_events_total", 0.0)
+
+
+def ensure_model(base: Settings, log: Callable[[str], None]) -> None:
+    """Train a quick model into ``base.model_dir`` unless a valid artifact is there."""
+    from models.artifact import ArtifactError, verify_artifact
+
+    try:
+        verify_artifact(base.model_dir)
+    except ArtifactError:
+        from training.pipeline import TrainConfig, train
+
+        log(f"no model at {base.model_dir}: training a quick one")
+        train([base.sample_data], base.model_dir, cfg=TrainConfig(quick=True, progress=False), log=log)
+
+
+def run_directory(kind: str) -> Path:
+    """Where a run keeps its logs: ``INTENT_RUN_DIR``, else a fresh folder in /tmp."""
+    run_dir = Path(os.environ.get("INTENT_RUN_DIR", f"/tmp/intent-{kind}-{os.getpid()}"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+@contextmanager
+def bench_broker(base: Settings, run_dir: Path) -> Iterator[Settings]:
+    """``base`` on a fresh embedded broker (its log in ``run_dir``), or as it is when
+    ``INTENT_BENCH_BOOTSTRAP`` names a broker to use instead."""
+    if os.environ.get("INTENT_BENCH_BOOTSTRAP"):
+        yield base
+        return
+    broker = EmbeddedBroker(log_file=run_dir / "broker.log").start()
+    try:
+        yield replace(base, bootstrap=broker.bootstrap)
+    finally:
+        broker.stop()
