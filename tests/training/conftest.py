@@ -8,6 +8,7 @@ import pytest
 
 from stream.domain.events import Event
 from training.examples import ExampleSet, build_examples
+from training.fit_networks import NetworkData
 from training.interaction_graph import InteractionGraph
 from training.splits import CalendarSplit
 
@@ -47,3 +48,11 @@ def synthetic_parts(synthetic_events_list: list[Event]) -> dict[str, ExampleSet]
 @pytest.fixture(scope="session")
 def synthetic_graph(synthetic_events_list: list[Event]) -> InteractionGraph:
     return InteractionGraph.from_events(synthetic_events_list, SPLIT.val_start)
+
+
+@pytest.fixture(scope="session")
+def network_data(synthetic_parts: dict[str, ExampleSet], synthetic_graph: InteractionGraph) -> NetworkData:
+    """Every reference network's inputs on the synthetic parts, built once."""
+    tr = synthetic_parts["train"]
+    rows = np.arange(tr.n)
+    return NetworkData.build(tr, rows, tr.X(rows), synthetic_parts["val"], synthetic_graph)

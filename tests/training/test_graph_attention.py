@@ -1,23 +1,16 @@
 """``lstm_attention_gat`` (training/graph_attention.py): the graph attention layer reads
-only unmasked neighbours, unknown nodes share one learned embedding, and the network
-passes the checks every reference network passes."""
+only unmasked neighbours, unknown nodes share one learned embedding, validation rows see
+the training graph only (the checks every network passes: ``test_networks.py``)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
-from tests.training.network_checks import check_fits, check_reproducible, check_shapes, network_data
 from training.graph_attention import AttentionLSTMGraph, GraphAttention
 from training.networks import NETWORKS
 
 NAME = "lstm_attention_gat"
-
-
-@pytest.fixture(scope="module")
-def data(synthetic_parts, synthetic_graph):
-    return network_data(synthetic_parts, synthetic_graph)
 
 
 def test_masked_neighbours_change_nothing() -> None:
@@ -36,14 +29,14 @@ def test_masked_neighbours_change_nothing() -> None:
     assert torch.allclose(alone, expected, atol=1e-6)
 
 
-def test_a_node_unknown_at_its_moment_gets_the_unknown_embedding(data) -> None:
-    net = NETWORKS[NAME].make(data.dims).eval()
+def test_a_node_unknown_at_its_moment_gets_the_unknown_embedding(network_data) -> None:
+    net = NETWORKS[NAME].make(network_data.dims).eval()
     assert isinstance(net, AttentionLSTMGraph)
-    users, items = data.train["user"], data.train["item"]
+    users, items = network_data.train["user"], network_data.train["item"]
     # the first moments of a user have no edge before them: unknown, index n_users
-    assert (users == data.dims.users).any() and (users < data.dims.users).any()
-    assert (items == data.dims.items).any() and (items < data.dims.items).any()
-    assert int(users.max()) <= data.dims.users and int(items.max()) <= data.dims.items
+    assert (users == network_data.dims.users).any() and (users < network_data.dims.users).any()
+    assert (items == network_data.dims.items).any() and (items < network_data.dims.items).any()
+    assert int(users.max()) <= network_data.dims.users and int(items.max()) <= network_data.dims.items
 
 
 def test_node_dropout_only_while_training() -> None:
@@ -53,26 +46,14 @@ def test_node_dropout_only_while_training() -> None:
     assert torch.equal(net.eval()._nodes(ids, 5), ids)
 
 
-def test_one_logit_per_row(data) -> None:
-    check_shapes(NAME, data)
-
-
-def test_the_seed_decides_the_network(data, synthetic_parts) -> None:
-    check_reproducible(NAME, data, synthetic_parts)
-
-
-def test_it_learns_a_synthetic_signal(data, synthetic_parts) -> None:
-    check_fits(NAME, data, synthetic_parts)
-
-
-def test_validation_rows_see_the_training_graph_only(data, synthetic_graph, synthetic_parts) -> None:
+def test_validation_rows_see_the_training_graph_only(network_data, synthetic_graph, synthetic_parts) -> None:
     """Every neighbour a validation row reads is an edge of the training period."""
     va = synthetic_parts["val"]
     groups = va.row_group()
     at = va.moment_ts[groups]
     for side, adj in (("user", synthetic_graph.by_user), ("item", synthetic_graph.by_item)):
-        mask = data.val[f"{side}_nbr_mask"].numpy()
-        ages = data.val[f"{side}_nbr_age"].numpy()
+        mask = network_data.val[f"{side}_nbr_mask"].numpy()
+        ages = network_data.val[f"{side}_nbr_age"].numpy()
         assert mask.any()
         # an edge's age is at least the time from the validation start (where the graph stops)
         min_age = np.log1p((at - synthetic_graph.cutoff) / 60_000.0)
