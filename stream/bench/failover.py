@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stream.bench.harness import tagged_settings
 from stream.config import Settings, replace
 from stream.domain.events import Event
 from stream.io.kafka import group_lag
@@ -56,15 +57,7 @@ def failover_once(
 ) -> dict[str, Any]:
     """Kill a worker half-way through ``events`` and time its replacement (see the module
     docstring); ``env`` goes to both workers."""
-    s = replace(
-        settings,
-        app_id=f"failover-{tag}",
-        topic_events=f"{tag}-events",
-        topic_dlq=f"{tag}-dlq",
-        topic_intents=f"{tag}-intents",
-        topic_item_events=f"{tag}-by-item",
-        data_dir=run_dir / f"failover-{tag}",
-    )
+    s = replace(tagged_settings(settings, f"failover-{tag}", tag), data_dir=run_dir / f"failover-{tag}")
     # the worker's own default, not the 6 s that WorkerProcess gives the tests
     env = {"INTENT_SESSION_TIMEOUT_S": str(s.session_timeout_s), **env}
     first = WorkerProcess(s, run_dir / f"failover-{tag}-first.log", env=env)

@@ -17,6 +17,7 @@ from stream.io.broker import EmbeddedBroker
 from stream.io.worker_process import WorkerProcess
 
 __all__ = [
+    "tagged_settings",
     "stage_settings",
     "rounds",
     "bench_worker",
@@ -27,16 +28,22 @@ __all__ = [
 ]
 
 
-def stage_settings(base: Settings, name: str) -> Settings:
-    tag = f"{name}-{uuid.uuid4().hex[:6]}"
+def tagged_settings(base: Settings, app_id: str, tag: str) -> Settings:
+    """``base`` with its own consumer group ``app_id`` and topics named after ``tag``."""
     return replace(
         base,
-        app_id=f"bench-{tag}",
+        app_id=app_id,
         topic_events=f"{tag}-events",
         topic_dlq=f"{tag}-dlq",
         topic_intents=f"{tag}-intents",
         topic_item_events=f"{tag}-by-item",
     )
+
+
+def stage_settings(base: Settings, name: str) -> Settings:
+    """Fresh topics and a fresh group for a bench stage."""
+    tag = f"{name}-{uuid.uuid4().hex[:6]}"
+    return tagged_settings(base, f"bench-{tag}", tag)
 
 
 def rounds(base: Settings, name: str, n: int) -> list[Settings]:

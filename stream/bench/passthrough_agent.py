@@ -16,9 +16,8 @@ import faust
 
 from stream.config import Settings
 from stream.monitoring.metrics import WorkerMetrics
-from stream.runtime.app import PRODUCER_MAX_BATCH_BYTES
+from stream.runtime.app import PRODUCER_MAX_BATCH_BYTES, subscribe_events
 from stream.runtime.faust_patches import AppHooks, set_app_hooks
-from stream.runtime.intake import RawTopic, subscribe_batches
 
 __all__ = ["create_passthrough_app"]
 
@@ -38,22 +37,7 @@ def create_passthrough_app(settings: Settings) -> tuple[faust.App, WorkerMetrics
         **settings.faust_consumer(),
     )
     set_app_hooks(app, AppHooks(fetch_max_wait_ms=settings.fetch_max_wait_ms))  # as the worker's
-    topic = RawTopic(
-        app,
-        topics=[settings.topic_events],
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-    incoming = subscribe_batches(
-        app,
-        topic,
-        settings.batch_size,
-        settings.batch_ms / 1000,
-        backlog_batch=settings.backlog_batch_size,
-        backlog_linger_s=settings.backlog_linger_ms / 1000,
-    )
+    incoming = subscribe_events(app, settings)  # the worker's intake
     metrics = WorkerMetrics()
     counted = metrics.events.labels(type="forwarded")
 

@@ -29,7 +29,7 @@ from stream.domain.state import ItemStats, UserState
 from stream.io.kafka import read_end_offsets
 from stream.monitoring.metrics import WorkerMetrics
 from stream.runtime.faust_patches import AppHooks, apply_faust_patches, set_app_hooks
-from stream.runtime.intake import RawTopic, subscribe_batches
+from stream.runtime.intake import MessageBatches, RawTopic, subscribe_batches
 from stream.runtime.lifecycle import Lifecycle
 from stream.runtime.lifecycle import log as lifecycle_log
 from stream.runtime.tables import BatchedTable, Deliveries, StrKeyed, WorkerTables
@@ -77,6 +77,10 @@ for _name, _codec in TABLE_CODECS.items():
     codecs.register(_name, _codec)
 
 
+#: Our topics carry bytes both ways: the key is the id, the value JSON we parse ourselves.
+RAW: dict[str, Any] = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
 def _broker_credentials(settings: Settings) -> Any:
     if settings.security_protocol == "PLAINTEXT":
         return None
@@ -102,24 +106,28 @@ def create_app(settings: Settings) -> faust.App:
     return create_worker(settings).app
 
 
+def subscribe_events(app: faust.App, settings: Settings, drop_on_revoke: bool = True) -> MessageBatches:
+    """The events topic taken in the worker's batches (sizes and lingers from ``settings``):
+    the worker's intake, and the bench's Faust floor, which must take events the same way."""
+    topic = RawTopic(app, topics=[settings.topic_events], partitions=settings.partitions, **RAW)
+    return subscribe_batches(
+        app,
+        topic,
+        settings.batch_size,
+        settings.batch_ms / 1000,
+        backlog_batch=settings.backlog_batch_size,
+        backlog_linger_s=settings.backlog_linger_ms / 1000,
+        drop_on_revoke=drop_on_revoke,
+    )
+
+
 def create_worker(settings: Settings) -> Worker:
     """Build the Faust app, its topics and tables, and the :class:`~stream.runtime.worker.Worker`
     registered on it; start it with ``faust_worker(worker.app, settings, worker.lifecycle)``."""
     life = Lifecycle(settings.app_id, settings.worker_identity(), settings.session_timeout_s)
     app = build_app(settings)
-    topics = settings.topics
-    raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    events_topic = RawTopic(app, topics=[topics.events], partitions=settings.partitions, **raw)
-    incoming = subscribe_batches(
-        app,
-        events_topic,
-        settings.batch_size,
-        settings.batch_ms / 1000,
-        backlog_batch=settings.backlog_batch_size,
-        backlog_linger_s=settings.backlog_linger_ms / 1000,
-        drop_on_revoke=False,
-    )  # the worker does (on_partitions_revoked)
-    item_topic = app.topic(topics.item_events, partitions=settings.partitions, **raw)
+    incoming = subscribe_events(app, settings, drop_on_revoke=False)  # the worker does (on revocation)
+    item_topic = app.topic(settings.topics.item_events, partitions=settings.partitions, **RAW)
     deliveries = Deliveries()
     worker = Worker(
         settings, app, life, incoming, item_topic, build_tables(app, settings, deliveries), deliveries
