@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from stream.domain.events import EVENT_TYPES, TYPE_INDEX, Event
@@ -85,7 +84,6 @@ def open_cart(rec: list[Any]) -> int:
     return max(int(rec[CART] - rec[REMOVE] - rec[BUY]), 0)
 
 
-@lru_cache(maxsize=4096)  # asked twice in a row per event (seen, then add_unseen or update)
 def event_fingerprint(event_id: str) -> int:
     """A 63-bit id for the dedupe memory (smaller than the id itself)."""
     return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big") >> 1
@@ -138,25 +136,33 @@ class UserState:
     # so a batch redelivered after a crash is skipped however long it is.
     source_offset: int = -1
 
-    def seen(self, event: Event, offset: int = -1) -> bool:
+    def seen(self, event: Event, offset: int = -1, fingerprint: int | None = None) -> bool:
         """True if ``event`` was folded in before: its id is among the recent ones, or its
-        source ``offset`` is not past the last one folded in."""
+        source ``offset`` is not past the last one folded in. ``fingerprint`` is
+        ``event_fingerprint(event.event_id)`` when the caller has it already."""
         if 0 <= offset <= self.source_offset:
             return True
-        return event_fingerprint(event.event_id) in self.recent_ids
+        if fingerprint is None:
+            fingerprint = event_fingerprint(event.event_id)
+        return fingerprint in self.recent_ids
 
     def update(self, event: Event, offset: int = -1, fold: bool = True) -> bool:
         """Fold one event in; False (and no change) if it was :meth:`seen` before. With
         ``fold=False`` the event is only remembered as seen (an excluded outlier)."""
-        if self.seen(event, offset):
+        fingerprint = event_fingerprint(event.event_id)
+        if self.seen(event, offset, fingerprint):
             return False
-        self.add_unseen(event, offset, fold)
+        self.add_unseen(event, offset, fold, fingerprint)
         return True
 
-    def add_unseen(self, event: Event, offset: int = -1, fold: bool = True) -> None:
+    def add_unseen(
+        self, event: Event, offset: int = -1, fold: bool = True, fingerprint: int | None = None
+    ) -> None:
         """:meth:`update` for an event the caller has just found not :meth:`seen` (the
-        worker checks first, and scanning the dedupe memory twice cost 0.6 us an event)."""
-        fingerprint = event_fingerprint(event.event_id)
+        worker checks first, and scanning the dedupe memory twice cost 0.6 us an event);
+        ``fingerprint`` as for :meth:`seen`."""
+        if fingerprint is None:
+            fingerprint = event_fingerprint(event.event_id)
         if offset >= 0:
             self.source_offset = offset
         self.recent_ids.append(fingerprint)
@@ -165,6 +171,7 @@ class UserState:
         if not fold:
             return
         ts, t = event.ts, TYPE_INDEX[event.type]
+        last = self.ref_ts  # the session's latest event, before this one (see session_last)
         if self.n_events == 0:
             self.first_ts = self.ref_ts = ts
         if ts > self.ref_ts:
@@ -176,7 +183,7 @@ class UserState:
         if ts < self.first_ts:  # comparisons rather than min/max calls: once per event or more
             self.first_ts = ts
         _add_decayed(self.counts, t, self.ref_ts, ts, HALF_LIVES_MS)
-        if self.n_sessions == 0 or ts - self.session_last() > SESSION_GAP_MS:
+        if self.n_sessions == 0 or ts - last > SESSION_GAP_MS:
             self.n_sessions += 1
             self.session_start, self.session_events = ts, 0
         self.session_events += 1
@@ -188,8 +195,10 @@ class UserState:
             self._update_category(event.category_id, ts, t)
 
     def session_last(self) -> int:
-        """Time of the latest event of any type (0 before the first)."""
-        return max(self.last_ts)
+        """Time of the latest event of any type (0 before the first): ``max(last_ts)``,
+        which is always ``ref_ts`` (both move only when an event is folded in, to the
+        latest time seen; a property test holds them equal), read once or twice an event."""
+        return self.ref_ts
 
     def _update_item(self, event: Event, t: int) -> None:
         ts = event.ts

@@ -128,6 +128,13 @@ class Verdict:
 _CLEAN = Verdict()  # most events: shared, not built per event
 
 
+#: The flags a verdict may carry, each a bit of the key its verdict is cached under.
+_FLAGS = ("incomplete", "late", "future", "outlier_price", "outlier_gap", "outlier_events_per_user_minute")
+INCOMPLETE, LATE, FUTURE, OUTLIER_PRICE, OUTLIER_GAP, OUTLIER_RATE = (1 << k for k in range(len(_FLAGS)))
+# A (type, source) record: events, complete, late, future, then one count per expected field missing.
+_EVENTS, _COMPLETE, _LATE, _FUTURE, _MISSING = range(5)
+
+
 class QualityMonitor:
     """See the module docstring; one per worker (state is per process, not changelogged)."""
 
@@ -135,8 +142,8 @@ class QualityMonitor:
         self.config = config
         self._taken: Counter[tuple[str, str, str]] = Counter()  # counts already taken
         self._pending: Counter[tuple[str, str, str]] = Counter()  # the rarer counts
-        # The counts every event makes, per (type, source): [events, complete, late,
-        # future]; one lookup an event instead of a keyed count each.
+        # The counts every event makes, per (type, source): one lookup an event
+        # instead of a keyed count each (see _EVENTS ...).
         self._by_type: dict[tuple[str, str], list[int]] = {}
         self.lateness_s: dict[str, list[float]] = {}  # source -> seconds, flushed per batch
         c = config
@@ -147,16 +154,20 @@ class QualityMonitor:
         self.user_minute: dict[str, list[int]] = {}  # user -> [minute, events in it]
         self.bots: dict[str, int] = {}  # user -> event time it was marked
         self.clock = 0  # latest event time seen (a file's own clock)
-        self._verdicts: dict[tuple[str, ...], Verdict] = {}
+        self._verdicts: dict[int, Verdict] = {0: _CLEAN}
 
     @property
     def pending(self) -> Counter[tuple[str, str, str]]:
         """The counts since the last :meth:`take_pending`, keyed ``(kind, label, source)``."""
         out = Counter(self._pending)
+        fields = self.config.expected_fields
         for (etype, src), rec in self._by_type.items():
             for kind, n in zip(("events", "complete", "late", "future"), rec):
                 if n:
                     out[(kind, etype, src)] += n
+            for f, n in zip(fields, rec[_MISSING:]):
+                if n:
+                    out[("missing", f, src)] += n
         return out
 
     @property
@@ -171,59 +182,55 @@ class QualityMonitor:
     def observe(self, event: Event, ingest_ms: float | None = None, prev_ts: int | None = None) -> Verdict:
         """Check one accepted event; ``prev_ts`` is the user's previous event time.
 
-        Called for every event on the worker's event loop: the common case (complete,
-        on time, no outlier) allocates nothing but its counts."""
-        c, count = self.config, self._count
-        flags: list[str] = []
+        Called for every event on the worker's event loop: the common case (on time, no
+        outlier, whether complete or not) allocates nothing but its lateness sample."""
+        c = self.config
+        flags = 0
         src = event.source or "unknown"
         rec = self._by_type.get((event.type, src))
         if rec is None:
-            rec = self._by_type[(event.type, src)] = [0, 0, 0, 0]
-        rec[0] += 1
-        complete = True
-        for f in c.expected_fields:
+            rec = self._by_type[(event.type, src)] = [0] * (_MISSING + len(c.expected_fields))
+        rec[_EVENTS] += 1
+        for k, f in enumerate(c.expected_fields, _MISSING):
             if getattr(event, f, None) is None:
-                count("missing", f, src)
-                complete = False
-        if complete:
-            rec[1] += 1
-        else:
-            flags.append("incomplete")
+                rec[k] += 1
+                flags = INCOMPLETE
+        if not flags:
+            rec[_COMPLETE] += 1
+        ts = event.ts
         reference = self.clock if ingest_ms is None else ingest_ms
-        if event.ts > self.clock:
-            self.clock = event.ts
-        lateness = reference - event.ts
+        if ts > self.clock:
+            self.clock = ts
+        lateness = reference - ts
         if ingest_ms is not None or reference:
             lateness_s = self.lateness_s.get(src)
             if lateness_s is None:
                 lateness_s = self.lateness_s[src] = []
-            lateness_s.append(max(lateness, 0) / 1000)
+            lateness_s.append(lateness / 1000 if lateness > 0 else 0.0)
         if lateness > c.late_grace_ms:
-            flags.append("late")
-            rec[2] += 1
+            flags |= LATE
+            rec[_LATE] += 1
         elif ingest_ms is not None and -lateness > c.future_tolerance_ms:
-            flags.append("future")
-            rec[3] += 1
+            flags |= FUTURE
+            rec[_FUTURE] += 1
         if event.price is not None and self.outliers["price"].check(event.price):
-            flags.append("outlier_price")
-            count("outlier", "price", src)
-        if prev_ts is not None and self.outliers["gap"].check(max(event.ts - prev_ts, 0) / 1000):
-            flags.append("outlier_gap")
-            count("outlier", "gap", src)
+            flags |= OUTLIER_PRICE
+            self._count("outlier", "price", src)
+        if prev_ts is not None and self.outliers["gap"].check((ts - prev_ts) / 1000 if ts > prev_ts else 0.0):
+            flags |= OUTLIER_GAP
+            self._count("outlier", "gap", src)
         if self._bot_check(event, src):
-            flags.append("outlier_events_per_user_minute")
-            count("outlier", "events_per_user_minute", src)
-        if not flags:
-            return _CLEAN
+            flags |= OUTLIER_RATE
+            self._count("outlier", "events_per_user_minute", src)
         # A replayed history is late throughout, and often incomplete: one verdict per
         # combination of flags (a few dozen at most), not one per event.
-        key = tuple(flags)
-        verdict = self._verdicts.get(key)
+        verdict = self._verdicts.get(flags)
         if verdict is None:
+            names = frozenset(name for k, name in enumerate(_FLAGS) if flags & (1 << k))
             # Only a price outlier is a data error; a long gap or a burst is behaviour
             # (bursts mark bots, whose intents are suppressed instead).
-            verdict = Verdict(frozenset(flags), c.exclude_outliers and "outlier_price" in flags)
-            self._verdicts[key] = verdict
+            verdict = Verdict(names, c.exclude_outliers and bool(flags & OUTLIER_PRICE))
+            self._verdicts[flags] = verdict
         return verdict
 
     def _bot_check(self, event: Event, src: str) -> bool:

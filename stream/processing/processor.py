@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from models.scorer import Scorer, Scores
 from stream.domain.events import InvalidEvent, dlq_record, encode_event, parse_event
-from stream.domain.state import ItemStats, UserState
+from stream.domain.state import ItemStats, UserState, event_fingerprint
 from stream.monitoring.drift import DriftMonitor
 from stream.monitoring.metrics import WorkerMetrics, observe_many
 from stream.monitoring.outcomes import OutcomeMonitor
@@ -136,51 +135,70 @@ class EventProcessor:
         dirty: dict[str, UserState] = {}
         triggers: dict[str, list[Trigger]] = {}
         item_activity = ItemActivity(self.partitions)
-        by_type: Counter[str] = Counter()
+        by_type: dict[str, int] = {}
+        # Read once a batch, not once an event (the loop is the worker's hot path).
+        now_ms = int(time.time() * 1000)
+        users_get, gates, observe = self.users.get, self.gates, self.quality.observe
+        pseudonymize = self.pseudonymize.event if self.pseudonymize.enabled else None
+        watermark, processed = self.watermark, 0
         for k, msg in enumerate(messages, 1):
             if k % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
             try:
-                event = parse_event(msg.value)
+                event = parse_event(msg.value, now_ms)
                 if msg.key is not None and msg.key != event.user_id.encode():
                     raise InvalidEvent("key_mismatch", "message key is not the event's user_id")
             except InvalidEvent as exc:
                 await self._to_dlq(msg, exc.reason, exc.detail)
                 result.dlq += 1
                 continue
-            event = self.pseudonymize.event(event)  # before anything is stored or sent
+            if pseudonymize is not None:
+                event = pseudonymize(event)  # before anything is stored or sent
             uid = event.user_id
-            state = dirty.get(uid) or self.users.get(uid) or UserState()
-            if state.seen(event, msg.offset):
+            state = dirty.get(uid) or users_get(uid) or UserState()
+            offset = msg.offset
+            fingerprint = event_fingerprint(event.event_id)
+            if state.seen(event, offset, fingerprint):
                 self.metrics.duplicates.inc()
                 result.duplicates += 1
                 continue
             ingest_ms = msg.timestamp * 1000.0
-            verdict = self.quality.observe(event, ingest_ms, state.session_last() if state.n_events else None)
+            verdict = observe(event, ingest_ms, state.ref_ts if state.n_events else None)
             if verdict.exclude:
                 self.metrics.excluded.inc()
-            state.add_unseen(event, msg.offset, fold=not verdict.exclude)
-            result.processed += 1
+            state.add_unseen(event, offset, not verdict.exclude, fingerprint)
+            processed += 1
             dirty[uid] = state
-            triggers.setdefault(uid, []).append(Trigger(event, ingest_ms))
-            by_type[event.type] += 1
+            trigger = Trigger(event, ingest_ms)
+            user_triggers = triggers.get(uid)
+            if user_triggers is None:
+                triggers[uid] = [trigger]
+            else:
+                user_triggers.append(trigger)
+            etype, ts = event.type, event.ts
+            by_type[etype] = by_type.get(etype, 0) + 1
             item_activity.add(event)
-            self.watermark = max(self.watermark, event.ts)
-            gstate = self.gates.get(uid)
+            if ts > watermark:
+                watermark = ts
+            gstate = gates.get(uid)
+            if gstate is None and etype != "transaction":
+                continue  # most users: no intent open, no purchase to resolve
             changed = False
             if gstate is not None:
                 n_items = len(gstate)
-                for _ in gate.expire(gstate, event.ts):
+                for _ in gate.expire(gstate, ts):
                     self._outcome("fp", state.n_events)
                     changed = True
                 changed = changed or len(gstate) != n_items
-            if event.type == "transaction":
+            if etype == "transaction":
                 gstate = {} if gstate is None else gstate
-                outcome = gate.resolve_purchase(gstate, event.item_id, event.ts)
+                outcome = gate.resolve_purchase(gstate, event.item_id, ts)
                 self._outcome(outcome, state.n_events)
                 changed = changed or outcome == "tp"
             if changed and gstate is not None:
-                self.gates[uid] = gstate
+                gates[uid] = gstate
+        self.watermark = watermark
+        result.processed += processed
         for etype, n in by_type.items():  # counted per batch: labels() is costly per event
             self.metrics.events.labels(type=etype).inc(n)
         self._flush_monitors()

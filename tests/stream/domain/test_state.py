@@ -44,6 +44,8 @@ def test_decayed_counts_match_the_definition(evts) -> None:
         s.update(e)
     T = max(e.ts for e in events)
     assert s.ref_ts == T
+    # session_last() reads ref_ts for max(last_ts): the two never part
+    assert s.session_last() == max(s.last_ts) == T
     for h, half_life in enumerate(HALF_LIVES_MS):
         for t, name in enumerate(EVENT_TYPES):
             expected = sum(2.0 ** (-(T - e.ts) / half_life) for e in events if e.type == name)
