@@ -107,6 +107,9 @@ class Event(NamedTuple):
         return TYPE_INDEX[self.type]
 
 
+_new_tuple = tuple.__new__
+
+
 @overload
 def _id(obj: dict[str, Any], name: str, required: Literal[True] = True) -> str: ...
 @overload
@@ -156,17 +159,22 @@ def validate_event(obj: Any, now_ms: int | None = None) -> Event:
         price = float(price)
         if not math.isfinite(price) or price < 0:
             raise InvalidEvent("bad_field", "price must be finite and >= 0")
-    return Event(  # positional: a named tuple's keywords cost more
-        event_id,
-        user_id,
-        item_id,
-        etype,
-        ts,
-        _id(obj, "category_id", required=False),
-        price,
-        _id(obj, "session_id", required=False),
-        _id(obj, "source", required=False),
-        _id(obj, "brand", required=False),
+    # tuple.__new__: what Event(...) does, without the named tuple's generated __new__
+    # (a third of the cost; this runs for every event the worker takes)
+    return _new_tuple(
+        Event,
+        (
+            event_id,
+            user_id,
+            item_id,
+            etype,
+            ts,
+            _id(obj, "category_id", required=False),
+            price,
+            _id(obj, "session_id", required=False),
+            _id(obj, "source", required=False),
+            _id(obj, "brand", required=False),
+        ),
     )
 
 

@@ -108,8 +108,9 @@ class RollingOutlier:
 
     def check(self, x: float) -> bool:
         flagged = False
-        if self.n >= self.min_samples:
-            var = self.var
+        k = len(self.values)
+        if self.n >= self.min_samples and k > 1:
+            var = self._m2 / (k - 1)  # self.var, inlined: a gap is checked for most events
             if var > 0.0:
                 flagged = abs(x - self.mean) > self.sigmas * math.sqrt(var)
         self.add(x)

@@ -37,19 +37,36 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 
 class ItemActivity:
-    """Item activity of one micro-batch, grouped by destination partition."""
+    """Item activity of one micro-batch, grouped by destination partition.
+    ``partition_of`` is a cache of item id -> partition kept across batches (the
+    processor's), so an item's partition is computed once, not once an event."""
 
-    def __init__(self, partitions: int) -> None:
+    #: Cached items at most; past it the cache starts over.
+    CACHE_ITEMS = 65_536
+
+    def __init__(self, partitions: int, partition_of: dict[str, int] | None = None) -> None:
         self.partitions = partitions
+        self.partition_of = {} if partition_of is None else partition_of
         self.by_partition: dict[int, dict[str, list[list[Any]]]] = {}
 
     def add(self, event: Event) -> None:
-        part = partition_for(event.item_id.encode(), self.partitions)
-        items = self.by_partition.setdefault(part, {})
+        item_id = event.item_id
+        part = self.partition_of.get(item_id)
+        if part is None:
+            if len(self.partition_of) >= self.CACHE_ITEMS:
+                self.partition_of.clear()
+            part = self.partition_of[item_id] = partition_for(item_id.encode(), self.partitions)
+        items = self.by_partition.get(part)
+        if items is None:
+            items = self.by_partition[part] = {}
         row: list[Any] = [event.ts, TYPE_INDEX[event.type], event.price]
         if event.brand is not None:
             row.append(event.brand)
-        items.setdefault(event.item_id, []).append(row)
+        rows = items.get(item_id)
+        if rows is None:
+            items[item_id] = [row]
+        else:
+            rows.append(row)
 
     def messages(self) -> Iterator[tuple[int, bytes]]:
         """``(partition, value)`` for each partition that has activity."""

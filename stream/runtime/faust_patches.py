@@ -83,6 +83,7 @@ from collections.abc import Awaitable, Callable, Collection, Coroutine, Generato
 from dataclasses import dataclass
 from typing import Any
 
+from stream.processing.processor import YIELD_EVERY
 from stream.runtime.faust_version import check_faust_version
 
 __all__ = ["apply_faust_patches", "AppHooks", "set_app_hooks", "app_hooks"]
@@ -186,7 +187,10 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
     acks_enabled_for = self.app.topics.acks_enabled_for
     routes, routing = self.app.topics._tp_to_callback, self.app.topics._tp_to_callback_lock
     wait_first, suspend_flow = self.wait_first, self.suspend_flow
-    yield_every, since_yield = 100, 0
+    # Yield after twice what the worker stages between its own yields: the fetch loop
+    # runs only when the worker yields, and at one message for two staged the buffer fell
+    # behind, leaving the worker waiting for each backlog batch (Faust yields every 100).
+    yield_every, since_yield = 2 * YIELD_EVERY, 0
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(CONSUMER_FETCHING)
