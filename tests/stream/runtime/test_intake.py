@@ -12,12 +12,18 @@ from hypothesis import strategies as st
 from stream.runtime.intake import MessageBatches
 
 
+class Pending(list):
+    """The consumer's pending messages (Faust's is a WeakSet)."""
+
+    add = list.append
+
+
 class FakeApp:
     def __init__(self) -> None:
         self.consumer_generation_id = 1
-        self.tracked: list[Any] = []
+        self.tracked = Pending()
         self.ends: dict[str, int] = {}  # each partition's high watermark, as last fetched
-        self.consumer = SimpleNamespace(track_message=self.tracked.append, highwater=self.ends.get)
+        self.consumer = SimpleNamespace(_unacked_messages=self.tracked, highwater=self.ends.get)
 
 
 class Message(SimpleNamespace):
@@ -218,30 +224,66 @@ async def test_the_consumer_callback_holds_a_reference_and_waits_when_full() -> 
     assert await batches.take() == [second] and second.refcount == 1
 
 
-def test_acknowledge_gives_each_message_its_final_ack_once_as_faust_would() -> None:
-    from faust.types.tuples import ConsumerMessage
+def test_acknowledge_does_the_bookkeeping_of_fausts_own_acks() -> None:
+    """Against Faust's Message.ack -> ConsumerMessage.on_final_ack -> Consumer.ack, on
+    two partitions, one of a topic without acks, one committed past its first offsets,
+    a message still held elsewhere and an offset delivered twice."""
+    from collections import defaultdict
+    from weakref import WeakSet
+
+    from faust.transport.consumer import Consumer as FaustConsumer
+    from faust.types.tuples import TP, ConsumerMessage
 
     class Consumer:
+        ack = FaustConsumer.ack  # the reference runs Faust's own
+
         def __init__(self) -> None:
-            self.acked: list[int] = []
+            self.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda t: t != "no-acks"))
+            self._acked: Any = defaultdict(list)
+            self._acked_index: Any = defaultdict(set)
+            self._committed_offset: Any = defaultdict(lambda: None)
+            self._committed_offset[TP("events", 1)] = 2
+            self._unacked_messages: Any = WeakSet()
+            self._n_acked = 0
+            self._waiting_for_ack = None
 
-        def ack(self, m: Any) -> bool:  # what Faust's Consumer.ack records
-            m.acked = True
-            self.acked.append(m.offset)
-            return True
+    def messages(consumer: Consumer) -> list[Any]:
+        out = []
+        for topic, partition, offset, refs in [
+            ("events", 0, 0, 1),
+            ("events", 1, 1, 1),  # below the committed offset
+            ("events", 0, 1, 2),  # held elsewhere too
+            ("events", 1, 2, 1),
+            ("no-acks", 0, 5, 1),
+            ("events", 0, 2, 1),
+            ("events", 0, 2, 1),  # delivered twice
+            ("events", 1, 3, 1),
+        ]:
+            tp = TP(topic, partition)
+            m = ConsumerMessage(topic, partition, offset, 0.0, 0, [], b"k", b"v", None, tp=tp)
+            m.incref(refs)
+            consumer._unacked_messages.add(m)
+            out.append(m)
+        return out
 
-    def faust_message(offset: int, refs: int) -> Any:
-        m = ConsumerMessage("events", 0, offset, 0.0, 0, [], b"k", b"v", None)
-        m.incref(refs)
-        return m
+    def state(consumer: Consumer, batch: list[Any]) -> tuple[Any, ...]:
+        return (
+            dict(consumer._acked),
+            dict(consumer._acked_index),
+            consumer._n_acked,
+            sorted((m.tp, m.offset) for m in consumer._unacked_messages),
+            [(m.acked, m.refcount) for m in batch],
+        )
 
     ours, theirs = Consumer(), Consumer()
-    batch = [faust_message(k, refs=1 + (k == 2)) for k in range(4)]  # offset 2: held elsewhere too
-    reference = [faust_message(k, refs=1 + (k == 2)) for k in range(4)]
+    batch, reference = messages(ours), messages(theirs)
     MessageBatches.acknowledge(batch, ours)
     for m in reference:
         m.ack(theirs)
-    assert ours.acked == theirs.acked == [0, 1, 3]
-    assert [m.refcount for m in batch] == [m.refcount for m in reference] == [0, 0, 1, 0]
+    assert state(ours, batch) == state(theirs, reference)
+    assert ours._acked[TP("events", 0)] == [0, 2] and ours._n_acked == 4
     MessageBatches.acknowledge(batch, ours)  # the other holder lets go: now final, once
-    assert ours.acked == [0, 1, 3, 2]
+    for m in reference:
+        m.ack(theirs)
+    assert state(ours, batch) == state(theirs, reference)
+    assert ours._acked[TP("events", 0)] == [0, 2, 1]

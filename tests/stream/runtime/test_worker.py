@@ -51,7 +51,7 @@ def test_an_app_without_hooks_keeps_fausts_behaviour() -> None:
 
 
 def bare_worker() -> Worker:
-    consumer = SimpleNamespace(track_message=lambda m: None, highwater=lambda tp: None)
+    consumer = SimpleNamespace(_unacked_messages=SimpleNamespace(add=id), highwater=lambda tp: None)
     fake_app: Any = SimpleNamespace(consumer=consumer, consumer_generation_id=1)
     settings = Settings(bootstrap="127.0.0.1:1")  # nothing listens there
     tables = WorkerTables(StrKeyed({}), StrKeyed({}), StrKeyed({}), [])
