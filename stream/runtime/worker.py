@@ -132,6 +132,7 @@ class Worker:
         session_ms = int(settings.session_timeout_s * 1000)
         self.rebalance = RebalanceBarrier(timeout_s=session_ms / 2000)
         self.health: dict[str, bool] = {"broker": True, "assigned": False, "warm": False}
+        self._warm = asyncio.Event()  # set by load_model once warm
         self.recovery = RecoveryProgress(lifecycle)
 
     def register(self) -> None:
@@ -222,6 +223,7 @@ class Worker:
         gc.freeze()
         log.debug("warm %.1f s after start", time.monotonic() - self.lifecycle.started)
         self.health["warm"] = True
+        self._warm.set()
         self._update_ready()
 
     async def reload_model(self) -> None:
@@ -278,6 +280,9 @@ class Worker:
         in a fixed order. A batch is whatever arrived while the previous one was staged
         (see stream.runtime.intake): it grows with the load."""
         proc = await self.processor()
+        # Events wait for the warm-up: its full collection (about 0.2 s) otherwise fell
+        # into the first seconds of a backlog, and those events waited for it anyway.
+        await self._warm.wait()
         rebalance, incoming, app = self.rebalance, self.incoming, self.app
         finishing: asyncio.Future[None] | None = None  # the latest batch's publication
         settled: asyncio.Future[None] | None = None  # the one before it
