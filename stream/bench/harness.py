@@ -22,6 +22,7 @@ __all__ = [
     "rounds",
     "bench_worker",
     "processed",
+    "PROCESSED",
     "ensure_model",
     "run_directory",
     "bench_broker",
@@ -60,8 +61,13 @@ def bench_worker(settings: Settings, log: Path, **kw: Any) -> WorkerProcess:
     return WorkerProcess(replace(settings, data_dir=log.parent / log.stem), log, **kw)
 
 
+#: The sample that counts events processed (its scrape alone is cheap, see
+#: stream.monitoring.metrics.MetricsServer).
+PROCESSED = "intent_events_total"
+
+
 def processed(m: dict[str, float]) -> float:
-    return m.get("intent_events_total", 0.0)
+    return m.get(PROCESSED, 0.0)
 
 
 def ensure_model(base: Settings, log: Callable[[str], None]) -> None:

@@ -13,8 +13,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
+from urllib.parse import urlencode
 
 from stream.config import Settings
 from stream.io.broker import free_port
@@ -88,8 +89,10 @@ class WorkerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def metrics(self) -> dict[str, float]:
-        return scrape(self.url + "/metrics")
+    def metrics(self, names: Collection[str] = ()) -> dict[str, float]:
+        """The worker's metrics; with ``names``, only those samples' (a cheaper scrape)."""
+        query = "?" + urlencode([("name[]", n) for n in names]) if names else ""
+        return scrape(self.url + "/metrics" + query)
 
     def health(self) -> int:
         """HTTP status of ``/healthz`` (-1 when nothing answers)."""
@@ -104,13 +107,16 @@ class WorkerProcess:
         if self.proc.poll() is not None:
             raise RuntimeError(f"worker exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
 
-    def wait(self, pred: Callable[[dict[str, float]], bool], timeout: float) -> dict[str, float]:
-        """Poll the metrics until ``pred`` holds (returns them) or ``timeout`` (returns the last)."""
+    def wait(
+        self, pred: Callable[[dict[str, float]], bool], timeout: float, names: Collection[str] = ()
+    ) -> dict[str, float]:
+        """Poll the metrics (``names``: only those) until ``pred`` holds (returns them) or
+        ``timeout`` (returns the last)."""
         deadline = time.monotonic() + timeout
         m: dict[str, float] = {}
         while time.monotonic() < deadline:
             self._check_alive()
-            m = self.metrics()
+            m = self.metrics(names)
             if m and pred(m):
                 return m
             time.sleep(0.05)

@@ -6,9 +6,10 @@ Every metric the dashboards and alerts use is defined here, once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import numpy as np
 from prometheus_client import (
@@ -245,8 +246,13 @@ class WorkerMetrics:
         self.drift.labels(detector=detector).inc()
         self.drift_raised_at.labels(detector=detector).set(at)
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, names: Collection[str] = ()) -> bytes:
+        return _render(self.registry, names)
+
+
+def _render(registry: CollectorRegistry, names: Collection[str]) -> bytes:
+    """The exposition of ``registry``; with ``names``, of those samples' metrics only."""
+    return generate_latest(registry.restricted_registry(names) if names else registry)
 
 
 class CouponMetrics:
@@ -288,13 +294,18 @@ class CouponMetrics:
             registry=r,
         )
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, names: Collection[str] = ()) -> bytes:
+        return _render(self.registry, names)
 
 
 class MetricsServer:
     """``/metrics`` (Prometheus text) and ``/healthz`` (200 ready, 503 not) on one port,
-    for any metrics object with ``render()`` and a ``ready`` gauge."""
+    for any metrics object with ``render()`` and a ``ready`` gauge.
+
+    ``/metrics?name[]=intent_events_total`` renders only the named samples' metrics,
+    as prometheus_client's own handler does: the whole page costs the worker about
+    2.5 ms of its event loop's interpreter, which a poll every 20 ms (``intent bench``
+    timing a drain) turned into a tenth of its throughput."""
 
     def __init__(self, metrics: WorkerMetrics | CouponMetrics, host: str, port: int) -> None:
         self.metrics = metrics
@@ -302,9 +313,11 @@ class MetricsServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                if self.path.split("?")[0] == "/metrics":
-                    body, status, ctype = outer.metrics.render(), 200, CONTENT_TYPE_LATEST
-                elif self.path.split("?")[0] == "/healthz":
+                path, _, query = self.path.partition("?")
+                if path == "/metrics":
+                    names = parse_qs(query).get("name[]", [])
+                    body, status, ctype = outer.metrics.render(names), 200, CONTENT_TYPE_LATEST
+                elif path == "/healthz":
                     ok = outer.metrics.ready._value.get() == 1  # noqa: SLF001
                     body, status, ctype = (
                         (b"ok\n" if ok else b"not ready\n"),

@@ -31,6 +31,18 @@ def test_serves_only_metrics_and_health_on_the_configured_address() -> None:
         server.stop()
 
 
+def test_a_scrape_can_ask_for_named_samples_only() -> None:
+    m = WorkerMetrics()
+    m.events.labels(type="view").inc(3)
+    server = MetricsServer(m, "127.0.0.1", 0).start()
+    try:
+        status, body = get(f"http://127.0.0.1:{server.port}/metrics?name[]=intent_events_total")
+    finally:
+        server.stop()
+    samples = [line for line in body.splitlines() if not line.startswith("#")]
+    assert status == 200 and samples == ['intent_events_total{type="view"} 3.0']
+
+
 @pytest.mark.parametrize(
     "name",
     [
