@@ -204,14 +204,8 @@ class Worker:
         await self.processor()
         # The producer learns a topic's partitions on its first send to it (a metadata
         # round trip that the first events' latency would pay): learn them now.
-        producer = self._aiokafka_producer()
-        topics = self.topics
-        for topic in (
-            topics.intents,
-            topics.dlq,
-            topics.item_events,
-            *(topic for topic, _ in self.tables.batched),
-        ):
+        producer, topics = self._aiokafka_producer(), self.topics
+        for topic in (topics.intents, topics.dlq, topics.item_events, *(t for t, _ in self.tables.batched)):
             try:
                 await producer.partitions_for(topic)
             except Exception:  # only a warm-up; the first send retries it
