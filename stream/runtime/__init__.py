@@ -9,11 +9,13 @@ and why (the module docstrings say more, with what was measured):
   delivery without four tasks a message; recovery that waits for a changelog's true
   end (the embedded broker reports one batch short: a restarted worker lost events);
   seeking partitions with no committed offset after a rebalance (they were skipped);
-  gaps merged without duplicate offsets (commits crawled); ``getmany``'s per-record
-  work done once a partition; no one-second pause before recovery.
+  gaps merged without duplicate offsets (commits crawled); the fetch loop's per-record
+  work done once a partition, and its yields spaced to the worker's (the buffer fell
+  behind a backlog); no one-second pause before recovery.
 * :mod:`~stream.runtime.intake`: the events topic taken from the consumer's fetch loop
   in batches that grow with the load, past Faust's stream machinery (which capped the
-  intake near 3,000 events/s); Faust keeps membership, fetching and commits.
+  intake near 3,000 events/s); a batch acknowledged with ``Consumer.ack``'s bookkeeping
+  in one pass; Faust keeps membership, fetching and commits.
 * :mod:`~stream.runtime.tables`: table writes read and written in the store directly,
   their changelog records sent once a batch in Faust's own format (Faust's write path
   cost about 60 us a record).
