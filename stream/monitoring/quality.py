@@ -157,10 +157,10 @@ class QualityMonitor:
         self.clock = 0  # latest event time seen (a file's own clock)
         self._verdicts: dict[int, Verdict] = {0: _CLEAN}
         self._gap = self.outliers["gap"]
-        # (slot in a (type, source) record, the field's place in an Event or None: a
-        # field events do not have is always missing)
-        self._expected_at = [
-            (k, Event._fields.index(f) if f in Event._fields else None)
+        # (slot in a (type, source) record, the field's place in an Event, or its name
+        # when it is no field of an Event: read as an attribute, as before)
+        self._expected_at: list[tuple[int, int | str]] = [
+            (k, Event._fields.index(f) if f in Event._fields else f)
             for k, f in enumerate(config.expected_fields, _MISSING)
         ]
 
@@ -200,7 +200,7 @@ class QualityMonitor:
             rec = self._by_type[(event.type, src)] = [0] * (_MISSING + len(c.expected_fields))
         rec[_EVENTS] += 1
         for k, at in self._expected_at:
-            if at is None or event[at] is None:
+            if (event[at] if isinstance(at, int) else getattr(event, at, None)) is None:
                 rec[k] += 1
                 flags = INCOMPLETE
         if not flags:

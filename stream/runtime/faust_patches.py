@@ -212,7 +212,7 @@ async def _drain_messages(self: Any, fetcher: Any) -> None:
                             break
                         message = to_message(tp, record)
                         since_yield += 1
-                        if since_yield > yield_every:
+                        if since_yield >= yield_every:
                             await asyncio.sleep(0)
                             since_yield, routed = 0, False
                         offset = message.offset

@@ -83,6 +83,8 @@ class Worker:
     #: The longest a batch's model call may take (the scoring process gets 90% of it, see
     #: stream.runtime.serving); a replaced model's process is closed after twice this.
     SCORE_TIMEOUT_S = 10.0
+    #: The warm-up's wait for one topic's metadata (events wait for the warm-up).
+    WARM_METADATA_S = 5.0
 
     #: Ready: the broker answers, partitions are assigned (tables recovered), and the
     #: model is loaded and the worker warmed up (a full collection then runs once, not
@@ -206,8 +208,8 @@ class Worker:
         # round trip that the first events' latency would pay): learn them now.
         producer, topics = self._aiokafka_producer(), self.topics
         for topic in (topics.intents, topics.dlq, topics.item_events, *(t for t, _ in self.tables.batched)):
-            try:
-                await producer.partitions_for(topic)
+            try:  # bounded: events wait for the warm-up (see score_events)
+                await asyncio.wait_for(producer.partitions_for(topic), self.WARM_METADATA_S)
             except Exception:  # only a warm-up; the first send retries it
                 log.debug("no metadata yet for %s", topic)
         # Everything built so far (modules, Faust, the catalogue) lives as long as the
@@ -274,8 +276,7 @@ class Worker:
         in a fixed order. A batch is whatever arrived while the previous one was staged
         (see stream.runtime.intake): it grows with the load."""
         proc = await self.processor()
-        # Events wait for the warm-up: its full collection (about 0.2 s) otherwise fell
-        # into the first seconds of a backlog, and those events waited for it anyway.
+        # Events wait for the warm-up, so its full collection (0.2 s) never lands mid-backlog.
         await self._warm.wait()
         rebalance, incoming, app = self.rebalance, self.incoming, self.app
         finishing: asyncio.Future[None] | None = None  # the latest batch's publication

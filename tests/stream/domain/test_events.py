@@ -101,3 +101,11 @@ def test_arbitrary_objects_either_parse_or_get_a_reason(obj: dict) -> None:
     else:
         assert e.type in ("view", "addtocart", "transaction")
         assert e.user_id.isprintable() and 0 < len(e.user_id) <= 128
+
+
+def test_events_are_built_whole() -> None:
+    """validate_event builds an Event with tuple.__new__ (no defaults filled in): a
+    field added to Event must be added there too."""
+    raw = b'{"event_id":"e","user_id":"u","item_id":"i","type":"view","ts":1700000000000,"brand":"b"}'
+    event = parse_event(raw)
+    assert len(event) == len(Event._fields) == 10 and event.brand == "b" and event.price is None

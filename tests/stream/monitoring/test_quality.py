@@ -12,7 +12,7 @@ from models.scorer import Scores
 from stream.domain.events import Event
 from stream.domain.features import FeatureSpec
 from stream.monitoring.metrics import WorkerMetrics
-from stream.monitoring.quality import QualityConfig
+from stream.monitoring.quality import QualityConfig, QualityMonitor
 from stream.processing.intents import decode_intent
 from stream.processing.processor import EventProcessor, ProcessorConfig, RawMessage, ServingModel
 from tests.stream.processing.test_processor import POLICY, FixedScorer, Recorder, msg
@@ -168,3 +168,11 @@ def test_an_intent_of_a_user_who_never_returns_becomes_a_false_positive() -> Non
     assert metric(p, "intent_live_metric_by_activity", metric="precision", bucket="cold") == 0.0
     asyncio.run(p.process_batch([msg(Event("o3", "other", "j", "view", later + 2))]))
     assert metric(p, "intent_outcomes_total", outcome="fp") == 1  # counted once
+
+
+def test_an_expected_name_that_is_no_event_field_is_read_as_an_attribute() -> None:
+    q = QualityMonitor(QualityConfig(expected_fields=("type_index", "no_such_field")))
+    verdict = q.observe(Event("e1", "u", "i", "view", 1_000_000, "c1"), ingest_ms=1_000_000)
+    assert verdict.flags == frozenset({"incomplete"})
+    assert q.totals[("missing", "no_such_field", "unknown")] == 1
+    assert q.totals[("missing", "type_index", "unknown")] == 0

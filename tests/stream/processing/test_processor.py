@@ -305,3 +305,11 @@ async def test_history_builds_state_but_publishes_no_intent() -> None:
     now = [RawMessage(b"u0", encode_event(Event("live", "u0", "i0", "view", TS + 100)), now_s, 100)]
     await old.process_batch(now)
     assert {decode_intent(v).user_id for _, v in old_rec.sent["intents"]} == {"u0"}
+
+
+def test_triggers_are_built_whole() -> None:
+    """The processor builds a Trigger with tuple.__new__ (no defaults filled in): a field
+    added to Trigger must be added there too."""
+    from stream.processing.batch import Trigger
+
+    assert Trigger._fields == ("event", "ingest_ms") and not Trigger._field_defaults
