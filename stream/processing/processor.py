@@ -56,7 +56,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-new_tuple = tuple.__new__
+_new_tuple = tuple.__new__
 
 #: Events (and users) staged between two turns of the event loop: about 10 ms of work.
 YIELD_EVERY = 200
@@ -166,13 +166,13 @@ class EventProcessor:
                 result.duplicates += 1
                 continue
             ingest_ms = msg.timestamp * 1000.0
-            verdict = observe(event, ingest_ms, state.ref_ts if state.n_events else None)
+            verdict = observe(event, ingest_ms, state.session_last() if state.n_events else None)
             if verdict.exclude:
                 self.metrics.excluded.inc()
             state.add_unseen(event, offset, not verdict.exclude, fingerprint)
             processed += 1
             dirty[uid] = state
-            trigger = new_tuple(Trigger, (event, ingest_ms))  # Trigger(...), a third of the cost
+            trigger = _new_tuple(Trigger, (event, ingest_ms))  # Trigger(...), a third of the cost
             user_triggers = triggers.get(uid)
             if user_triggers is None:
                 triggers[uid] = [trigger]

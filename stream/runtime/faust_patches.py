@@ -44,10 +44,11 @@
    about 1 run in 5, a restarted worker took 90-250 s to commit 300 records a
    partition that it had processed in 1 s). The gap is now merged without duplicates.
 
-6. Per-record overhead in ``getmany`` and the fetch loop. For every record Faust looked
+6. Per-record overhead in the fetch loop. For every record Faust's ``getmany`` looked
    up its partition's high watermark, told the monitor, and passed it through a
    generator that round-robins topics one record at a time. The watermark and the
-   monitor are now done once a partition per fetch, and records come partition by
+   monitor are now done once a partition per fetch (:func:`_fetch`, which the fetch
+   loop calls instead of ``getmany``, its only caller), and records come partition by
    partition, each in order, still stopping when flow stops or the generation changes:
    the worker drained the real sample at 38-40k events/s instead of 34-37k. The fetch
    loop takes a fetch's partitions as lists (no generator step a record; a partition's
@@ -284,19 +285,6 @@ async def _fetch(self: Any, timeout: float) -> tuple[int, list[tuple[Any, Any]]]
     return generation_id, fetched
 
 
-async def _getmany(self: Any, timeout: float) -> Any:
-    """``Consumer.getmany`` on :func:`_fetch`: records come partition by partition, in
-    order, and stop as soon as flow stops or the generation changes (only the fetch
-    loop above called it; kept for anything else that does)."""
-    generation_id, fetched = await _fetch(self, timeout)
-    to_message, app = self._to_message, self.app
-    for tp, tp_records in fetched:
-        for record in tp_records:
-            if not self.flow_active or app.consumer_generation_id != generation_id:
-                return
-            yield tp, to_message(tp, record)
-
-
 def _patch_recovery_highwaters() -> None:
     from faust.tables.recovery import Recovery
 
@@ -390,7 +378,6 @@ def apply_faust_patches() -> None:
     _patch_seek_to_committed()
     _patch_table_manager_start()
     consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
-    consumer.Consumer.getmany = _getmany  # type: ignore[method-assign]
     consumer.Consumer._new_offset = _new_offset_without_duplicates(  # type: ignore[method-assign]
         consumer.Consumer._new_offset
     )
