@@ -10,7 +10,7 @@ user_id        str       who acted (also the Kafka key)
 item_id        str       on what item
 type           str       one of :data:`EVENT_TYPES`: ``view``, ``addtocart``,
                          ``transaction``, ``remove_from_cart``, ``favorite``, ``click``
-ts             int       event time, epoch milliseconds
+ts             int       event time, epoch milliseconds (a whole number; 5.0 reads as 5)
 category_id    str?      item category
 price          float?    item price (finite, >= 0)
 session_id     str?      shop's session id
@@ -18,6 +18,7 @@ source         str?      which shop or feed sent it (data-quality metrics per so
 brand          str?      the item's brand
 =============  ========  ==========================================================
 
+An id may also be sent as a JSON integer that fits in 64 bits; it is read as its text.
 Unknown fields are dropped (so personal data such as e-mail never reaches state).
 Anything malformed raises :class:`InvalidEvent` whose ``reason`` is a short,
 stable label used for the DLQ and the ``intent_dlq_total`` metric.
@@ -59,6 +60,10 @@ EVENT_TYPES: tuple[str, ...] = ("view", "addtocart", "transaction", "remove_from
 TYPE_INDEX: dict[str, int] = {t: i for i, t in enumerate(EVENT_TYPES)}
 MAX_EVENT_BYTES = 4096
 MAX_ID_CHARS = 128
+#: An id sent as a JSON integer must fit in 64 bits, signed or unsigned (what orjson reads
+#: exactly); the lowest signed value is left out because longer literals round onto it.
+MIN_INT_ID = -(2**63) + 1
+MAX_INT_ID = 2**64 - 1
 # Event time must lie between 2000-01-01 and one day after the wall clock.
 MIN_TS_MS = 946_684_800_000
 FUTURE_SLACK_MS = 86_400_000
@@ -122,8 +127,13 @@ def _id(obj: dict[str, Any], name: str, required: bool = True) -> str | None:
         if required:
             raise InvalidEvent("missing_field", name)
         return None
+    if type(value) is float and value.is_integer():
+        value = int(value)  # JSON has one number type: 5.0 is the integer 5 (JSON Schema agrees)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidEvent("bad_field", f"{name} must be a string or integer")
+    if type(value) is int and not MIN_INT_ID <= value <= MAX_INT_ID:
+        # orjson reads a longer integer literal as a rounded float; its text is not the id sent
+        raise InvalidEvent("bad_field", f"{name} as an integer must fit in 64 bits")
     text = str(value)
     if not text or len(text) > MAX_ID_CHARS:
         raise InvalidEvent("bad_field", f"{name} must have 1..{MAX_ID_CHARS} characters")
@@ -147,8 +157,11 @@ def validate_event(obj: Any, now_ms: int | None = None) -> Event:
     ts = obj.get("ts")
     if ts is None:
         raise InvalidEvent("missing_field", "ts")
-    if isinstance(ts, bool) or not isinstance(ts, int):
-        raise InvalidEvent("bad_field", "ts must be integer epoch milliseconds")
+    if type(ts) is not int:
+        if type(ts) is float and ts.is_integer():
+            ts = int(ts)  # 1454284800000.0 is an integer in JSON, as for ids
+        else:
+            raise InvalidEvent("bad_field", "ts must be integer epoch milliseconds")
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     if ts < MIN_TS_MS or ts > now_ms + FUTURE_SLACK_MS:
         raise InvalidEvent("absurd_timestamp", str(ts))

@@ -31,7 +31,15 @@ from typing import Any, get_args, get_type_hints
 import orjson
 
 from stream.domain import events as events_module
-from stream.domain.events import EVENT_TYPES, MAX_EVENT_BYTES, MAX_ID_CHARS, MIN_TS_MS, Event
+from stream.domain.events import (
+    EVENT_TYPES,
+    MAX_EVENT_BYTES,
+    MAX_ID_CHARS,
+    MAX_INT_ID,
+    MIN_INT_ID,
+    MIN_TS_MS,
+    Event,
+)
 from stream.processing.intents import COMPONENTS, INTENT_SCHEMA_VERSION, Intent
 
 __all__ = ["events_schema", "intent_schema", "SCHEMAS", "SCHEMA_DIR", "render", "write_schemas"]
@@ -76,6 +84,8 @@ def events_schema() -> dict[str, Any]:
                 "minLength": 1,
                 "maxLength": MAX_ID_CHARS,
                 "pattern": PRINTABLE,
+                "minimum": MIN_INT_ID,
+                "maximum": MAX_INT_ID,
             }
         description = docs.get(name, "")
         if name == "type":

@@ -43,7 +43,7 @@ def test_unknown_fields_are_dropped() -> None:
         (orjson.dumps({**GOOD, "ts": -5}), "absurd_timestamp"),
         (orjson.dumps({**GOOD, "ts": 99_999_999_999_999}), "absurd_timestamp"),
         (orjson.dumps({**GOOD, "ts": "yesterday"}), "bad_field"),
-        (orjson.dumps({**GOOD, "ts": 1.5e12}), "bad_field"),
+        (orjson.dumps({**GOOD, "ts": 1.5e12 + 0.5}), "bad_field"),
         (orjson.dumps({**GOOD, "user_id": "a\x00b"}), "bad_field"),
         (orjson.dumps({**GOOD, "user_id": ""}), "bad_field"),
         (orjson.dumps({**GOOD, "item_id": {"nested": [1]}}), "bad_field"),
@@ -60,6 +60,35 @@ def test_unknown_fields_are_dropped() -> None:
 )
 def test_malformed_events_get_a_reason(raw: bytes, expected: str) -> None:
     assert reason(raw) == expected
+
+
+def test_whole_numbers_read_as_integers() -> None:
+    """JSON has one number type: a producer that writes 1454284800000.0 or an id 7.0
+    sent an integer, as JSON Schema (and our events schema) reads it."""
+    e = parse_event(orjson.dumps({**GOOD, "ts": float(TS), "item_id": 7.0, "category_id": -0.0}))
+    assert (e.ts, e.item_id, e.category_id) == (TS, "7", "0")
+    assert type(e.ts) is int
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        b"123456789012345678901234567890",  # orjson reads it as a rounded float
+        b"18446744073709551616",  # 2**64: read as a float
+        b"-9223372036854775809",  # rounds onto -2**63
+        b"7.5",
+        b"1e300",
+    ],
+)
+def test_an_integer_id_that_cannot_be_read_exactly_is_refused(literal: bytes) -> None:
+    raw = b'{"event_id":"e","user_id":"u","item_id":' + literal + b',"type":"view","ts":1454284800000}'
+    with pytest.raises(InvalidEvent, match="item_id"):
+        parse_event(raw)
+
+
+def test_64_bit_integer_ids_are_read_exactly() -> None:
+    for value in (2**64 - 1, -(2**63) + 1, 0):
+        assert parse_event(orjson.dumps({**GOOD, "user_id": value})).user_id == str(value)
 
 
 def test_infinite_price_is_refused() -> None:
