@@ -16,7 +16,7 @@ import faust
 
 from stream.config import Settings
 from stream.monitoring.metrics import WorkerMetrics
-from stream.runtime.app import PRODUCER_MAX_BATCH_BYTES, subscribe_events
+from stream.runtime.app import io_options, subscribe_events
 from stream.runtime.faust_patches import AppHooks, set_app_hooks
 
 __all__ = ["create_passthrough_app"]
@@ -25,16 +25,9 @@ __all__ = ["create_passthrough_app"]
 def create_passthrough_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
     app = faust.App(
         f"{settings.app_id}-passthrough",
-        broker=f"kafka://{settings.bootstrap}",
         store="memory://",
-        web_enabled=False,
-        topic_partitions=settings.partitions,
-        consumer_auto_offset_reset="earliest",
-        stream_wait_empty=False,
-        producer_linger=0.001,
-        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         datadir=str(settings.data_dir / "passthrough"),
-        **settings.faust_consumer(),
+        **io_options(settings),  # the worker's
     )
     set_app_hooks(app, AppHooks(fetch_max_wait_ms=settings.fetch_max_wait_ms))  # as the worker's
     incoming = subscribe_events(app, settings)  # the worker's intake

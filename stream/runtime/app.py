@@ -35,7 +35,15 @@ from stream.runtime.lifecycle import log as lifecycle_log
 from stream.runtime.tables import BatchedTable, Deliveries, StrKeyed, WorkerTables
 from stream.runtime.worker import Worker
 
-__all__ = ["create_app", "create_worker", "build_app", "build_tables", "faust_worker", "StrKeyed"]
+__all__ = [
+    "create_app",
+    "create_worker",
+    "build_app",
+    "io_options",
+    "build_tables",
+    "faust_worker",
+    "StrKeyed",
+]
 
 
 # aiokafka holds ONE batch per partition and makes a send wait while a full one is in
@@ -136,6 +144,24 @@ def create_worker(settings: Settings) -> Worker:
     return worker
 
 
+def io_options(settings: Settings) -> dict[str, Any]:
+    """The worker's broker, consumer and producer options for ``faust.App``. The bench's
+    pass-through app (:mod:`stream.bench.passthrough_agent`) takes them too, so that what
+    it sustains is this worker's I/O limit."""
+    return {
+        "broker": [f"kafka://{b}" for b in settings.bootstrap.split(",")],
+        "broker_credentials": _broker_credentials(settings),
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": settings.replication,
+        "web_enabled": False,
+        "consumer_auto_offset_reset": "earliest",
+        **settings.faust_consumer(),
+        "stream_wait_empty": False,
+        "producer_linger": 0.001,
+        "producer_max_batch_size": PRODUCER_MAX_BATCH_BYTES,
+    }
+
+
 def build_app(settings: Settings) -> faust.App:
     """The Faust app of the worker, with the hooks its patches read (see
     :mod:`stream.runtime.faust_patches`)."""
@@ -143,21 +169,12 @@ def build_app(settings: Settings) -> faust.App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
-        broker=[f"kafka://{b}" for b in settings.bootstrap.split(",")],
-        broker_credentials=_broker_credentials(settings),
         store=settings.store,
         datadir=str(settings.data_dir / worker_tag),
-        topic_partitions=settings.partitions,
-        topic_replication_factor=settings.replication,
-        web_enabled=False,
-        consumer_auto_offset_reset="earliest",
-        **settings.faust_consumer(),
+        **io_options(settings),
         broker_commit_every=1000,
         broker_commit_interval=1.0,
         table_standby_replicas=0,
-        stream_wait_empty=False,
-        producer_linger=0.001,
-        producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         # The check guards a persistent (RocksDB) store against a truncated changelog. With
         # the memory store the "persisted" offset is this process's own latest write, which
         # can run ahead of the broker's reported end offset for a moment during a
