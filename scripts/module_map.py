@@ -24,6 +24,7 @@ ORDER = (
     "models",
     "training",
     "stream/io",
+    "stream/store",
     "stream/runtime",
     "stream/bench",
     "stream/commands",

@@ -33,6 +33,7 @@ __all__ = [
     "USERS_TABLE",
     "ITEMS_TABLE",
     "GATES_TABLE",
+    "SOURCES_TABLE",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,9 @@ class SettingsError(ValueError):
 
 
 #: the worker's tables; each has a changelog topic (:meth:`Settings.changelog_topic`)
-USERS_TABLE, ITEMS_TABLE, GATES_TABLE = "users", "items", "gates"
+USERS_TABLE, ITEMS_TABLE, GATES_TABLE, SOURCES_TABLE = "users", "items", "gates", "sources"
+#: the table stores INTENT_STORE may name (stream.store.stores)
+STORES = ("memory://", "rocksdb://")
 
 
 @dataclass(frozen=True)
@@ -163,8 +166,37 @@ class Settings:
     model_poll_s: float = field(
         default=5.0, metadata={"help": "how often the worker looks for a new model artifact"}
     )
-    store: str = field(default="memory://", metadata={"help": "Faust table store (rocksdb://)"})
-    data_dir: Path = field(default=Path("/tmp/intent-worker"), metadata={"help": "Faust data directory"})
+    store: str = field(
+        default="memory://",
+        metadata={
+            "help": "table store: memory:// (restored from the changelogs at every start) "
+            "| rocksdb:// (on disk in INTENT_DATA_DIR; a restart reads the changelogs' tail)"
+        },
+    )
+    data_dir: Path = field(
+        default=Path("/tmp/intent-worker"),
+        metadata={"help": "worker data (RocksDB tables, group membership), a folder per worker identity"},
+    )
+    state_ttl_days: float = field(
+        default=30.0,
+        metadata={"help": "users and items not seen for this long (event time) are removed; 0 = never"},
+    )
+    state_sweep_s: float = field(
+        default=300.0, metadata={"help": "how often the worker looks for state past the retention"}
+    )
+    state_cache: int = field(
+        default=8192, metadata={"help": "decoded user states kept in memory (the latest touched)"}
+    )
+    standby_replicas: int = field(
+        default=0,
+        metadata={
+            "help": "standby copies of each table partition kept by other workers (RocksDB: a "
+            "takeover reads only the changelog's tail)"
+        },
+    )
+    rocksdb_cache_mb: int = field(
+        default=256, metadata={"help": "RocksDB: block cache shared by every table (memtables charged to it)"}
+    )
     session_timeout_s: float = field(
         default=10.0,
         metadata={
@@ -269,6 +301,13 @@ class Settings:
             raise SettingsError(f"INTENT_THRESHOLD: must be in [0, 1], got {self.threshold}")
         if self.horizon_min is not None and self.horizon_min <= 0:
             raise SettingsError(f"INTENT_HORIZON_MIN: must be > 0, got {self.horizon_min}")
+        if not self.store.startswith(STORES):
+            raise SettingsError(f"INTENT_STORE: {' or '.join(STORES)}, got {self.store!r}")
+        for name in ("state_ttl_days", "state_sweep_s", "state_cache", "standby_replicas"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"INTENT_{name.upper()}: must be >= 0, got {getattr(self, name)}")
+        if self.rocksdb_cache_mb < 8:
+            raise SettingsError(f"INTENT_ROCKSDB_CACHE_MB: must be >= 8, got {self.rocksdb_cache_mb}")
 
     def group_timeouts(self) -> dict[str, float]:
         """Faust's consumer-group timeouts from ``session_timeout_s``, for every Faust app
@@ -285,6 +324,20 @@ class Settings:
             broker_heartbeat_interval=max(session_s / 10, 0.3),
             broker_rebalance_timeout=max(session_s, 10.0),
         )
+
+    def worker_data_dir(self, hostname: str | None = None) -> Path:
+        """Where this worker keeps its data: a folder per worker identity, so a restarted
+        worker finds its RocksDB tables (a per-process folder when it has no identity).
+
+        >>> Settings(data_dir=Path("/data"), metrics_port=9108).worker_data_dir("box")
+        PosixPath('/data/box-9108')
+        """
+        identity = self.worker_identity(hostname)
+        if identity is None:
+            import socket
+
+            identity = f"{hostname or socket.gethostname()}-pid{os.getpid()}"
+        return self.data_dir / identity.replace("/", "_")
 
     def worker_identity(self, hostname: str | None = None) -> str | None:
         """Who this worker is across restarts (see :mod:`stream.runtime.membership`); None when

@@ -16,13 +16,13 @@ from stream.config import Settings
 from stream.domain.events import InvalidEvent, parse_event
 from stream.domain.features import pair_features
 from stream.domain.state import UserState
+from stream.domain.state_codec import decode_user, encode_user
 from stream.monitoring.metrics import WorkerMetrics
 
 __all__ = ["create_naive_app"]
 
 
 def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
-    from stream.runtime.app import StrKeyed
     from stream.runtime.serving import serving_policy
 
     app = faust.App(
@@ -41,12 +41,11 @@ def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
     out = app.topic(
         settings.topic_intents, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
-    schema: Any = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="user_state")
-    users = StrKeyed(
-        app.Table(
-            "naive-users", schema=schema, key_type=bytes, partitions=settings.partitions, use_partitioner=True
-        ),
-        UserState,
+    # Faust's own table, written through Faust's own API (a changelog record an event):
+    # the compact state bytes, decoded on every read.
+    schema: Any = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="raw")
+    users = app.Table(
+        "naive-users", schema=schema, key_type=bytes, partitions=settings.partitions, use_partitioner=True
     )
     loaded = load_artifact(settings.model_dir)
     threshold = serving_policy(loaded, settings).threshold  # INTENT_THRESHOLD, as the worker honours it
@@ -59,9 +58,11 @@ def create_naive_app(settings: Settings) -> tuple[faust.App, WorkerMetrics]:
                 event = parse_event(value)
             except InvalidEvent:
                 continue
-            state = users.get(event.user_id) or UserState()
+            key = event.user_id.encode()
+            raw = users.get(key)
+            state = UserState() if raw is None else decode_user(raw)
             state.update(event)
-            users[event.user_id] = state
+            users[key] = encode_user(state)
             cands = state.candidates(settings.max_candidates)
             U, I = pair_features(loaded.spec, event.user_id, state, cands, {}, loaded.catalogue)
             scores = loaded.scorer.score(U, I, [len(cands)])

@@ -133,38 +133,46 @@ class UserState:
     categories: dict[str, list[float]] = field(default_factory=dict)
     recent_ids: list[int] = field(default_factory=list)
     # Delivery bookkeeping, not a feature: the highest source-topic offset folded in,
-    # so a batch redelivered after a crash is skipped however long it is.
+    # so a batch redelivered after a crash is skipped however long it is, and the epoch
+    # of the source log that offset counts in (a recreated or migrated topic starts a new
+    # epoch, whose offsets start again: see stream.processing.source_log).
     source_offset: int = -1
+    source_epoch: int = 0
 
-    def seen(self, event: Event, offset: int = -1, fingerprint: int | None = None) -> bool:
+    def seen(self, event: Event, offset: int = -1, fingerprint: int | None = None, epoch: int = 0) -> bool:
         """True if ``event`` was folded in before: its id is among the recent ones, or its
-        source ``offset`` is not past the last one folded in. ``fingerprint`` is
-        ``event_fingerprint(event.event_id)`` when the caller has it already."""
-        if 0 <= offset <= self.source_offset:
+        source ``offset`` in source log ``epoch`` is not past the last one folded in.
+        ``fingerprint`` is ``event_fingerprint(event.event_id)`` when the caller has it."""
+        if 0 <= offset <= self.source_offset and epoch == self.source_epoch:
             return True
         if fingerprint is None:
             fingerprint = event_fingerprint(event.event_id)
         return fingerprint in self.recent_ids
 
-    def update(self, event: Event, offset: int = -1, fold: bool = True) -> bool:
+    def update(self, event: Event, offset: int = -1, fold: bool = True, epoch: int = 0) -> bool:
         """Fold one event in; False (and no change) if it was :meth:`seen` before. With
         ``fold=False`` the event is only remembered as seen (an excluded outlier)."""
         fingerprint = event_fingerprint(event.event_id)
-        if self.seen(event, offset, fingerprint):
+        if self.seen(event, offset, fingerprint, epoch):
             return False
-        self.add_unseen(event, offset, fold, fingerprint)
+        self.add_unseen(event, offset, fold, fingerprint, epoch)
         return True
 
     def add_unseen(
-        self, event: Event, offset: int = -1, fold: bool = True, fingerprint: int | None = None
+        self,
+        event: Event,
+        offset: int = -1,
+        fold: bool = True,
+        fingerprint: int | None = None,
+        epoch: int = 0,
     ) -> None:
         """:meth:`update` for an event the caller has just found not :meth:`seen` (the
         worker checks first, and scanning the dedupe memory twice cost 0.6 us an event);
-        ``fingerprint`` as for :meth:`seen`."""
+        ``fingerprint`` and ``epoch`` as for :meth:`seen`."""
         if fingerprint is None:
             fingerprint = event_fingerprint(event.event_id)
         if offset >= 0:
-            self.source_offset = offset
+            self.source_offset, self.source_epoch = offset, epoch
         self.recent_ids.append(fingerprint)
         if len(self.recent_ids) > DEDUPE_IDS:
             del self.recent_ids[0]
@@ -258,13 +266,14 @@ class UserState:
             "categories": self.categories,
             "recent_ids": self.recent_ids,
             "source_offset": self.source_offset,
+            "source_epoch": self.source_epoch,
         }
 
     def feature_dict(self) -> dict[str, Any]:
         """The state that features depend on (no delivery bookkeeping): what
         ``intent state`` dumps and the fault tests compare."""
         d = self.to_dict()
-        del d["source_offset"]
+        del d["source_offset"], d["source_epoch"]
         return d
 
     @classmethod

@@ -11,6 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from stream.config import Settings
+from stream.processing.source_log import BEYOND, GONE  # what read_at finds where no message is
 
 __all__ = [
     "producer",
@@ -20,6 +21,10 @@ __all__ = [
     "check_reachable",
     "end_offsets",
     "read_end_offsets",
+    "read_at",
+    "topic_partitions",
+    "GONE",
+    "BEYOND",
 ]
 
 
@@ -202,3 +207,72 @@ async def broker_reachable(bootstrap: str, timeout: float = 0.5) -> bool:
         writer.close()
         return True
     return False
+
+
+async def read_at(
+    settings: Settings, topic: str, offsets: dict[int, int], timeout_s: float = 5.0
+) -> dict[int, tuple[bytes | None, bytes | None] | str]:
+    """The message of ``topic`` at each ``{partition: offset}``: ``(key, value)``, or
+    :data:`GONE` (before the partition's first offset) or :data:`BEYOND` (at or past its
+    end, by reading: see :func:`end_offsets`)."""
+    from aiokafka import TopicPartition
+
+    cons = consumer(settings, fetch_max_wait_ms=min(settings.fetch_max_wait_ms, 50))
+    await cons.start()
+    try:
+        tps = {p: TopicPartition(topic, p) for p in offsets}
+        first = await cons.beginning_offsets(list(tps.values()))
+        ends = await end_offsets(cons, list(tps.values()))
+        found: dict[int, tuple[bytes | None, bytes | None] | str] = {}
+        wanted = {}
+        for p, offset in offsets.items():
+            tp = tps[p]
+            if offset >= ends[tp]:
+                found[p] = BEYOND
+            elif offset < first[tp]:
+                found[p] = GONE
+            else:
+                wanted[tp] = offset
+        if wanted:
+            cons.assign(list(wanted))
+            for tp, offset in wanted.items():
+                cons.seek(tp, offset)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout_s
+            while wanted and loop.time() < deadline:
+                for tp, records in (await cons.getmany(*wanted, timeout_ms=200)).items():
+                    for rec in records:
+                        if rec.offset == wanted.get(tp):
+                            found[tp.partition] = (rec.key, rec.value)
+                            del wanted[tp]
+                            break
+                        if rec.offset > wanted.get(tp, rec.offset):  # compacted away
+                            found[tp.partition] = GONE
+                            del wanted[tp]
+                            break
+            if wanted:
+                raise TimeoutError(f"{topic}: no answer at {dict(wanted)} within {timeout_s}s")
+        return found
+    finally:
+        await cons.stop()
+
+
+async def topic_partitions(settings: Settings, topic: str, timeout_s: float = 10.0) -> int | None:
+    """How many partitions ``topic`` has; None when it does not exist."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap,
+        request_timeout_ms=int(timeout_s * 1000),
+        **settings.kafka_security(),
+    )
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    for t in described:
+        name = t.get("topic") if isinstance(t, dict) else getattr(t, "topic", None)
+        if name == topic:
+            if (t.get("error_code") if isinstance(t, dict) else 0) not in (0, None):
+                return None
+            return len(t.get("partitions") or []) or None
+    return None

@@ -15,6 +15,7 @@ import orjson
 from stream.config import USERS_TABLE, Settings
 from stream.domain.events import Event
 from stream.domain.state import UserState
+from stream.domain.state_codec import decode_user
 from stream.io.kafka import read_topic
 from stream.processing.privacy import Pseudonymizer
 
@@ -43,7 +44,7 @@ async def changelog_states(settings: Settings, timeout_s: float = 30.0) -> dict[
         if rec.value is None:
             states.pop(key, None)
         else:
-            states[key] = UserState.from_dict(orjson.loads(rec.value))
+            states[key] = decode_user(rec.value)
     return states
 
 

@@ -127,6 +127,21 @@ class WorkerMetrics:
             "intent_batch_events", "Events per micro-batch", buckets=(1, 4, 16, 64, 256, 1024), registry=r
         )
         self.users = Gauge("intent_users_in_state", "Users held in this worker's tables", registry=r)
+        self.items = Gauge(
+            "intent_items_in_state", "Items held in this worker's copy of the global items table", registry=r
+        )
+        self.expired = Counter(
+            "intent_state_expired_total",
+            "Keys removed by the retention (INTENT_STATE_TTL_DAYS, event time), by table",
+            ["table"],
+            registry=r,
+        )
+        self.source_log_restarts = Counter(
+            "intent_source_log_restarts_total",
+            "Events partitions found to be a new log (a recreated or migrated topic): their "
+            "offsets count in a new epoch",
+            registry=r,
+        )
         self.lag = Gauge(
             "intent_consumer_lag",
             "Unconsumed events per partition this worker owns "

@@ -47,6 +47,7 @@ class RawMessage(NamedTuple):
     value: bytes | None
     timestamp: float  # Kafka (ingest) timestamp, seconds since the epoch
     offset: int = -1  # offset in its partition (-1: unknown)
+    partition: int = -1  # its events partition (-1: unknown)
 
 
 async def _nothing_to_flush() -> None:

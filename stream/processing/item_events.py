@@ -18,7 +18,8 @@ record carries no user id, so pseudonymisation has nothing to hide here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -26,8 +27,11 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from stream.domain.events import TYPE_INDEX, Event
+from stream.domain.state import ItemStats
 
-__all__ = ["ItemActivity", "decode_item_activity", "partition_for"]
+__all__ = ["ItemActivity", "decode_item_activity", "fold_item_activity", "partition_for"]
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=65536)  # murmur2 is pure Python in aiokafka (about 3 us); ids repeat
@@ -81,3 +85,22 @@ def decode_item_activity(raw: bytes) -> dict[str, list[list[Any]]]:
     if not isinstance(value, dict):
         raise ValueError("events-by-item value must be an object")
     return value
+
+
+def fold_item_activity(values: Iterable[bytes], items: Mapping[str, ItemStats]) -> dict[str, ItemStats]:
+    """The stats of every item the ``events-by-item`` records ``values`` touch, with their
+    activity added to what ``items`` holds (to be written back). An unreadable record is
+    skipped with a warning: our own workers wrote it, and it must never stop the agent."""
+    touched: dict[str, ItemStats] = {}
+    for value in values:
+        try:
+            activity = decode_item_activity(value)
+        except ValueError:
+            log.warning("unreadable events-by-item record skipped")
+            continue
+        for item_id, rows in activity.items():
+            stats = touched.get(item_id) or items.get(item_id) or ItemStats()
+            for row in rows:
+                stats.add(*row)
+            touched[item_id] = stats
+    return touched

@@ -43,6 +43,7 @@ from stream.processing.gate import IntentGate
 from stream.processing.intents import Intent, encode_intent
 from stream.processing.item_events import ItemActivity
 from stream.processing.privacy import Pseudonymizer
+from stream.processing.source_log import SourceLogs
 
 __all__ = [
     "RawMessage",
@@ -78,6 +79,7 @@ class EventProcessor:
         sinks: Sinks,
         metrics: WorkerMetrics,
         config: ProcessorConfig | None = None,
+        sources: SourceLogs | None = None,
     ) -> None:
         config = config or ProcessorConfig()
         self.users, self.items, self.gates = users, items, gates
@@ -97,6 +99,8 @@ class EventProcessor:
         self._partition_of: dict[str, int] = {}  # item id -> events-by-item partition
         self.max_intent_age_ms = config.max_intent_age_ms
         self.watermark = 0  # latest event time processed
+        #: The events partitions' logs: the epoch a user's source offset counts in.
+        self.sources = SourceLogs() if sources is None else sources
         self.sweep_interval_s = 30.0
         self._last_sweep = time.monotonic()
 
@@ -144,9 +148,19 @@ class EventProcessor:
         users_get, gates, observe = self.users.get, self.gates, self.quality.observe
         pseudonymize = self.pseudonymize.event if self.pseudonymize.enabled else None
         watermark, processed = self.watermark, 0
+        read, epochs = self.sources.read, self.sources.epochs
+        latest: dict[int, RawMessage] = {}  # partition -> its last message in the batch
         for k, msg in enumerate(messages, 1):
             if k % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
+            offset, epoch = msg.offset, 0
+            if offset >= 0:
+                partition = msg.partition
+                if offset <= read.get(partition, -1):  # back, with no rebalance: a new log
+                    self._new_source_log(partition, offset)
+                read[partition] = offset
+                latest[partition] = msg
+                epoch = epochs.get(partition, 0)
             try:
                 event = parse_event(msg.value, now_ms)
                 if msg.key is not None and msg.key != event.user_id.encode():
@@ -159,9 +173,8 @@ class EventProcessor:
                 event = pseudonymize(event)  # before anything is stored or sent
             uid = event.user_id
             state = dirty.get(uid) or users_get(uid) or UserState()
-            offset = msg.offset
             fingerprint = event_fingerprint(event.event_id)
-            if state.seen(event, offset, fingerprint):
+            if state.seen(event, offset, fingerprint, epoch):
                 self.metrics.duplicates.inc()
                 result.duplicates += 1
                 continue
@@ -169,7 +182,7 @@ class EventProcessor:
             verdict = observe(event, ingest_ms, state.session_last() if state.n_events else None)
             if verdict.exclude:
                 self.metrics.excluded.inc()
-            state.add_unseen(event, offset, not verdict.exclude, fingerprint)
+            state.add_unseen(event, offset, not verdict.exclude, fingerprint, epoch)
             processed += 1
             dirty[uid] = state
             trigger = _new_tuple(Trigger, (event, ingest_ms))  # Trigger(...), a third of the cost
@@ -201,6 +214,8 @@ class EventProcessor:
             if changed and gstate is not None:
                 gates[uid] = gstate
         self.watermark = watermark
+        for partition, last in latest.items():
+            self.sources.anchor(partition, last.offset, last.key, last.value)
         result.processed += processed
         for etype, n in by_type.items():  # counted per batch: labels() is costly per event
             self.metrics.events.labels(type=etype).inc(n)
@@ -282,6 +297,17 @@ class EventProcessor:
             self.gates[uid] = gstate
         self.outcomes.flush(self.metrics)
         return closed
+
+    def _new_source_log(self, partition: int, offset: int) -> None:
+        epoch = self.sources.restart(partition)
+        self.metrics.source_log_restarts.inc()
+        log.warning(
+            "events partition %d: offsets went back to %d with no rebalance: a new log "
+            "(recreated or migrated topic); its offsets now count in epoch %d",
+            partition,
+            offset,
+            epoch,
+        )
 
     def _outcome(self, outcome: str, n_events: int) -> None:
         for detector in self.outcomes.update(outcome, n_events):

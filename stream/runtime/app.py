@@ -1,7 +1,8 @@
 """The Faust application: topics, tables, and the :class:`~stream.runtime.worker.Worker`
 whose tasks, agent and timers run the processor (:func:`create_worker`).
 
-Tables (each backed by a compacted changelog topic, restored on restart):
+Tables (each backed by a compacted changelog topic, restored on restart), stored as the
+compact bytes of :mod:`stream.domain.state_codec` in our stores (:mod:`stream.store`):
 
 * ``users``  user_id -> :class:`~stream.domain.state.UserState` (partitioned like ``events``)
 * ``items``  item_id -> :class:`~stream.domain.state.ItemStats`, a *global* table: every worker
@@ -9,31 +10,34 @@ Tables (each backed by a compacted changelog topic, restored on restart):
   It is fed by an agent on ``events-by-item`` (each micro-batch's item activity, one
   record per partition; see :mod:`stream.processing.item_events`).
 * ``gates``  user_id -> intent gate state (see :mod:`stream.processing.gate`).
+* ``sources`` events partition -> its :class:`~stream.processing.source_log.SourceLog`
+  (kept in the changelog partition of the same number).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import os
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import faust
 import orjson
-from faust.serializers import codecs
 
-from stream.config import GATES_TABLE, ITEMS_TABLE, USERS_TABLE, Settings
-from stream.domain.state import ItemStats, UserState
+from stream.config import GATES_TABLE, ITEMS_TABLE, SOURCES_TABLE, USERS_TABLE, Settings
+from stream.domain.state_codec import decode_item, decode_user, encode_item, encode_user
 from stream.io.kafka import read_end_offsets
 from stream.monitoring.metrics import WorkerMetrics
+from stream.processing.source_log import SourceLog
 from stream.runtime.faust_patches import AppHooks, apply_faust_patches, set_app_hooks
 from stream.runtime.intake import MessageBatches, RawTopic, subscribe_batches
 from stream.runtime.lifecycle import Lifecycle
 from stream.runtime.lifecycle import log as lifecycle_log
-from stream.runtime.tables import BatchedTable, Deliveries, StrKeyed, WorkerTables
+from stream.runtime.tables import Deliveries, WorkerTables
 from stream.runtime.worker import Worker
+from stream.store.rocksdb import RocksLimits, configure_rocksdb
+from stream.store.stores import store_url
+from stream.store.table import StateTable
 
 __all__ = [
     "create_app",
@@ -42,7 +46,6 @@ __all__ = [
     "io_options",
     "build_tables",
     "faust_worker",
-    "StrKeyed",
 ]
 
 
@@ -52,37 +55,7 @@ __all__ = [
 PRODUCER_MAX_BATCH_BYTES = 256 * 1024
 
 
-class _StateCodec(codecs.Codec):
-    """orjson for the state dataclasses; what the changelog topics hold."""
-
-    def __init__(self, cls: Any) -> None:
-        super().__init__()
-        self.cls = cls
-
-    def _dumps(self, obj: Any) -> bytes:
-        return orjson.dumps(obj.to_dict())
-
-    def _loads(self, s: bytes) -> Any:
-        return self.cls.from_dict(orjson.loads(s))
-
-
-class _JsonCodec(codecs.Codec):
-    def _dumps(self, obj: Any) -> bytes:
-        return orjson.dumps(obj)
-
-    def _loads(self, s: bytes) -> Any:
-        return orjson.loads(s)
-
-
 apply_faust_patches()
-# Faust's serializers for the tables, and what BatchedTable encodes its changelog with.
-TABLE_CODECS = {
-    "user_state": _StateCodec(UserState),
-    "item_stats": _StateCodec(ItemStats),
-    "orjson": _JsonCodec(),
-}
-for _name, _codec in TABLE_CODECS.items():
-    codecs.register(_name, _codec)
 
 
 #: Our topics carry bytes both ways: the key is the id, the value JSON we parse ourselves.
@@ -136,10 +109,7 @@ def create_worker(settings: Settings) -> Worker:
     app = build_app(settings)
     incoming = subscribe_events(app, settings, drop_on_revoke=False)  # the worker does (on revocation)
     item_topic = app.topic(settings.topics.item_events, partitions=settings.partitions, **RAW)
-    deliveries = Deliveries()
-    worker = Worker(
-        settings, app, life, incoming, item_topic, build_tables(app, settings, deliveries), deliveries
-    )
+    worker = Worker(settings, app, life, incoming, item_topic, build_tables(app, settings), Deliveries())
     worker.register()
     return worker
 
@@ -165,16 +135,18 @@ def io_options(settings: Settings) -> dict[str, Any]:
 def build_app(settings: Settings) -> faust.App:
     """The Faust app of the worker, with the hooks its patches read (see
     :mod:`stream.runtime.faust_patches`)."""
-    worker_tag = f"{socket.gethostname()}-{os.getpid()}"
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # One folder per worker identity, not per process: a restarted worker finds its
+    # RocksDB tables there and reads only the changelogs' tail.
+    datadir = settings.worker_data_dir()
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
-        store=settings.store,
-        datadir=str(settings.data_dir / worker_tag),
+        store=store_url(settings.store),
+        datadir=str(datadir),
         **io_options(settings),
         broker_commit_every=1000,
         broker_commit_interval=1.0,
-        table_standby_replicas=0,
+        table_standby_replicas=settings.standby_replicas,
         # The check guards a persistent (RocksDB) store against a truncated changelog. With
         # the memory store the "persisted" offset is this process's own latest write, which
         # can run ahead of the broker's reported end offset for a moment during a
@@ -191,32 +163,47 @@ def build_app(settings: Settings) -> faust.App:
     return app
 
 
-def build_tables(app: faust.App, settings: Settings, deliveries: Deliveries) -> WorkerTables:
-    """The ``users``, ``items`` (global) and ``gates`` tables of ``app``. With the memory
-    store the worker sends their changelogs itself (:class:`~stream.runtime.tables.BatchedTable`);
-    otherwise Faust does, and ``deliveries`` follows its sends."""
-    batched: list[tuple[str, BatchedTable]] = []
+def _source_partition(key: bytes) -> int:
+    """A ``sources`` key is ``events/<partition>``: it lives in that changelog partition."""
+    return int(key.rpartition(b"/")[2])
 
-    def table(factory: Any, name: str, value_serializer: str, value_cls: Any = None) -> StrKeyed:
-        # Keys are the raw id bytes and the changelog partition comes from the default
-        # (murmur2) partitioner: the same bytes and hash the producers use for the
-        # source topics, so a user's changelog partition is its events partition.
-        schema = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer=value_serializer)
-        # key_type=bytes matters: recovery decodes changelog keys by key_type (json
-        # otherwise, which turns "266079" into an int), and values as plain JSON,
-        # which StrKeyed turns back into state objects.
-        t = factory(name, schema=schema, key_type=bytes, partitions=settings.partitions, use_partitioner=True)
-        if not settings.store.startswith("memory"):
-            deliveries.track(t)  # Faust writes this one's changelog
-            return StrKeyed(t, value_cls)
-        view = BatchedTable(t, value_cls, TABLE_CODECS[value_serializer].dumps)
-        batched.append((settings.changelog_topic(name), view))
+
+def build_tables(app: faust.App, settings: Settings) -> WorkerTables:
+    """The ``users``, ``items`` (global), ``gates`` and ``sources`` tables of ``app``, in
+    our store (``INTENT_STORE``). Faust restores them from their changelogs (bytes as
+    they are: raw serializers); the worker writes them and sends their changelogs."""
+    url = store_url(settings.store)
+    if settings.store.startswith("rocksdb"):
+        configure_rocksdb(RocksLimits(cache_mb=settings.rocksdb_cache_mb))
+    batched: list[tuple[str, StateTable]] = []
+
+    def table(factory: Any, name: str, encode: Any, decode: Any, **options: Any) -> StateTable:
+        # Keys are the raw id bytes and a changelog record goes to the murmur2 partition of
+        # its key: the same bytes and hash the producers use for the source topics, so a
+        # user's changelog partition is its events partition. key_type=bytes matters:
+        # recovery decodes changelog keys by key_type (json otherwise).
+        schema = faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="raw")
+        t = factory(
+            name,
+            schema=schema,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.partitions,
+            use_partitioner=True,
+            store=url,
+        )
+        topic = settings.changelog_topic(name)
+        view = StateTable(t.data, encode, decode, settings.partitions, changelog=topic, **options)
+        batched.append((topic, view))
         return view
 
-    users = table(app.Table, USERS_TABLE, "user_state", UserState)
-    items = table(app.GlobalTable, ITEMS_TABLE, "item_stats", ItemStats)
-    gates = table(app.Table, GATES_TABLE, "orjson")
-    return WorkerTables(users, items, gates, batched)
+    users = table(app.Table, USERS_TABLE, encode_user, decode_user, cache_size=settings.state_cache)
+    items = table(app.GlobalTable, ITEMS_TABLE, encode_item, decode_item, cache_size=settings.state_cache)
+    gates = table(app.Table, GATES_TABLE, orjson.dumps, orjson.loads)
+    sources = table(
+        app.Table, SOURCES_TABLE, lambda log: log.encode(), SourceLog.decode, partition_of=_source_partition
+    )
+    return WorkerTables(users, items, gates, sources, batched)
 
 
 def run_reference_agent(create: Callable[[Settings], tuple[faust.App, WorkerMetrics]]) -> None:

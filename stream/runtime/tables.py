@@ -1,118 +1,31 @@
-"""The worker's view of its Faust tables, and the delivery of what a batch wrote.
+"""The worker's tables, and the delivery of what a batch wrote.
 
-* :class:`StrKeyed` is a Faust table seen through ``str`` keys (the ids' UTF-8 bytes are
-  what it stores); every write goes through Faust, one changelog record per write.
-* :class:`BatchedTable` reads and writes the table's in-memory store directly and
-  sends the changelog itself: one record per key changed since the last
-  :meth:`~BatchedTable.flush`, straight to the producer. Faust's own write path (its
-  changelog buffer, sensors and futures) cost about 60 us a record on the event loop,
-  and a batch of generated traffic writes two records per user (state and gate).
-  The records are the bytes Faust writes (the table's codec, murmur2 partition of the
-  key), so Faust's recovery reads them back as its own.
+* :class:`WorkerTables`: the tables the worker reads and writes, each a
+  :class:`~stream.store.table.StateTable` over our Faust store
+  (:mod:`stream.store`). The worker sends their changelogs itself: one record per key
+  changed since the last flush, straight to the producer (Faust's own write path, its
+  changelog buffer, sensors and futures, cost about 60 us a record on the event loop).
+  The records are bytes Faust's recovery reads back as they are (raw serializers, the
+  murmur2 partition of the key).
 * :class:`Deliveries` collects every record a batch sent, so the batch is acknowledged
   only once all of them are on the broker.
-
->>> store = {}
->>> class Table:  # the two attributes of a Faust table that BatchedTable reads
-...     class data:
-...         data = store
->>> sent = []
->>> users = BatchedTable(Table, encode=lambda v: str(v).encode())
->>> users["u1"] = 1; users["u1"] = 2; users["u2"] = 3
->>> users.get("u1"), len(users), sorted(users)
-(2, 2, ['u1', 'u2'])
->>> sorted(users.take_dirty())
-[(b'u1', b'2'), (b'u2', b'3')]
->>> del users["u2"]
->>> users.take_dirty()
-[(b'u2', None)]
+* :class:`Commits` hands a durable store (RocksDB) the records a flush sent once they are
+  on the broker, in flush order, with the changelog offsets they reached.
+* :class:`ChangelogWriter` does a flush: every table's changed keys, sent as one record
+  batch per changelog partition.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["StrKeyed", "BatchedTable", "Deliveries", "WorkerTables"]
+from stream.runtime.publisher import PartitionBatches
+from stream.store.table import StateTable
 
-
-class StrKeyed(MutableMapping[str, Any]):
-    """A Faust table seen through ``str`` keys while it stores the ids' UTF-8 bytes.
-
-    Values restored from the changelog arrive as plain dicts (Faust decodes them as
-    JSON); ``value_cls.from_dict`` turns them back into state objects on first read.
-    """
-
-    def __init__(self, table: Any, value_cls: Any = None) -> None:
-        self.table = table
-        self.value_cls = value_cls
-
-    @property
-    def _store(self) -> MutableMapping[bytes, Any]:
-        """Where reads go (and, here, writes): the Faust table itself."""
-        return self.table
-
-    def _value(self, value: Any) -> Any:
-        if self.value_cls is not None and isinstance(value, dict):
-            return self.value_cls.from_dict(value)
-        return value
-
-    def __getitem__(self, key: str) -> Any:
-        return self._value(self._store[key.encode()])
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = self._store.get(key.encode())
-        return default if value is None else self._value(value)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.table[key.encode()] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.table[key.encode()]
-
-    def __iter__(self) -> Iterator[str]:
-        return (k.decode() for k in list(self._store))
-
-    def __len__(self) -> int:
-        return len(self._store)
-
-
-_DELETED = object()
-
-
-class BatchedTable(StrKeyed):
-    """A table on Faust's in-memory store whose changelog is sent per batch, not per write.
-
-    Only for ``memory://`` stores: a RocksDB store needs the current event's partition
-    for every write, so the worker keeps :class:`StrKeyed` there.
-    """
-
-    def __init__(self, table: Any, value_cls: Any = None, encode: Callable[[Any], bytes] = bytes) -> None:
-        super().__init__(table, value_cls)
-        self.encode = encode
-        self.dirty: dict[bytes, Any] = {}
-
-    @property
-    def _store(self) -> MutableMapping[bytes, Any]:
-        return self.table.data.data  # Faust's memory store keeps a plain dict; recovery fills it
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        k = key.encode()
-        self._store[k] = value
-        self.dirty[k] = value
-
-    def __delitem__(self, key: str) -> None:
-        k = key.encode()
-        del self._store[k]
-        self.dirty[k] = _DELETED
-
-    def take_dirty(self) -> list[tuple[bytes, bytes | None]]:
-        """``(key, changelog value)`` of every key changed since the last call; the value
-        is encoded now, so a state changed twice is sent once, as it is now."""
-        dirty, self.dirty = self.dirty, {}
-        return [(k, None if v is _DELETED else self.encode(v)) for k, v in dirty.items()]
+__all__ = ["Deliveries", "WorkerTables", "Commits", "ChangelogWriter"]
 
 
 class Deliveries:
@@ -131,17 +44,6 @@ class Deliveries:
     def __init__(self) -> None:
         self.pending: list[Awaitable[Any]] = []
 
-    def track(self, table: Any) -> None:
-        """Follow every changelog record Faust sends for ``table``."""
-        send = table.send_changelog
-
-        def send_changelog(*args: Any, **kwargs: Any) -> Any:
-            fut = send(*args, **kwargs)
-            self.pending.append(fut)
-            return fut
-
-        table.send_changelog = send_changelog
-
     def add(self, delivery: Awaitable[Any]) -> None:
         self.pending.append(delivery)
 
@@ -156,9 +58,78 @@ class Deliveries:
 class WorkerTables:
     """The worker's tables (see :mod:`stream.runtime.app`)."""
 
-    users: StrKeyed
-    items: StrKeyed
-    gates: StrKeyed
-    #: (changelog topic, table) for each table whose changelog the worker sends itself:
-    #: all three with the memory store, none with RocksDB (Faust writes those).
-    batched: list[tuple[str, BatchedTable]]
+    users: StateTable
+    items: StateTable
+    gates: StateTable
+    #: the events partitions' source logs (see stream.processing.source_log)
+    sources: StateTable
+    #: (changelog topic, table) for every table: the worker sends their changelogs
+    batched: list[tuple[str, StateTable]] = field(default_factory=list)
+
+
+class Commits:
+    """What a flush sent to a durable store's changelogs, written to the store once on the
+    broker (:meth:`add`), one flush after the other.
+
+    A flush's records are ``(table, partition, key, value)``; ``delivered`` its batches'
+    futures, which give each changelog partition's offset (the first record of the
+    batch: a restore from there reads a few records again, harmlessly)."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Future[None] | None = None
+
+    def add(self, records: list[tuple[StateTable, int, bytes, bytes | None]], delivered: list[Any]) -> None:
+        if records:
+            self._last = asyncio.ensure_future(self._commit(records, delivered, self._last))
+
+    async def _commit(
+        self,
+        records: list[tuple[StateTable, int, bytes, bytes | None]],
+        delivered: list[Any],
+        previous: asyncio.Future[None] | None,
+    ) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        offsets: dict[tuple[str, int], int] = {}
+        for meta in await asyncio.gather(*delivered):
+            key = (meta.topic, meta.partition)
+            offsets[key] = max(offsets.get(key, -1), meta.offset)
+        by_store: dict[tuple[int, int], tuple[StateTable, list[tuple[bytes, bytes | None]]]] = {}
+        for table, partition, key, value in records:
+            by_store.setdefault((id(table), partition), (table, []))[1].append((key, value))
+        for (_, partition), (table, rows) in by_store.items():
+            offset = offsets.get((table.changelog, partition))
+            if offset is not None:
+                table.store.commit(partition, rows, offset)
+
+    async def wait(self) -> None:
+        if self._last is not None:
+            await self._last
+
+
+class ChangelogWriter:
+    """Sends the changelog records of every key the worker's tables changed since the last
+    flush (one flush at a time: a key's newer record must not overtake its older one);
+    each record joins ``deliveries``, and a durable store gets its records once they are
+    on the broker (:class:`Commits`)."""
+
+    def __init__(self, tables: WorkerTables, producer: Any, deliveries: Deliveries) -> None:
+        self.tables = tables
+        self.deliveries = deliveries
+        self.batches = PartitionBatches(producer)
+        self.commits = Commits()
+        self._flushing = asyncio.Lock()
+
+    async def flush(self) -> None:
+        async with self._flushing:
+            durable: list[tuple[StateTable, int, bytes, bytes | None]] = []
+            for topic, table in self.tables.batched:
+                records = table.take_dirty()
+                for partition, key, value in records:
+                    self.batches.add(topic, key, value, partition)  # type: ignore[arg-type]
+                if records and table.store.durable:
+                    durable.extend((table, partition, key, value) for partition, key, value in records)
+            delivered = await self.batches.send()
+            for delivery in delivered:
+                self.deliveries.add(delivery)
+            self.commits.add(durable, delivered)

@@ -9,6 +9,9 @@ methods are what Faust runs, connected once by :meth:`Worker.register`:
   model (loading from :meth:`Worker.start_loading` on), then each new artifact version.
 * :meth:`Worker.probe_broker`, :meth:`Worker.report_lag` (timers) and the rebalance
   signal handlers: readiness, lag and the lifecycle log.
+* :meth:`Worker.expire_state` (a timer): the retention (see
+  :class:`~stream.runtime.state_upkeep.StateUpkeep`, which also checks the events
+  partitions' source logs once the tables are recovered).
 """
 
 from __future__ import annotations
@@ -22,16 +25,11 @@ from typing import Any
 import faust
 
 from stream.config import Settings
-from stream.domain.state import ItemStats
 from stream.io.kafka import broker_reachable
 from stream.monitoring.metrics import WorkerMetrics
-from stream.processing.item_events import decode_item_activity, partition_for
-from stream.processing.processor import (
-    EventProcessor,
-    ProcessorConfig,
-    Sinks,
-    StagedBatch,
-)
+from stream.processing.item_events import fold_item_activity
+from stream.processing.processor import EventProcessor, ProcessorConfig, Sinks, StagedBatch
+from stream.processing.source_log import SourceLogs
 from stream.runtime.intake import MessageBatches
 from stream.runtime.lag import report_owned_lag
 from stream.runtime.lifecycle import Lifecycle, RecoveryProgress
@@ -40,7 +38,8 @@ from stream.runtime.model_loading import ModelLoading
 from stream.runtime.publisher import PartitionBatches
 from stream.runtime.rebalance import RebalanceBarrier
 from stream.runtime.scoring_process import ScoringProcess
-from stream.runtime.tables import Deliveries, WorkerTables
+from stream.runtime.state_upkeep import StateUpkeep
+from stream.runtime.tables import ChangelogWriter, Deliveries, WorkerTables
 
 __all__ = ["Worker"]
 
@@ -54,7 +53,7 @@ class Worker:
     handlers are registered on (:meth:`register`); ``lifecycle``; ``incoming``, the
     events topic's :class:`~stream.runtime.intake.MessageBatches`; ``item_topic``, the
     ``events-by-item`` topic; ``tables``; ``deliveries``, which every record the worker
-    sends joins (Faust's own changelog sends too, see :class:`~stream.runtime.tables.Deliveries`).
+    sends joins (see :class:`~stream.runtime.tables.Deliveries`).
 
     State (nothing else is kept, and nothing is hung on the Faust app), besides the
     parameters and what is derived from the settings (``identity``, ``topics``):
@@ -72,9 +71,12 @@ class Worker:
     * ``models`` (:class:`~stream.runtime.model_loading.ModelLoading`): the first model,
       loaded in a thread, and each new version of the artifact; ``_building`` makes the
       processor be built once.
-    * ``_changelogs``, ``_intents``: one :class:`~stream.runtime.publisher.PartitionBatches`
-      each, for the tables' changelog records and for the intents; ``_flushing`` keeps
-      changelog flushes one at a time.
+    * ``_changelogs`` (:class:`~stream.runtime.tables.ChangelogWriter`): the tables'
+      changelog records, a flush at a time; ``_intents``
+      (:class:`~stream.runtime.publisher.PartitionBatches`): the intents.
+    * ``sources`` (:class:`~stream.processing.source_log.SourceLogs`) and ``upkeep``
+      (:class:`~stream.runtime.state_upkeep.StateUpkeep`): the events partitions' logs,
+      the retention.
     * ``_acking``: the latest batch's acknowledgement (each waits for the one before).
     * ``recovery`` (:class:`~stream.runtime.lifecycle.RecoveryProgress`): the tables'
       recovery progress in the log.
@@ -117,9 +119,8 @@ class Worker:
         self.metrics = WorkerMetrics()
         # One writer each: the changelog records (every agent's flush, one at a time) and
         # the intents (published in batch order by the events agent).
-        self._changelogs = PartitionBatches(self._aiokafka_producer)
+        self._changelogs = ChangelogWriter(tables, self._aiokafka_producer, deliveries)
         self._intents = PartitionBatches(self._aiokafka_producer)
-        self._flushing = asyncio.Lock()
         topics = self.topics
         self.sinks = Sinks(
             dlq=lambda k, v: self._send(topics.dlq, k, v),
@@ -136,6 +137,10 @@ class Worker:
         self.health: dict[str, bool] = {"broker": True, "assigned": False, "warm": False}
         self._warm = asyncio.Event()  # set by load_model once warm
         self.recovery = RecoveryProgress(lifecycle)
+        self.sources = SourceLogs()
+        self.upkeep = StateUpkeep(
+            settings, tables, self.metrics, self.rebalance, self.sources, self.flush_tables
+        )
 
     def register(self) -> None:
         """Connect the worker's tasks, agent, timers and signal handlers to its app (once)."""
@@ -146,6 +151,8 @@ class Worker:
         app.task(self.load_model)
         app.timer(interval=settings.model_poll_s)(self.reload_model)
         app.timer(interval=1.0)(self.probe_broker)
+        if settings.state_ttl_days > 0 and settings.state_sweep_s > 0:
+            app.timer(interval=settings.state_sweep_s)(self.expire_state)
         app.on_partitions_revoked.connect(self.on_partitions_revoked)
         app.on_partitions_assigned.connect(self.on_partitions_assigned)
         app.on_rebalance_complete.connect(self.on_rebalance_complete)
@@ -155,15 +162,8 @@ class Worker:
         return self.app.producer._ensure_producer()  # noqa: SLF001
 
     async def flush_tables(self) -> None:
-        """Send the changelog records of every table key written since the last flush.
-        One flush at a time: a key's newer record must not overtake its older one."""
-        n = self.settings.partitions  # changelogs have the tables' partitions
-        async with self._flushing:
-            for topic, view in self.tables.batched:
-                for key, value in view.take_dirty():
-                    self._changelogs.add(topic, key, value, partition_for(key, n))
-            for delivery in await self._changelogs.send():
-                self.deliveries.add(delivery)
+        """Send the changelog records of every table key written since the last flush."""
+        await self._changelogs.flush()
 
     async def _send(self, topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         # Straight to the producer: Faust's Topic.send costs about 60 us a message on
@@ -198,6 +198,7 @@ class Worker:
                     self.sinks,
                     self.metrics,
                     ProcessorConfig.from_settings(self.settings, self.SCORE_TIMEOUT_S),
+                    self.sources,
                 )
         return self._processor
 
@@ -297,6 +298,7 @@ class Worker:
                 # taken without yielding): a rebalance that begins now waits for this stage.
                 async with rebalance.staging:
                     staged = await proc.stage(batch)  # Faust messages read as RawMessage
+                    self.upkeep.save_sources()
                     await self.flush_tables()
                 acking = self._acking
                 if acking is not None and acking.done():
@@ -324,27 +326,21 @@ class Worker:
         partition (see stream.processing.item_events), added to the global items table."""
         items, settings = self.tables.items, self.settings
         async for batch in stream.take(settings.batch_size, within=settings.batch_ms / 1000):
-            touched: dict[str, ItemStats] = {}
-            for value in batch:
-                try:
-                    activity = decode_item_activity(value)
-                except ValueError:  # written by our own workers; never fatal
-                    log.warning("unreadable events-by-item record skipped")
-                    continue
-                for item_id, rows in activity.items():
-                    stats = touched.get(item_id) or items.get(item_id) or ItemStats()
-                    for row in rows:
-                        stats.add(*row)
-                    touched[item_id] = stats
-            for item_id, stats in touched.items():
+            for item_id, stats in fold_item_activity(batch, items).items():
                 items[item_id] = stats
             await self.flush_tables()
             await self.deliveries.wait()
 
     # -- readiness, lag and rebalances ----------------------------------------------
+    async def expire_state(self) -> None:
+        """Timer: remove the users and items not seen within the retention (event time)."""
+        if self._processor is not None and self.health["assigned"]:
+            await self.upkeep.sweep(self._processor.watermark)
+
     async def report_lag(self) -> None:
-        """Timer: the users held, and the lag of each events partition owned."""
+        """Timer: the users and items held, and the lag of each events partition owned."""
         self.metrics.users.set(len(self.tables.users))
+        self.metrics.items.set(len(self.tables.items))
         await report_owned_lag(self.app.consumer, self.topics.events, self.metrics)
 
     def _update_ready(self) -> None:
@@ -374,12 +370,14 @@ class Worker:
         # committed offsets). This was the intake's own handler, run after this one as
         # the signal's set of handlers happened to order them: one handler fixes it.
         self.incoming.clear()
+        self.upkeep.revoked()
 
     async def on_partitions_assigned(self, sender: Any, assigned: Any = None, **kwargs: Any) -> None:
         by_topic: dict[str, list[int]] = {self.topics.events: []}
         for tp in assigned or ():
             by_topic.setdefault(tp.topic, []).append(tp.partition)
         self.lifecycle.assigned(by_topic)
+        self.upkeep.assigned(assigned or ())
         self.recovery.watch(self.app.tables.recovery)
         settings = self.settings
         # The member id, so that a restart can remove this member (stream.runtime.membership).
@@ -394,6 +392,7 @@ class Worker:
     async def on_rebalance_complete(self, sender: Any, **kwargs: Any) -> None:
         # tables are recovered once the rebalance completes
         self.lifecycle.recovered()
+        await self.upkeep.check_sources()  # before any event of a recreated topic
         self.rebalance.end()
         self.health["assigned"] = True
         self._update_ready()

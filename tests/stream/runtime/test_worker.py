@@ -15,8 +15,10 @@ from stream.runtime.app import create_worker
 from stream.runtime.faust_patches import app_hooks
 from stream.runtime.intake import MessageBatches
 from stream.runtime.lifecycle import Lifecycle
-from stream.runtime.tables import Deliveries, StrKeyed, WorkerTables
+from stream.runtime.tables import Deliveries, WorkerTables
 from stream.runtime.worker import Worker
+from stream.store.memory import MemoryStateStore
+from stream.store.table import StateTable
 
 
 def test_the_worker_runs_as_the_apps_tasks_agent_timers_and_signal_handlers(tmp_path: Path) -> None:
@@ -29,6 +31,7 @@ def test_the_worker_runs_as_the_apps_tasks_agent_timers_and_signal_handlers(tmp_
         worker.load_model,
         worker.reload_model,
         worker.probe_broker,
+        worker.expire_state,
     ]
     assert [agent.fun for agent in app.agents.values()] == [worker.count_items]
     # one handler each: the worker drops the intake's buffer itself, after the batches in flight
@@ -41,7 +44,7 @@ def test_the_worker_runs_as_the_apps_tasks_agent_timers_and_signal_handlers(tmp_
     hooks = app_hooks(app)
     assert hooks.fetch_max_wait_ms == 7 and hooks.end_offsets is not None
     assert [topic for topic, _ in worker.tables.batched] == [
-        settings.changelog_topic(name) for name in ("users", "items", "gates")
+        settings.changelog_topic(name) for name in ("users", "items", "gates", "sources")
     ]
 
 
@@ -50,11 +53,17 @@ def test_an_app_without_hooks_keeps_fausts_behaviour() -> None:
     assert hooks.fetch_max_wait_ms is None and hooks.end_offsets is None
 
 
+def memory_table() -> StateTable:
+    store = MemoryStateStore.__new__(MemoryStateStore)
+    store.__post_init__()
+    return StateTable(store, encode=lambda v: v, decode=lambda v: v, partitions=4)
+
+
 def bare_worker() -> Worker:
     consumer = SimpleNamespace(_unacked_messages=SimpleNamespace(add=id), highwater=lambda tp: None)
     fake_app: Any = SimpleNamespace(consumer=consumer, consumer_generation_id=1)
     settings = Settings(bootstrap="127.0.0.1:1")  # nothing listens there
-    tables = WorkerTables(StrKeyed({}), StrKeyed({}), StrKeyed({}), [])
+    tables = WorkerTables(*(memory_table() for _ in range(4)))
     return Worker(
         settings,
         fake_app,

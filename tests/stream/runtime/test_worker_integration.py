@@ -11,6 +11,7 @@ import pytest
 from stream.config import ITEMS_TABLE
 from stream.domain.features import FeatureSpec, pair_features
 from stream.domain.state import ItemStats
+from stream.domain.state_codec import decode_item
 from stream.io.kafka import group_lag, producer, read_topic
 from stream.io.replay import replay_events
 from stream.io.state_dump import changelog_states, dump_lines, offline_states
@@ -74,12 +75,10 @@ def test_replay_to_intents(broker, start_worker, jdata_events) -> None:
     for e in events:
         offline_items.setdefault(e.item_id, ItemStats()).update(e)
     streamed_items = {
-        r.key.decode(): orjson.loads(r.value)
+        r.key.decode(): decode_item(r.value)
         for r in asyncio.run(read_topic(s, s.changelog_topic(ITEMS_TABLE)))
     }
-    assert {k: v["totals"] for k, v in streamed_items.items()} == {
-        k: v.totals for k, v in offline_items.items()
-    }
+    assert {k: v.totals for k, v in streamed_items.items()} == {k: v.totals for k, v in offline_items.items()}
 
 
 def test_malformed_events_go_to_dlq_and_nothing_is_lost(broker, start_worker, jdata_events) -> None:
