@@ -56,7 +56,7 @@ from stream.io.replay import replay_events
 from stream.io.state_dump import offline_states
 from stream.io.worker_process import WorkerProcess
 
-__all__ = ["BenchConfig", "run_bench", "TARGETS"]
+__all__ = ["BenchConfig", "run_bench", "TARGETS", "pass_through", "drain_rate"]
 
 TARGETS = {
     "worker_vs_io_limit": ">= 0.5",
@@ -97,13 +97,19 @@ async def io_limit(settings: Settings, events: list[Event], replay: bool = True)
     the events are on ``settings.topic_events`` already)."""
     if replay:
         await replay_events(events, settings)
+    return await pass_through(settings, len(events))
+
+
+async def pass_through(settings: Settings, n: int) -> float:
+    """Events/s of consume -> parse -> publish with plain aiokafka over the first ``n``
+    records of ``settings.topic_events`` (a fresh group: ``settings.app_id``)."""
     cons = consumer(settings, settings.topic_events, group_id=settings.app_id)
     prod = producer(settings, acks=1)
     await cons.start()
     await prod.start()
-    n, started = 0, None
+    done, started = 0, None
     try:
-        while n < len(events):
+        while done < n:
             batch = await cons.getmany(timeout_ms=500, max_records=5000)
             if started is None and batch:
                 started = time.perf_counter()
@@ -111,15 +117,15 @@ async def io_limit(settings: Settings, events: list[Event], replay: bool = True)
                 for rec in records:
                     e = parse_event(rec.value)
                     await prod.send(settings.topic_intents, rec.value, key=e.user_id.encode())
-                    n += 1
+                    done += 1
         await prod.flush()
-        return n / (time.perf_counter() - (started or time.perf_counter()))
+        return done / (time.perf_counter() - (started or time.perf_counter()))
     finally:
         await cons.stop()
         await prod.stop()
 
 
-def _throughput(proc: WorkerProcess, n: int, timeout: float) -> float:
+def drain_rate(proc: WorkerProcess, n: int, timeout: float) -> float:
     """Events/s over a preloaded topic's ``n`` events: from the last scrape that saw none
     processed to the first that saw them all. (A worker's first batch may hold them all,
     so the first scrape that sees any is no start; this errs low by a scrape or two.)"""
@@ -144,7 +150,7 @@ def faust_floor_eps(settings: Settings, events: list[Event], run_dir: Path) -> f
     asyncio.run(replay_events(events, settings))
     proc = bench_worker(settings, run_dir / "passthrough.log", module=("stream.bench.passthrough_agent",))
     try:
-        return _throughput(proc, len(events), 600)
+        return drain_rate(proc, len(events), 600)
     finally:
         proc.stop()
 
@@ -170,7 +176,7 @@ def worker_eps(
         asyncio.run(replay_events(events, settings))
     proc = bench_worker(settings, run_dir / "worker.log")
     try:
-        eps = _throughput(proc, len(events), 600)
+        eps = drain_rate(proc, len(events), 600)
         n_users = len({e.user_id for e in events})
         m = proc.wait(lambda m: m.get("intent_users_in_state", 0) >= n_users, 10)
         return eps, proc.rss_mb(), m.get("intent_users_in_state", 0.0)

@@ -151,6 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MINUTES",
         help="soak instead: real data then generated traffic at full speed for MINUTES",
     )
+    p.add_argument(
+        "--state-scale",
+        type=_positive_int,
+        metavar="USERS",
+        help="state at scale instead: USERS generated users with realistic histories through "
+        "the worker, then SIGKILL and restart (events/s, RSS a user, restore rate)",
+    )
+    p.add_argument(
+        "--store",
+        choices=("memory", "rocksdb"),
+        default="memory",
+        help="the worker's table store for --state-scale (default memory)",
+    )
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(

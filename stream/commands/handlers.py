@@ -70,7 +70,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from models.artifact import ArtifactError, verify_artifact
-    from stream.io.kafka import check_reachable, ensure_topics
+    from stream.io.kafka import check_partitions, check_reachable, ensure_topics
 
     settings = _settings(args, partitions=args.partitions)
     try:
@@ -78,6 +78,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except ArtifactError as exc:
         raise CommandError(f"{exc} (train one with: intent train DATA --out {settings.model_dir})") from None
     asyncio.run(check_reachable(settings))
+    asyncio.run(check_partitions(settings))
     asyncio.run(ensure_topics(settings))
     run_worker(settings)
     return 0
@@ -220,6 +221,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
             else f"failover (SIGKILL, restart at once, {result['events']:,} events): ready after "
             f"{result['ready_s']} s, caught up after {result['caught_up_s']} s (worst of "
             f"{len(result['runs'])}); state equals an offline replay: {result['state_matches_offline']}"
+        )
+        return 0
+    if args.state_scale:
+        from stream.bench.state_scale import StateScaleConfig, run_state_scale
+
+        result = run_state_scale(
+            StateScaleConfig(users=args.state_scale, store=args.store), settings, log=log
+        )
+        print(
+            orjson.dumps(result).decode()
+            if args.json
+            else orjson.dumps(result, option=orjson.OPT_INDENT_2).decode()
         )
         return 0
     if args.soak:

@@ -23,6 +23,8 @@ __all__ = [
     "read_end_offsets",
     "read_at",
     "topic_partitions",
+    "check_partitions",
+    "PartitionMismatch",
     "GONE",
     "BEYOND",
 ]
@@ -266,6 +268,8 @@ async def topic_partitions(settings: Settings, topic: str, timeout_s: float = 10
     )
     await asyncio.wait_for(admin.start(), timeout_s)
     try:
+        if topic not in set(await admin.list_topics()):  # describing may create it
+            return None
         described = await admin.describe_topics([topic])
     finally:
         await admin.close()
@@ -276,3 +280,26 @@ async def topic_partitions(settings: Settings, topic: str, timeout_s: float = 10
                 return None
             return len(t.get("partitions") or []) or None
     return None
+
+
+class PartitionMismatch(ValueError):
+    """A topic of ours has another partition count than ``INTENT_PARTITIONS``."""
+
+
+async def check_partitions(settings: Settings) -> None:
+    """Refuse, in one line, a topic of ours or a table changelog whose partition count is
+    not ``INTENT_PARTITIONS``: the tables are partitioned like ``events`` (a user's
+    changelog partition is their events partition), so another count would put users'
+    state where no worker reads it. Topics that do not exist yet are created later."""
+    from stream.config import GATES_TABLE, ITEMS_TABLE, SOURCES_TABLE, USERS_TABLE
+
+    names = [*settings.topics.names()]
+    names += [settings.changelog_topic(t) for t in (USERS_TABLE, ITEMS_TABLE, GATES_TABLE, SOURCES_TABLE)]
+    for name in names:
+        n = await topic_partitions(settings, name)
+        if n is not None and n != settings.partitions:
+            raise PartitionMismatch(
+                f"topic {name!r} has {n} partitions but INTENT_PARTITIONS is {settings.partitions}: "
+                f"start the worker with INTENT_PARTITIONS={n} (or recreate the topic with "
+                f"{settings.partitions}); the tables are partitioned like the events topic"
+            )

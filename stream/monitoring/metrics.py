@@ -136,6 +136,14 @@ class WorkerMetrics:
             ["table"],
             registry=r,
         )
+        self.restored_records = Gauge(
+            "intent_restored_records", "Changelog records read by the latest table recovery", registry=r
+        )
+        self.restore_seconds = Gauge(
+            "intent_restore_seconds",
+            "Seconds the latest table recovery took (assignment to ready)",
+            registry=r,
+        )
         self.source_log_restarts = Counter(
             "intent_source_log_restarts_total",
             "Events partitions found to be a new log (a recreated or migrated topic): their "

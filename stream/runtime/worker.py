@@ -391,7 +391,8 @@ class Worker:
 
     async def on_rebalance_complete(self, sender: Any, **kwargs: Any) -> None:
         # tables are recovered once the rebalance completes
-        self.lifecycle.recovered()
+        self.metrics.restore_seconds.set(self.lifecycle.recovered())
+        self.metrics.restored_records.set(self.lifecycle.to_restore or 0)
         await self.upkeep.check_sources()  # before any event of a recreated topic
         self.rebalance.end()
         self.health["assigned"] = True
