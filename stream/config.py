@@ -185,7 +185,7 @@ class Settings:
         default=300.0, metadata={"help": "how often the worker looks for state past the retention"}
     )
     state_cache: int = field(
-        default=8192, metadata={"help": "decoded user states kept in memory (the latest touched)"}
+        default=4096, metadata={"help": "decoded user states kept in memory (the latest touched)"}
     )
     standby_replicas: int = field(
         default=0,

@@ -12,7 +12,9 @@ Users come out one after another (a backfill of history, as a shop loading its p
 the system would stream it), in chunks of encoded ``events`` records, so that millions of
 users need no more memory than a chunk.
 
->>> shape = HistoryShape()
+>>> shape = HistoryShape.fit([Event("a", "u", "i", "view", 0), Event("b", "u", "j", "view", 60_000)])
+>>> shape.new_item_rate, shape.in_session_gap_s, shape.type_mix
+(1.0, 60.0, {'view': 1.0})
 >>> chunk = next(shape.generate(200, seed=1, chunk_users=200))
 >>> len(chunk.users), chunk.n_events > 200 * 5, chunk.records[0][0] == chunk.users[0].encode()
 (200, True, True)
@@ -22,17 +24,23 @@ users need no more memory than a chunk.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import orjson
 
+from stream.config import REPO_ROOT
 from stream.domain.events import EVENT_TYPES, Event
 
-__all__ = ["HistoryShape", "HistoryChunk"]
+__all__ = ["HistoryShape", "HistoryChunk", "taobao_shape", "TAOBAO"]
+
+#: The main real data set, which shapes are measured from when it is there.
+TAOBAO = REPO_ROOT.parent / "shared" / "data" / "taobao-userbehavior"
 
 DAY_MS = 86_400_000
+SESSION_MS = 30 * 60_000
 T0 = 1_764_547_200_000  # 2025-12-01 UTC: histories are a month before it at most
 
 
@@ -65,7 +73,7 @@ class HistoryShape:
         default_factory=lambda: {"view": 0.898, "addtocart": 0.053, "favorite": 0.028, "transaction": 0.021}
     )
     #: chance that a user's event touches an item they have not touched before
-    new_item_rate: float = 0.82
+    new_item_rate: float = 0.757
     #: events a user: log-normal, median and spread (median 12, sigma 1.1: mean 22)
     median_events: float = 12.0
     sigma_events: float = 1.1
@@ -76,25 +84,38 @@ class HistoryShape:
     items_per_category: int = 19
     #: history span and session gaps
     span_days: float = 30.0
-    in_session_gap_s: float = 90.0
-    session_gap_days: float = 1.5
-    new_session_rate: float = 0.12
+    in_session_gap_s: float = 139.0
+    session_gap_days: float = 0.47
+    new_session_rate: float = 0.16
 
     @classmethod
     def fit(cls, events: Sequence[Event]) -> HistoryShape:
-        """The action mix and the new-item rate of real ``events`` (the rest: defaults)."""
+        """The action mix, the new-item rate and the sessions (gaps under 30 minutes: their
+        mean; longer ones: how often, and their mean) of real ``events``; the rest are the
+        defaults (the number of events a user, the catalogue)."""
         counts = {t: 0 for t in EVENT_TYPES}
         seen: set[tuple[str, str]] = set()
+        last: dict[str, int] = {}
+        short: list[int] = []
+        long: list[int] = []
         new = 0
-        for e in events:
+        for e in sorted(events, key=lambda e: (e.user_id, e.ts)):
             counts[e.type] += 1
             if (e.user_id, e.item_id) not in seen:
                 seen.add((e.user_id, e.item_id))
                 new += 1
+            if e.user_id in last:
+                gap = e.ts - last[e.user_id]
+                (short if gap < SESSION_MS else long).append(gap)
+            last[e.user_id] = e.ts
         total = max(sum(counts.values()), 1)
+        gaps = max(len(short) + len(long), 1)
         return cls(
             type_mix={t: n / total for t, n in counts.items() if n},
             new_item_rate=new / max(len(events), 1),
+            in_session_gap_s=float(np.mean(short)) / 1000 if short else cls.in_session_gap_s,
+            new_session_rate=len(long) / gaps,
+            session_gap_days=float(np.mean(long)) / DAY_MS if long else cls.session_gap_days,
         )
 
     @property
@@ -177,3 +198,13 @@ class HistoryShape:
             )
             records.append((uid.encode(), value, t))
         return HistoryChunk(ids, records)
+
+
+def taobao_shape(path: Path = TAOBAO, log: Callable[[str], None] = print) -> HistoryShape:
+    """:meth:`HistoryShape.fit` on the Taobao data set; its measured defaults if absent."""
+    from stream.domain.readers import read_clickstream
+
+    if not path.exists():
+        log(f"   {path} not found: Taobao's shape as measured on it before (HistoryShape's defaults)")
+        return HistoryShape()
+    return HistoryShape.fit(read_clickstream([path]).events)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from stream.bench.harness import bench_broker, ensure_model, run_directory, stage_settings
-from stream.bench.histories import HistoryShape
+from stream.bench.histories import HistoryShape, taobao_shape
 from stream.config import Settings, replace
 from stream.domain.state_codec import encode_user
 from stream.io.kafka import ensure_topics, group_lag, producer
@@ -138,7 +138,7 @@ def run_state_scale(
     from stream.bench.throughput import drain_rate, pass_through
 
     ensure_model(base, log)
-    shape = HistoryShape()
+    shape = taobao_shape(log=log)
     run_dir = run_directory("state-scale")
     env = {
         "INTENT_STORE": f"{cfg.store}://",

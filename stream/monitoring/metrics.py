@@ -222,6 +222,12 @@ class WorkerMetrics:
         self.suppressed = Counter(
             "intent_intents_suppressed_total", "Intents not published, by reason", ["reason"], registry=r
         )
+        self.history_unscored = Counter(
+            "intent_history_unscored_total",
+            "Users not scored in a batch: all their events in it were written to the events topic "
+            "longer ago than INTENT_MAX_INTENT_AGE_S (history: state only, no intent)",
+            registry=r,
+        )
         # model health
         self.drift = Counter(
             "intent_drift_total", "Drift detected (ADWIN), by detector", ["detector"], registry=r

@@ -30,6 +30,7 @@ frozenset()
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -126,6 +127,8 @@ class Verdict:
     exclude: bool = False
 
 
+#: Users whose current minute is kept for the bot check, at most (about 150 bytes each).
+USER_MINUTES = 200_000
 _CLEAN = Verdict()  # most events: shared, not built per event
 
 
@@ -255,9 +258,13 @@ class QualityMonitor:
             if rec is not None:  # the user's previous minute is complete: a sample
                 self.outliers["events_per_user_minute"].check(rec[1])
             rec = self.user_minute[event.user_id] = [minute, 0]
-            if len(self.user_minute) > 200_000:  # bounded: forget users idle for an hour
+            if len(self.user_minute) > USER_MINUTES:  # bounded: forget users idle for an hour
                 for uid in [u for u, r in self.user_minute.items() if r[0] < minute - 60]:
                     del self.user_minute[uid]
+                excess = len(self.user_minute) - USER_MINUTES * 3 // 4
+                if excess > 0:  # a backfill jumps back and forth in event time: the oldest go
+                    for uid in list(itertools.islice(self.user_minute, excess)):
+                        del self.user_minute[uid]
         rec[1] += 1
         if rec[1] < self.config.bot_min_per_minute:  # the common case: no statistics needed
             return False

@@ -223,8 +223,16 @@ class EventProcessor:
         for uid, state in dirty.items():
             self.users[uid] = state  # one changelog write per user per batch
         staged = StagedBatch(result, gate, triggers, self.model)
-        if dirty:
-            changed_users = list(dirty.items())
+        # History (every event of the user in this batch written to the topic longer ago
+        # than the maximum intent age) publishes no intent: its users are not scored.
+        max_age = self.max_intent_age_ms
+        changed_users = list(dirty.items())
+        if max_age > 0:
+            fresh_after = now_ms - max_age
+            changed_users = [(u, s) for u, s in changed_users if triggers[u][-1].ingest_ms >= fresh_after]
+            if len(changed_users) < len(dirty):
+                self.metrics.history_unscored.inc(len(dirty) - len(changed_users))
+        if changed_users:
             for start in range(0, len(changed_users), YIELD_EVERY):
                 if start:
                     await asyncio.sleep(0)

@@ -163,6 +163,10 @@ def build_app(settings: Settings) -> faust.App:
     return app
 
 
+#: Decoded item states kept (about 600 bytes each): the items scored recently.
+ITEMS_CACHED = 65_536
+
+
 def _source_partition(key: bytes) -> int:
     """A ``sources`` key is ``events/<partition>``: it lives in that changelog partition."""
     return int(key.rpartition(b"/")[2])
@@ -198,7 +202,8 @@ def build_tables(app: faust.App, settings: Settings) -> WorkerTables:
         return view
 
     users = table(app.Table, USERS_TABLE, encode_user, decode_user, cache_size=settings.state_cache)
-    items = table(app.GlobalTable, ITEMS_TABLE, encode_item, decode_item, cache_size=settings.state_cache)
+    # Items are few beside users, shared by them, and read for every candidate scored.
+    items = table(app.GlobalTable, ITEMS_TABLE, encode_item, decode_item, cache_size=ITEMS_CACHED)
     gates = table(app.Table, GATES_TABLE, orjson.dumps, orjson.loads)
     sources = table(
         app.Table, SOURCES_TABLE, lambda log: log.encode(), SourceLog.decode, partition_of=_source_partition

@@ -204,14 +204,15 @@ class RecoveryProgress:
     def watch(self, recovery: Any) -> None:
         """Report ``recovery`` (Faust's table recovery service) from now on."""
         if self._watched is not recovery:
-            need_recovery = recovery.need_recovery
             life = self.lifecycle
 
             def need_recovery_reported() -> bool:
                 # called once the changelogs' ends and the tables' offsets are known,
-                # before reading: the records to restore, exactly
-                life.recovering(recovery.active_remaining_total())
-                return bool(need_recovery())
+                # before reading (the records to restore, exactly), then once a take of
+                # records (stream.runtime.recovery_loop)
+                remaining = recovery.active_remaining_total()
+                life.recovering(remaining)
+                return remaining > 0
 
             recovery.need_recovery = need_recovery_reported
             self._watched = recovery

@@ -93,6 +93,19 @@ def test_long_running_services_restart_and_the_worker_scales() -> None:
     assert services["replayer"]["depends_on"]["worker"]["condition"] == "service_healthy"
 
 
+def test_workers_keep_rocksdb_tables_in_a_volume_of_their_own() -> None:
+    """A restarted worker container reads only the changelogs' tail: its RocksDB tables live
+    in a volume, under a folder per worker (the image's user owns the mount point)."""
+    compose = compose_config()
+    worker = compose["services"]["worker"]
+    env = worker["environment"]
+    assert env["INTENT_STORE"] == "rocksdb://" and int(env["INTENT_STANDBY_REPLICAS"]) >= 1
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in worker["volumes"]}
+    assert mounts[env["INTENT_DATA_DIR"]] in compose["volumes"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "chown intent:intent /models /coupons " + env["INTENT_DATA_DIR"] in dockerfile
+
+
 def test_kafka_listens_for_the_host_and_the_containers_use_the_internal_listener() -> None:
     services = compose_config()["services"]
     kafka = services["kafka"]["environment"]

@@ -275,8 +275,9 @@ async def test_pipelined_batches_end_where_sequential_ones_do(jdata_events) -> N
 
 async def test_history_builds_state_but_publishes_no_intent() -> None:
     """An event written to ``events`` longer ago than the maximum intent age (its Kafka
-    timestamp) updates state as usual, but its intents are suppressed as ``stale``; the
-    user's next fresh event is judged as if the history had published nothing."""
+    timestamp) updates state as usual, but its user is not even scored (no intent could be
+    published); the user's next fresh event is judged as if the history had published
+    nothing."""
     import time as _time
 
     now_s = _time.time()
@@ -284,7 +285,8 @@ async def test_history_builds_state_but_publishes_no_intent() -> None:
 
     def run(written_s: float):
         rec, users = Recorder(), {}
-        p = processor(FixedScorer(p=0.9), rec, users)
+        p = processor(scorer := FixedScorer(p=0.9), rec, users)
+        p.scorer = scorer
         p.max_intent_age_ms = 600_000
         return (
             p,
@@ -299,8 +301,8 @@ async def test_history_builds_state_but_publishes_no_intent() -> None:
     await old.process_batch(old_batch)
     assert len(fresh_rec.sent["intents"]) > 0 and old_rec.sent["intents"] == []
     assert {u: s.to_dict() for u, s in old_users.items()} == {u: s.to_dict() for u, s in fresh_users.items()}
-    stale = old.metrics.suppressed.labels(reason="stale")._value.get()  # noqa: SLF001
-    assert stale == len(fresh_rec.sent["intents"])
+    assert old.scorer.calls == 0 and fresh.scorer.calls == 1
+    assert old.metrics.history_unscored._value.get() == len(old_users)  # noqa: SLF001
     assert old.gates == {}  # nothing recorded as published
     now = [RawMessage(b"u0", encode_event(Event("live", "u0", "i0", "view", TS + 100)), now_s, 100)]
     await old.process_batch(now)

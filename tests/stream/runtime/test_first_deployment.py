@@ -52,7 +52,7 @@ def test_backfill_builds_state_publishes_nothing_and_coupons_spend_one_budget(
     )
     m = worker.metrics()
     assert m.get("intent_intents_published_total", 0) == 0
-    assert m["intent_intents_suppressed_total"] > 0  # all of them reason="stale": no bots here
+    assert m["intent_history_unscored_total"] > 0  # history: its users were not scored
     assert asyncio.run(read_topic(s, s.topic_intents)) == []
     assert_same_states(asyncio.run(changelog_states(s)), offline_states(history))
 
