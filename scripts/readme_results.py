@@ -161,7 +161,12 @@ def render_bench(r: dict) -> str:
             f"{cost['1']:,.0f} / {cost['64']:.1f} / **{cost['1024']:.1f}**",
             "<= 50 at 1024",
         ),
-        ("state per user", f"**{r['state_bytes_per_user']:,.0f} bytes**", "<= 2 KB"),
+        (
+            f"state per user: worker RSS added by {r['memory_users']:,} users of "
+            f"{r['memory_events_per_user']:.0f} events (serialized)",
+            f"**{r['rss_per_user_bytes']:,.0f} bytes** ({r['serialized_bytes_per_user']:,.0f})",
+            "<= 2 KB",
+        ),
     ]
     lines = [
         BENCH_BEGIN,

@@ -42,7 +42,7 @@ from stream.io.state_dump import offline_states
 from stream.io.worker_process import WorkerProcess
 from stream.processing.item_events import partition_for
 
-__all__ = ["StateScaleConfig", "run_state_scale", "TARGETS"]
+__all__ = ["StateScaleConfig", "run_state_scale", "fill_state", "TARGETS"]
 
 TARGETS = {
     "rocksdb": {"rss_mb": "< 1500", "worker_vs_io_limit": ">= 0.5", "ready_after_kill_s": "< 15"},
@@ -132,66 +132,80 @@ def _restart(
     }
 
 
+def fill_state(
+    s: Settings,
+    cfg: StateScaleConfig,
+    shape: HistoryShape,
+    run_dir: Path,
+    env: dict[str, str],
+    log: Callable[[str], None],
+    io_limit: bool = False,
+) -> tuple[dict[str, Any], WorkerProcess]:
+    """Write ``cfg.users`` users' histories to ``s``'s events topic and let a worker drain
+    them (with the I/O limit on the same topic first, when asked): the figures, and the
+    worker, still running (the caller kills it)."""
+    from stream.bench.throughput import drain_rate, pass_through
+
+    log(f"   {cfg.users:,} users' histories (mean {shape.mean_events:.0f} events a user) to {s.topic_events}")
+    n_events, (first,) = asyncio.run(_produce(s, shape, cfg, log))
+    result: dict[str, Any] = {
+        "store": cfg.store,
+        "users": cfg.users,
+        "events": n_events,
+        "events_per_user": round(n_events / cfg.users, 1),
+    }
+    sample = set(first.users[: cfg.sample_users])
+    states = offline_states(e for e in first.events() if e.user_id in sample)
+    result["serialized_bytes_per_user"] = round(
+        float(np.mean([len(encode_user(x)) for x in states.values()])), 1
+    )
+    if io_limit:
+        io_n = min(cfg.io_events, n_events)
+        log(f"   I/O limit on the topic's first {io_n:,} events")
+        io_settings = replace(stage_settings(s, "scale-io"), topic_events=s.topic_events)
+        result["io_limit_eps"] = round(asyncio.run(pass_through(io_settings, io_n)), 1)
+        result["io_limit_events"] = io_n
+    log(f"   the worker ({cfg.store} store) drains {n_events:,} events")
+    ws = replace(s, data_dir=run_dir / f"worker-{s.app_id}")
+    proc = WorkerProcess(ws, run_dir / f"{s.app_id}.log", env=env)
+    try:
+        proc.wait_ready(timeout=300)
+        rss0 = _rss_main_mb(proc)
+        eps = drain_rate(proc, n_events, 7200)
+        _wait_committed(ws, 600)
+        m = proc.wait(lambda m: m.get("intent_users_in_state", 0) >= cfg.users * 0.999, 60)
+        rss1 = _rss_main_mb(proc)
+    except BaseException:
+        proc.kill()
+        raise
+    result.update(
+        worker_eps=round(eps, 1),
+        rss_baseline_mb=round(rss0, 1),
+        rss_mb=round(rss1, 1),
+        rss_per_user_bytes=round((rss1 - rss0) * 1024 * 1024 / cfg.users, 1),
+        users_in_state=int(m.get("intent_users_in_state", 0)),
+        items_in_state=int(m.get("intent_items_in_state", 0)),
+    )
+    if io_limit:
+        result["worker_vs_io_limit"] = round(eps / result["io_limit_eps"], 3)
+    log(f"   {eps:,.0f} events/s; worker RSS {rss0:,.0f} MB ready, {rss1:,.0f} MB with {cfg.users:,} users")
+    return result, proc
+
+
 def run_state_scale(
     cfg: StateScaleConfig, base: Settings, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
-    from stream.bench.throughput import drain_rate, pass_through
-
     ensure_model(base, log)
     shape = taobao_shape(log=log)
     run_dir = run_directory("state-scale")
-    env = {
-        "INTENT_STORE": f"{cfg.store}://",
-        "INTENT_SESSION_TIMEOUT_S": str(base.session_timeout_s),
-    }
+    env = {"INTENT_STORE": f"{cfg.store}://", "INTENT_SESSION_TIMEOUT_S": str(base.session_timeout_s)}
     with bench_broker(base, run_dir) as base:
         s = stage_settings(base, f"scale-{cfg.store}")
-        log(
-            f"1/4 {cfg.users:,} users' histories (mean {shape.mean_events:.0f} events a user) "
-            f"to {s.topic_events}"
-        )
-        n_events, (first,) = asyncio.run(_produce(s, shape, cfg, log))
-        result: dict[str, Any] = {
-            "store": cfg.store,
-            "users": cfg.users,
-            "events": n_events,
-            "events_per_user": round(n_events / cfg.users, 1),
-        }
-        sample = first.events()
-        sample_users = set(first.users[: cfg.sample_users])
-        states = offline_states(e for e in sample if e.user_id in sample_users)
-        result["serialized_bytes_per_user"] = round(
-            float(np.mean([len(encode_user(x)) for x in states.values()])), 1
-        )
-        io_n = min(cfg.io_events, n_events)
-        log(f"2/4 I/O limit on the topic's first {io_n:,} events")
-        io_settings = replace(stage_settings(base, "scale-io"), topic_events=s.topic_events)
-        result["io_limit_eps"] = round(asyncio.run(pass_through(io_settings, io_n)), 1)
-        result["io_limit_events"] = io_n
-        log(f"3/4 the worker ({cfg.store} store) drains {n_events:,} events")
-        data = run_dir / f"worker-{cfg.store}"
-        ws = replace(s, data_dir=data)
-        proc = WorkerProcess(ws, run_dir / "scale-worker.log", env=env)
-        try:
-            proc.wait_ready(timeout=300)
-            rss0 = _rss_main_mb(proc)
-            eps = drain_rate(proc, n_events, 7200)
-            _wait_committed(ws, 600)
-            m = proc.wait(lambda m: m.get("intent_users_in_state", 0) >= cfg.users * 0.999, 60)
-            rss1 = _rss_main_mb(proc)
-            result.update(
-                worker_eps=round(eps, 1),
-                worker_vs_io_limit=round(eps / result["io_limit_eps"], 3),
-                rss_baseline_mb=round(rss0, 1),
-                rss_mb=round(rss1, 1),
-                rss_per_user_bytes=round((rss1 - rss0) * 1024 * 1024 / cfg.users, 1),
-                users_in_state=int(m.get("intent_users_in_state", 0)),
-                items_in_state=int(m.get("intent_items_in_state", 0)),
-            )
-            log(f"   {eps:,.0f} events/s; RSS {rss0:,.0f} -> {rss1:,.0f} MB")
-        finally:
-            proc.kill()  # SIGKILL
-        log("4/4 SIGKILL, then a restart with the same identity and data directory")
+        log("1/2 histories, the I/O limit on their topic, and the worker draining them")
+        result, proc = fill_state(s, cfg, shape, run_dir, env, log, io_limit=True)
+        proc.kill()  # SIGKILL
+        ws = replace(s, data_dir=run_dir / f"worker-{s.app_id}")
+        log("2/2 SIGKILL, then a restart with the same identity and data directory")
         second, after_kill = _restart(ws, run_dir / "scale-restarted.log", proc.port, env)
         second.kill()
         result.update(
