@@ -72,176 +72,116 @@ class Topics:
         return dataclasses.astuple(self)
 
 
+def _opt(default: Any, help: str, secret: bool = False) -> Any:
+    """A setting: its default and its help text (``--help`` and the README say the same)."""
+    return field(default=default, metadata={"help": help, **({"secret": 1} if secret else {})})
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration. Field ``x`` is read from ``INTENT_X``."""
 
-    bootstrap: str = field(default="127.0.0.1:9092", metadata={"help": "Kafka bootstrap servers"})
-    app_id: str = field(default="intent-worker", metadata={"help": "consumer group / Faust app id"})
-    partitions: int = field(default=4, metadata={"help": "partitions of topics we create"})
-    replication: int = field(default=1, metadata={"help": "replication factor of created topics"})
-    topic_events: str = field(default="events", metadata={"help": "input clickstream topic"})
-    topic_dlq: str = field(default="events-dlq", metadata={"help": "dead-letter topic"})
-    topic_intents: str = field(default="purchase-intent", metadata={"help": "output topic"})
-    topic_item_events: str = field(
-        default="events-by-item", metadata={"help": "valid events re-keyed by item"}
+    bootstrap: str = _opt("127.0.0.1:9092", "Kafka bootstrap servers")
+    app_id: str = _opt("intent-worker", "consumer group / Faust app id")
+    partitions: int = _opt(4, "partitions of topics we create")
+    replication: int = _opt(1, "replication factor of created topics")
+    topic_events: str = _opt("events", "input clickstream topic")
+    topic_dlq: str = _opt("events-dlq", "dead-letter topic")
+    topic_intents: str = _opt("purchase-intent", "output topic")
+    topic_item_events: str = _opt("events-by-item", "valid events re-keyed by item")
+    topic_coupons: str = _opt("coupons", "coupon decisions (intent coupons)")
+    coupon_min_p: float = _opt(0.0, "coupons: lowest intent probability")
+    coupon_max_p: float = _opt(1.0, "coupons: highest intent probability (above: buys anyway)")
+    coupon_cooldown_s: float = _opt(86400.0, "coupons: at most one per user per this (event time)")
+    coupon_daily_budget: int = _opt(1000, "coupons: most per UTC day of processing")
+    coupon_metrics_port: int = _opt(9109, "coupons: metrics/health port (0 = off)")
+    quality_expected_fields: str = _opt("category_id,price", "fields an event should carry (completeness)")
+    late_grace_s: float = _opt(300.0, "events later than this are late")
+    outlier_sigmas: float = _opt(3.0, "outlier bound in rolling sigmas")
+    bot_min_per_minute: int = _opt(60, "events per user per minute before a user can be marked a bot")
+    exclude_outliers: int = _opt(0, "1: keep price-outlier events out of the features")
+    model_dir: Path = _opt(DEFAULT_MODEL_DIR, "trained model artifact")
+    sample_data: Path = _opt(DEFAULT_SAMPLE_DATA, "clickstream the demo replays and trains on")
+    metrics_host: str = _opt("127.0.0.1", "metrics/health bind address")
+    metrics_port: int = _opt(9108, "metrics/health port (0 = off)")
+    threshold: float | None = _opt(None, "intent threshold; unset (or empty): the served model's t_p")
+    horizon_min: float | None = _opt(
+        None,
+        "label horizon in minutes (how long an intent waits for its purchase); unset: the served model's",
     )
-    topic_coupons: str = field(default="coupons", metadata={"help": "coupon decisions (intent coupons)"})
-    coupon_min_p: float = field(default=0.0, metadata={"help": "coupons: lowest intent probability"})
-    coupon_max_p: float = field(
-        default=1.0, metadata={"help": "coupons: highest intent probability (above: buys anyway)"}
+    cooldown_s: float = _opt(3600.0, "re-publish an intent above threshold after this")
+    max_intent_age_s: float = _opt(
+        600.0,
+        "publish no intent for an event written to the events topic longer ago than this (its Kafka "
+        "timestamp; it still updates state); 0 = no limit",
     )
-    coupon_cooldown_s: float = field(
-        default=86400.0, metadata={"help": "coupons: at most one per user per this (event time)"}
+    batch_size: int = _opt(1024, "max events per scoring micro-batch")
+    batch_ms: float = _opt(5.0, "max wait to fill a micro-batch")
+    backlog_batch_size: int = _opt(
+        8192,
+        "max events per micro-batch while at least this many wait (a backlog); never below INTENT_BATCH_SIZE",
     )
-    coupon_daily_budget: int = field(
-        default=1000, metadata={"help": "coupons: most per UTC day of processing"}
+    backlog_linger_ms: float = _opt(250.0, "max wait to fill a backlog's micro-batch")
+    max_candidates: int = _opt(
+        32,
+        "items scored per user: open carts, then the most recent (the network's catalogue; training's "
+        "n_candidates)",
     )
-    coupon_metrics_port: int = field(
-        default=9109, metadata={"help": "coupons: metrics/health port (0 = off)"}
+    scoring: str = _opt(
+        "process", "process: the model runs in a child process (no GIL shared with the event loop) | thread"
     )
-    quality_expected_fields: str = field(
-        default="category_id,price", metadata={"help": "fields an event should carry (completeness)"}
+    model_threads: int = _opt(1, "threads the model may use per scoring call")
+    model_poll_s: float = _opt(5.0, "how often the worker looks for a new model artifact")
+    store: str = _opt(
+        "memory://",
+        "table store: memory:// (restored from the changelogs at every start) | rocksdb:// (on disk in "
+        "INTENT_DATA_DIR; a restart reads the changelogs' tail)",
     )
-    late_grace_s: float = field(default=300.0, metadata={"help": "events later than this are late"})
-    outlier_sigmas: float = field(default=3.0, metadata={"help": "outlier bound in rolling sigmas"})
-    bot_min_per_minute: int = field(
-        default=60, metadata={"help": "events per user per minute before a user can be marked a bot"}
+    data_dir: Path = _opt(
+        Path("/tmp/intent-worker"),
+        "worker data (RocksDB tables, group membership), a folder per worker identity",
     )
-    exclude_outliers: int = field(
-        default=0, metadata={"help": "1: keep price-outlier events out of the features"}
+    state_ttl_days: float = _opt(
+        30.0, "users and items not seen for this long (event time) are removed; 0 = never"
     )
-    model_dir: Path = field(default=DEFAULT_MODEL_DIR, metadata={"help": "trained model artifact"})
-    sample_data: Path = field(
-        default=DEFAULT_SAMPLE_DATA, metadata={"help": "clickstream the demo replays and trains on"}
+    state_sweep_s: float = _opt(300.0, "how often the worker looks for state past the retention")
+    state_cache: int = _opt(4096, "decoded user states kept in memory (the latest touched)")
+    standby_replicas: int = _opt(
+        0,
+        "standby copies of each table partition kept by other workers (RocksDB: a takeover reads only "
+        "the changelog's tail)",
     )
-    metrics_host: str = field(default="127.0.0.1", metadata={"help": "metrics/health bind address"})
-    metrics_port: int = field(default=9108, metadata={"help": "metrics/health port (0 = off)"})
-    threshold: float | None = field(
-        default=None, metadata={"help": "intent threshold; unset (or empty): the served model's t_p"}
+    rocksdb_cache_mb: int = _opt(256, "RocksDB: block cache shared by every table (memtables charged to it)")
+    session_timeout_s: float = _opt(
+        10.0,
+        "consumer session timeout: a worker that stops heartbeating loses its partitions after this "
+        "(heartbeats every tenth of it)",
     )
-    horizon_min: float | None = field(
-        default=None,
-        metadata={
-            "help": "label horizon in minutes (how long an intent waits for its "
-            "purchase); unset: the served model's"
-        },
+    instance_id: str = _opt(
+        "auto",
+        "the worker's identity across restarts: a worker starting under it first removes the group "
+        "member its dead predecessor left behind; auto = HOSTNAME-METRICS_PORT (none when the metrics "
+        "port is 0); empty = none",
     )
-    cooldown_s: float = field(
-        default=3600.0, metadata={"help": "re-publish an intent above threshold after this"}
+    fetch_max_wait_ms: int = _opt(
+        10, "longest a fetch waits for data (the embedded broker never cuts it short)"
     )
-    max_intent_age_s: float = field(
-        default=600.0,
-        metadata={
-            "help": "publish no intent for an event written to the events topic longer "
-            "ago than this (its Kafka timestamp; it still updates state); 0 = no limit"
-        },
+    fetch_max_bytes: int = _opt(
+        8 * 1024 * 1024,
+        "most a fetch takes from one partition (1 MiB, the clients' default, left a worker in a backlog "
+        "waiting for its next batch)",
     )
-    batch_size: int = field(default=1024, metadata={"help": "max events per scoring micro-batch"})
-    batch_ms: float = field(default=5.0, metadata={"help": "max wait to fill a micro-batch"})
-    backlog_batch_size: int = field(
-        default=8192,
-        metadata={
-            "help": "max events per micro-batch while at least this many "
-            "wait (a backlog); never below INTENT_BATCH_SIZE"
-        },
+    security_protocol: str = _opt("PLAINTEXT", "PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL")
+    sasl_mechanism: str = _opt("", "PLAIN | SCRAM-SHA-256 | ...")
+    sasl_username: str = _opt("", "SASL user")
+    sasl_password: str = _opt("", "SASL password (or INTENT_SASL_PASSWORD_FILE)", secret=True)
+    pseudonymize_key: str = _opt(
+        "", "key for pseudonymising user ids (or INTENT_PSEUDONYMIZE_KEY_FILE); empty = off", secret=True
     )
-    backlog_linger_ms: float = field(
-        default=250.0, metadata={"help": "max wait to fill a backlog's micro-batch"}
-    )
-    max_candidates: int = field(
-        default=32,
-        metadata={
-            "help": "items scored per user: open carts, then the most recent "
-            "(the network's catalogue; training's n_candidates)"
-        },
-    )
-    scoring: str = field(
-        default="process",
-        metadata={
-            "help": "process: the model runs in a child process (no GIL shared with the event loop) | thread"
-        },
-    )
-    model_threads: int = field(default=1, metadata={"help": "threads the model may use per scoring call"})
-    model_poll_s: float = field(
-        default=5.0, metadata={"help": "how often the worker looks for a new model artifact"}
-    )
-    store: str = field(
-        default="memory://",
-        metadata={
-            "help": "table store: memory:// (restored from the changelogs at every start) "
-            "| rocksdb:// (on disk in INTENT_DATA_DIR; a restart reads the changelogs' tail)"
-        },
-    )
-    data_dir: Path = field(
-        default=Path("/tmp/intent-worker"),
-        metadata={"help": "worker data (RocksDB tables, group membership), a folder per worker identity"},
-    )
-    state_ttl_days: float = field(
-        default=30.0,
-        metadata={"help": "users and items not seen for this long (event time) are removed; 0 = never"},
-    )
-    state_sweep_s: float = field(
-        default=300.0, metadata={"help": "how often the worker looks for state past the retention"}
-    )
-    state_cache: int = field(
-        default=4096, metadata={"help": "decoded user states kept in memory (the latest touched)"}
-    )
-    standby_replicas: int = field(
-        default=0,
-        metadata={
-            "help": "standby copies of each table partition kept by other workers (RocksDB: a "
-            "takeover reads only the changelog's tail)"
-        },
-    )
-    rocksdb_cache_mb: int = field(
-        default=256, metadata={"help": "RocksDB: block cache shared by every table (memtables charged to it)"}
-    )
-    session_timeout_s: float = field(
-        default=10.0,
-        metadata={
-            "help": "consumer session timeout: a worker that stops heartbeating loses its "
-            "partitions after this (heartbeats every tenth of it)"
-        },
-    )
-    instance_id: str = field(
-        default="auto",
-        metadata={
-            "help": "the worker's identity across restarts: a worker starting under it first "
-            "removes the group member its dead predecessor left behind; auto = "
-            "HOSTNAME-METRICS_PORT (none when the metrics port is 0); empty = none"
-        },
-    )
-    fetch_max_wait_ms: int = field(
-        default=10,
-        metadata={"help": "longest a fetch waits for data (the embedded broker never cuts it short)"},
-    )
-    fetch_max_bytes: int = field(
-        default=8 * 1024 * 1024,
-        metadata={
-            "help": "most a fetch takes from one partition (1 MiB, the clients' default, "
-            "left a worker in a backlog waiting for its next batch)"
-        },
-    )
-    security_protocol: str = field(
-        default="PLAINTEXT", metadata={"help": "PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL"}
-    )
-    sasl_mechanism: str = field(default="", metadata={"help": "PLAIN | SCRAM-SHA-256 | ..."})
-    sasl_username: str = field(default="", metadata={"help": "SASL user"})
-    sasl_password: str = field(
-        default="", metadata={"help": "SASL password (or INTENT_SASL_PASSWORD_FILE)", "secret": 1}
-    )
-    pseudonymize_key: str = field(
-        default="",
-        metadata={
-            "help": "key for pseudonymising user ids (or INTENT_PSEUDONYMIZE_KEY_FILE); empty = off",
-            "secret": 1,
-        },
-    )
-    ssl_cafile: str = field(default="", metadata={"help": "CA bundle for SSL"})
-    ssl_certfile: str = field(default="", metadata={"help": "client certificate for SSL"})
-    ssl_keyfile: str = field(default="", metadata={"help": "client key for SSL"})
-    log_level: str = field(default="WARNING", metadata={"help": "worker log level"})
+    ssl_cafile: str = _opt("", "CA bundle for SSL")
+    ssl_certfile: str = _opt("", "client certificate for SSL")
+    ssl_keyfile: str = _opt("", "client key for SSL")
+    log_level: str = _opt("WARNING", "worker log level")
 
     @property
     def topics(self) -> Topics:

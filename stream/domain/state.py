@@ -109,7 +109,12 @@ def _age(counts: list[float], new_ref: int, old_ref: int, half_lives: tuple[int,
 
 
 def _eviction_key(kv: tuple[str, list[Any]]) -> tuple[bool, int, str]:
-    return open_cart(kv[1]) > 0, kv[1][LAST_TS], kv[0]
+    rec = kv[1]  # open_cart(rec) > 0, inlined: a call per item of a full user's every new item
+    return rec[CART] > rec[REMOVE] + rec[BUY], rec[LAST_TS], kv[0]
+
+
+def _weakest_key(kv: tuple[str, list[float]]) -> tuple[float, str]:
+    return kv[1][CAT_WEIGHT], kv[0]
 
 
 def _candidate_key(kv: tuple[str, list[Any]]) -> tuple[bool, int, str]:
@@ -243,8 +248,7 @@ class UserState:
         elif t == BUY:
             rec[CAT_BUYS] += 1
         if len(self.categories) > MAX_CATEGORIES:
-            weakest = min(self.categories, key=lambda k: (self.categories[k][CAT_WEIGHT], k))
-            del self.categories[weakest]
+            del self.categories[min(self.categories.items(), key=_weakest_key)[0]]
 
     def candidates(self, n: int) -> list[str]:
         """The ``n`` items to score: open carts first, then the rest, each most recently

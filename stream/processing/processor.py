@@ -19,11 +19,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
-
-from models.scorer import Scorer, Scores
+from models.scorer import Scores
 from stream.domain.events import InvalidEvent, dlq_record, encode_event, parse_event
 from stream.domain.state import ItemStats, UserState, event_fingerprint
 from stream.monitoring.drift import DriftMonitor
@@ -42,6 +39,7 @@ from stream.processing.batch import (
 from stream.processing.gate import IntentGate
 from stream.processing.intents import Intent, encode_intent
 from stream.processing.item_events import ItemActivity
+from stream.processing.model_calls import ModelCalls
 from stream.processing.privacy import Pseudonymizer
 from stream.processing.source_log import SourceLogs
 
@@ -89,8 +87,7 @@ class EventProcessor:
         self.config = config
         self.cooldown_ms = config.cooldown_ms
         self.max_candidates = config.max_candidates
-        self.score_timeout_s = config.score_timeout_s
-        self._model_thread: ThreadPoolExecutor | None = None  # an in-process model's calls
+        self.calls = ModelCalls(config.score_timeout_s)
         self.quality = QualityMonitor(config.quality)
         self.drift = DriftMonitor()
         self.outcomes = OutcomeMonitor(self.drift)
@@ -157,7 +154,8 @@ class EventProcessor:
             if offset >= 0:
                 partition = msg.partition
                 if offset <= read.get(partition, -1):  # back, with no rebalance: a new log
-                    self._new_source_log(partition, offset)
+                    self.sources.restart(partition, f"offsets went back to {offset} with no rebalance")
+                    self.metrics.source_log_restarts.inc()
                 read[partition] = offset
                 latest[partition] = msg
                 epoch = epochs.get(partition, 0)
@@ -241,7 +239,7 @@ class EventProcessor:
             self.metrics.batch_pairs.observe(staged.n_pairs)
             if staged.U is not None and staged.I is not None:
                 staged.submitted_at = time.perf_counter()
-                staged.scoring = self._submit(staged.model.scorer, staged.U, staged.I, staged.sizes)
+                staged.scoring = self.calls.submit(staged.model.scorer, staged.U, staged.I, staged.sizes)
         self.metrics.users.set(len(self.users))
         for partition, value in item_activity.messages():  # one record per partition per batch
             await self.sinks.item_events(partition, value)
@@ -264,7 +262,7 @@ class EventProcessor:
         for attempt in (1, 2):
             if call is None:
                 started = time.perf_counter()
-                call = self._submit(scorer, staged.U, staged.I, staged.sizes)
+                call = self.calls.submit(scorer, staged.U, staged.I, staged.sizes)
             try:
                 scores = await call
                 self.metrics.scoring.observe(time.perf_counter() - started)
@@ -305,17 +303,6 @@ class EventProcessor:
             self.gates[uid] = gstate
         self.outcomes.flush(self.metrics)
         return closed
-
-    def _new_source_log(self, partition: int, offset: int) -> None:
-        epoch = self.sources.restart(partition)
-        self.metrics.source_log_restarts.inc()
-        log.warning(
-            "events partition %d: offsets went back to %d with no rebalance: a new log "
-            "(recreated or migrated topic); its offsets now count in epoch %d",
-            partition,
-            offset,
-            epoch,
-        )
 
     def _outcome(self, outcome: str, n_events: int) -> None:
         for detector in self.outcomes.update(outcome, n_events):
@@ -407,16 +394,3 @@ class EventProcessor:
         )
         self.metrics.intents.inc(len(published))
         return published
-
-    def _submit(
-        self, scorer: Scorer, U: np.ndarray, I: np.ndarray, sizes: list[int]
-    ) -> asyncio.Future[Scores]:
-        """Start a model call: queued in the model process (which answers or fails each
-        within its own timeout), or else one at a time on the processor's model thread."""
-        submit = getattr(scorer, "submit", None)  # the model process's
-        if submit is not None:
-            return submit(U, I, sizes)
-        if self._model_thread is None:
-            self._model_thread = ThreadPoolExecutor(1, thread_name_prefix="intent-model")
-        call = asyncio.get_running_loop().run_in_executor(self._model_thread, scorer.score, U, I, sizes)
-        return asyncio.ensure_future(asyncio.wait_for(call, self.score_timeout_s))

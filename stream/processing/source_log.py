@@ -30,6 +30,7 @@ partition (no rebalance in between, so no redelivery) mean a new log too
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -37,6 +38,8 @@ from typing import Literal
 import orjson
 
 __all__ = ["SourceLog", "SourceLogs", "verdict", "message_digest", "GONE", "BEYOND"]
+
+log = logging.getLogger(__name__)
 
 #: What reading the anchor found, besides a message: it was deleted (before the log's
 #: start: retention), or the log ends before it.
@@ -106,12 +109,20 @@ class SourceLogs:
         """A rebalance: partitions are read again from their committed offsets."""
         self.read.clear()
 
-    def restart(self, partition: int) -> int:
-        """The partition's log is a new one: the next epoch (returned)."""
-        log = (self.logs.get(partition) or SourceLog()).next_epoch()
-        self.load(partition, log)
+    def restart(self, partition: int, why: str = "") -> int:
+        """The partition's log is a new one (``why``: logged): the next epoch (returned)."""
+        source = (self.logs.get(partition) or SourceLog()).next_epoch()
+        self.load(partition, source)
         self.changed.add(partition)
-        return log.epoch
+        if why:
+            log.warning(
+                "events partition %d: %s: a new log (a recreated or migrated topic); its offsets "
+                "now count in epoch %d (repeats are still caught by event id)",
+                partition,
+                why,
+                source.epoch,
+            )
+        return source.epoch
 
     def anchor(self, partition: int, offset: int, key: bytes | None, value: bytes | None) -> None:
         """The latest message processed in ``partition``."""

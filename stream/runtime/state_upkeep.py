@@ -97,17 +97,9 @@ class StateUpkeep:
             return
         for p, recorded in anchored.items():
             if verdict(recorded, found[p]) == "new":
-                epoch = logs.restart(p)
+                what = "missing" if isinstance(found[p], str) else "another message"
+                logs.restart(p, f"the message at offset {recorded.anchor_offset}, its anchor, is {what}")
                 self.metrics.source_log_restarts.inc()
-                log.warning(
-                    "events partition %d is not the log its state was read from (the message at "
-                    "offset %d is %s): a recreated or migrated topic; its offsets now count in "
-                    "epoch %d (repeats are still caught by event id)",
-                    p,
-                    recorded.anchor_offset,
-                    "missing" if isinstance(found[p], str) else "another",
-                    epoch,
-                )
         self.save_sources()
 
     def save_sources(self) -> None:

@@ -153,7 +153,7 @@ async def test_slow_model_times_out_into_the_dlq() -> None:
 
     rec = Recorder()
     p = processor(Slow(), rec)
-    p.score_timeout_s = 0.05
+    p.calls.timeout_s = 0.05
     r = await p.process_batch([msg(Event("e1", "u", "i", "view", TS))])
     assert r.processed == 1 and r.intents == []
     assert [orjson.loads(v)["reason"] for _, v in rec.sent["dlq"]] == ["scoring_failed"]
