@@ -121,6 +121,9 @@ class Settings:
         8192,
         "max events per micro-batch while at least this many wait (a backlog); never below INTENT_BATCH_SIZE",
     )
+    item_window_ms: float = _opt(
+        1000.0, "item activity gathered before the items table is updated (a write a touched item a window)"
+    )
     backlog_linger_ms: float = _opt(250.0, "max wait to fill a backlog's micro-batch")
     max_candidates: int = _opt(
         32,

@@ -9,9 +9,8 @@ methods are what Faust runs, connected once by :meth:`Worker.register`:
   model (loading from :meth:`Worker.start_loading` on), then each new artifact version.
 * :meth:`Worker.probe_broker`, :meth:`Worker.report_lag` (timers) and the rebalance
   signal handlers: readiness, lag and the lifecycle log.
-* :meth:`Worker.expire_state` (a timer): the retention (see
-  :class:`~stream.runtime.state_upkeep.StateUpkeep`, which also checks the events
-  partitions' source logs once the tables are recovered).
+* :meth:`Worker.expire_state` (a timer): the retention (see :class:`StateUpkeep`, which
+  also checks the events partitions' source logs once the tables are recovered).
 """
 
 from __future__ import annotations
@@ -77,9 +76,8 @@ class Worker:
     * ``sources`` (:class:`~stream.processing.source_log.SourceLogs`) and ``upkeep``
       (:class:`~stream.runtime.state_upkeep.StateUpkeep`): the events partitions' logs,
       the retention.
-    * ``_acking``: the latest batch's acknowledgement (each waits for the one before).
-    * ``recovery`` (:class:`~stream.runtime.lifecycle.RecoveryProgress`): the tables'
-      recovery progress in the log.
+    * ``_acking``: the latest batch's acknowledgement (each waits for the one before);
+      ``recovery`` (:class:`~stream.runtime.lifecycle.RecoveryProgress`): its log lines.
     """
 
     #: The longest a batch's model call may take (the scoring process gets 90% of it, see
@@ -322,10 +320,12 @@ class Worker:
                     await asyncio.gather(step, return_exceptions=True)
 
     async def count_items(self, stream: Any) -> None:
-        """Agent on ``events-by-item``: each record is a batch's item activity on one
-        partition (see stream.processing.item_events), added to the global items table."""
+        """Agent on ``events-by-item`` (a batch's item activity on one partition a record, see
+        stream.processing.item_events), into the global items table, ``INTENT_ITEM_WINDOW_MS``
+        at a time: a popular item is in every batch, and a write a window (not a batch) keeps
+        the items changelog, and its restore, from growing with the event rate."""
         items, settings = self.tables.items, self.settings
-        async for batch in stream.take(settings.batch_size, within=settings.batch_ms / 1000):
+        async for batch in stream.take(settings.batch_size, within=settings.item_window_ms / 1000):
             for item_id, stats in fold_item_activity(batch, items).items():
                 items[item_id] = stats
             await self.flush_tables()

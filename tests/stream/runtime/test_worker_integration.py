@@ -74,11 +74,15 @@ def test_replay_to_intents(broker, start_worker, jdata_events) -> None:
     offline_items: dict[str, ItemStats] = {}
     for e in events:
         offline_items.setdefault(e.item_id, ItemStats()).update(e)
-    streamed_items = {
-        r.key.decode(): decode_item(r.value)
-        for r in asyncio.run(read_topic(s, s.changelog_topic(ITEMS_TABLE)))
-    }
-    assert {k: v.totals for k, v in streamed_items.items()} == {k: v.totals for k, v in offline_items.items()}
+
+    def streamed_totals() -> dict:
+        streamed = {
+            r.key.decode(): decode_item(r.value).totals
+            for r in asyncio.run(read_topic(s, s.changelog_topic(ITEMS_TABLE)))
+        }
+        return streamed if streamed == {k: v.totals for k, v in offline_items.items()} else {}
+
+    wait_for(streamed_totals, timeout=15, what="the items table's last window in its changelog")
 
 
 def test_malformed_events_go_to_dlq_and_nothing_is_lost(broker, start_worker, jdata_events) -> None:
