@@ -13,12 +13,15 @@
   processed.
 * **Decoded states** are forgotten when partitions are revoked: a restore or a new owner
   may change them meanwhile.
+* **What is held**: the users and items, to the metrics, and freed memory handed back to
+  the system now and then (:mod:`stream.runtime.heap`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -26,6 +29,7 @@ from stream.config import Settings
 from stream.io.kafka import read_at
 from stream.monitoring.metrics import WorkerMetrics
 from stream.processing.source_log import SourceLog, SourceLogs, verdict
+from stream.runtime.heap import TRIM_EVERY_S, release_free_memory
 from stream.runtime.rebalance import RebalanceBarrier
 from stream.runtime.tables import WorkerTables
 from stream.store.expiry import DAY_MS, expired, still_expired
@@ -63,6 +67,17 @@ class StateUpkeep:
         self.flush = flush
         self.events_partitions: set[int] = set()
         self.item_partitions: set[int] = set()
+        self._trimmed = time.monotonic()
+
+    # -- what is held -----------------------------------------------------------------
+    def report(self) -> None:
+        """The users and items held, to the metrics; freed memory handed back to the system
+        every ``TRIM_EVERY_S`` (see stream.runtime.heap)."""
+        self.metrics.users.set(len(self.tables.users))
+        self.metrics.items.set(len(self.tables.items))
+        if time.monotonic() - self._trimmed >= TRIM_EVERY_S:
+            self._trimmed = time.monotonic()
+            release_free_memory()
 
     # -- rebalances -------------------------------------------------------------------
     def revoked(self) -> None:

@@ -338,9 +338,8 @@ class Worker:
             await self.upkeep.sweep(self._processor.watermark)
 
     async def report_lag(self) -> None:
-        """Timer: the users and items held, and the lag of each events partition owned."""
-        self.metrics.users.set(len(self.tables.users))
-        self.metrics.items.set(len(self.tables.items))
+        """Timer: the state held (see StateUpkeep.report), the lag of each events partition."""
+        self.upkeep.report()
         await report_owned_lag(self.app.consumer, self.topics.events, self.metrics)
 
     def _update_ready(self) -> None:
