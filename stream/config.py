@@ -148,7 +148,7 @@ class Settings:
         30.0, "users and items not seen for this long (event time) are removed; 0 = never"
     )
     state_sweep_s: float = _opt(300.0, "how often the worker looks for state past the retention")
-    state_cache: int = _opt(4096, "decoded user states kept in memory (the latest touched)")
+    state_cache: int = _opt(1024, "decoded user states kept in memory (the latest touched)")
     standby_replicas: int = _opt(
         0,
         "standby copies of each table partition kept by other workers (RocksDB: a takeover reads only "
