@@ -177,7 +177,13 @@ def fill_state(
     try:
         proc.wait_ready(timeout=300)
         rss0 = _rss_main_mb(proc)
-        eps = drain_rate(proc, n_events, 7200)
+        half: list[float] = []  # RSS and users held when half the events are processed
+
+        def at_half(done: float) -> None:
+            if not half and done >= n_events / 2:
+                half.extend((_rss_main_mb(proc), proc.metrics().get("intent_users_in_state", 0.0)))
+
+        eps = drain_rate(proc, n_events, 7200, at_half)
         _wait_committed(ws, 600)
         m = proc.wait(lambda m: m.get("intent_users_in_state", 0) >= cfg.users * 0.999, 60)
         rss1 = _rss_main_mb(proc)
@@ -192,6 +198,13 @@ def fill_state(
         rss_baseline_mb=round(rss0, 1),
         rss_mb=round(rss1, 1),
         rss_per_user_bytes=round((rss1 - rss0) * 1024 * 1024 / cfg.users, 1),
+        # what one more user costs: the RSS between half the users and all of them (the
+        # worker's fixed memory, its buffers and caches, is already there at half)
+        rss_marginal_bytes_per_user=(
+            round((rss1 - half[0]) * 1024 * 1024 / (m.get("intent_users_in_state", 0) - half[1]), 1)
+            if half and m.get("intent_users_in_state", 0) > half[1]
+            else None
+        ),
         users_in_state=int(m.get("intent_users_in_state", 0)),
         items_in_state=int(m.get("intent_items_in_state", 0)),
     )

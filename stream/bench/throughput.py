@@ -130,10 +130,13 @@ async def pass_through(settings: Settings, n: int) -> float:
         await prod.stop()
 
 
-def drain_rate(proc: WorkerProcess, n: int, timeout: float) -> float:
+def drain_rate(
+    proc: WorkerProcess, n: int, timeout: float, on_poll: Callable[[float], None] | None = None
+) -> float:
     """Events/s over a preloaded topic's ``n`` events: from the last scrape that saw none
     processed to the first that saw them all. (A worker's first batch may hold them all,
-    so the first scrape that sees any is no start; this errs low by a scrape or two.)"""
+    so the first scrape that sees any is no start; this errs low by a scrape or two.)
+    ``on_poll`` is told the events processed at each scrape."""
     deadline = time.monotonic() + timeout
     idle_at = time.perf_counter()
     while time.monotonic() < deadline:
@@ -142,6 +145,8 @@ def drain_rate(proc: WorkerProcess, n: int, timeout: float) -> float:
         # about 2.5 ms a scrape (about 2% of its rate at one scrape every 20 ms).
         m = proc.wait(lambda m: True, timeout, names=(PROCESSED, "intent_ready"))
         now, done = time.perf_counter(), processed(m)
+        if on_poll is not None:
+            on_poll(done)
         if done >= n:
             return done / max(now - idle_at, 1e-6)
         if done == 0:
