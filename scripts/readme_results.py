@@ -26,7 +26,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.report import model_order, reading_of, verdict  # noqa: E402
+from training.protocol.report import model_order, reading_of, verdict  # noqa: E402
 
 README = ROOT / "README.md"
 RESULTS = ROOT / "docs" / "results"

@@ -2,8 +2,8 @@
 
 Stages, each timed and its peak memory printed:
 
-1. read the clickstream; cut the calendar split (:mod:`training.splits`);
-2. replay it into examples (:mod:`training.examples`): every validation and test
+1. read the clickstream; cut the calendar split (:mod:`training.protocol.splits`);
+2. replay it into examples (:mod:`training.protocol.examples`): every validation and test
    moment, the training moments with a purchase and ``neg_group_rate`` of the others;
 3. the tabular rows: every positive training row and ``neg_ratio`` negatives per
    positive, the SAME rows for every model fitted on rows (baselines, the reference
@@ -12,13 +12,13 @@ Stages, each timed and its peak memory printed:
    graph as of each row) built once for every network and seed;
 4. per seed (``seeds``, each passed to every model): the baselines, tuned on the
    validation split with the first seed and refitted with the others; the reference
-   networks (:mod:`training.networks`: MLP, CNN, LSTM, LSTM-attention, LSTM-attention
+   networks (:mod:`training.fitting.networks`: MLP, CNN, LSTM, LSTM-attention, LSTM-attention
    + graph attention; early stopping on validation); the ResNet branch; the deep forest
    (depth and trees tuned like the baselines); each branch calibrated on validation,
    then ``w_r`` and ``t_p`` chosen on validation; the cold-start prior. Every trained
    model's training seconds and its microseconds per test pair are recorded (``cost``);
 5. every model's threshold chosen on validation (F1), then the test split judged by
-   :func:`training.evaluation.summarize`: intervals by user, paired differences;
+   :func:`training.protocol.evaluation.summarize`: intervals by user, paired differences;
 6. the served model (the first seed's fusion) written as the artifact, with the report.
 """
 
@@ -36,19 +36,19 @@ from models.artifact import save_artifact
 from models.fusion import fuse
 from stream.domain.features import FeatureSpec
 from stream.domain.readers import read_clickstream
-from training.attributes import load_catalogue
-from training.baselines import BASELINES, Baseline, fit_baseline, tune_baseline
-from training.evaluation import summarize
-from training.examples import SEQ_LEN, ExampleSet, build_examples
-from training.fit_branches import fit_branches
-from training.fit_networks import NetworkData, fit_and_score
-from training.interaction_graph import InteractionGraph
-from training.metrics import best_threshold
-from training.networks import NETWORKS
-from training.rules import RULES
-from training.seed_run import SeedRun, TrainConfig, chunked, fingerprint, tabular_rows
-from training.splits import CalendarSplit, fitting_horizon
-from training.stages import Stages, peak_rss_mb
+from training.fitting.baselines import BASELINES, Baseline, fit_baseline, tune_baseline
+from training.fitting.branches import fit_branches
+from training.fitting.networks import NETWORKS
+from training.fitting.networks.fit import NetworkData, fit_and_score
+from training.fitting.networks.interaction_graph import InteractionGraph
+from training.fitting.rules import RULES
+from training.fitting.seed_run import SeedRun, TrainConfig, chunked, fingerprint, tabular_rows
+from training.protocol.attributes import load_catalogue
+from training.protocol.evaluation import summarize
+from training.protocol.examples import SEQ_LEN, ExampleSet, build_examples
+from training.protocol.metrics import best_threshold
+from training.protocol.splits import CalendarSplit, fitting_horizon
+from training.protocol.stages import Stages, peak_rss_mb
 
 __all__ = ["TrainConfig", "train", "fingerprint", "tabular_rows"]
 
@@ -288,7 +288,7 @@ def train(
     report["timings"] = stage.rows
     report["peak_rss_mb"] = round(peak_rss_mb())
     report["scale"] = _scale_note(report, len(read.events), stage)
-    from training.report import render_report
+    from training.protocol.report import render_report
 
     report["total_s"] = stage.total()
     extra_files = render_report(report, te.y, {n: runs[0].test[n] for n in names})
@@ -329,7 +329,7 @@ def _cost(runs: list[SeedRun], n_test: int) -> dict[str, Any]:
 def _fusion_curve_ci(va: ExampleSet, runs: list[SeedRun], cfg: TrainConfig) -> list[dict[str, Any]]:
     """Validation PR-AUC of the fusion at each w_r (calibrated branches, mean over seeds),
     with its bootstrap interval by user."""
-    from training.bootstrap import UserBootstrap
+    from training.protocol.bootstrap import UserBootstrap
 
     boot = UserBootstrap(va.y, va.row_users(), n_boot=min(cfg.n_boot, 200), seed=cfg.seeds[0])
     out = []

@@ -163,8 +163,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import orjson
 
-    from training.report import results_table
-    from training.scoring import evaluate_artifact
+    from training.protocol.report import results_table
+    from training.protocol.served import evaluate_artifact
 
     summary = evaluate_artifact(Path(args.model), args.data, args.format, progress=not args.json)
     if args.json:

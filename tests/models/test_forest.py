@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.forest import DeepForest, KFoldForest, MultiGrainedScanner, user_folds
-from training.metrics import pr_auc, roc_auc
+from training.protocol.metrics import pr_auc, roc_auc
 
 
 def noisy(n: int = 900, d: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

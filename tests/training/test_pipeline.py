@@ -8,7 +8,7 @@ import numpy as np
 import orjson
 
 from stream.commands.cli import main
-from training.scoring import evaluate_artifact
+from training.protocol.served import evaluate_artifact
 
 NETWORKS = {"mlp", "cnn_sequence", "lstm", "lstm_attention", "lstm_attention_gat"}
 MODELS = {

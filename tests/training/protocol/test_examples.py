@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream.domain.events import Event
-from training.examples import build_examples
-from training.splits import CalendarSplit
+from training.protocol.examples import build_examples
+from training.protocol.splits import CalendarSplit
 
 MIN = 60_000
 DAY = 1_440 * MIN

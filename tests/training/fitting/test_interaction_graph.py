@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream.domain.events import EVENT_TYPES, Event
-from training.interaction_graph import GRAPH_KEYS, InteractionGraph
+from training.fitting.networks.interaction_graph import GRAPH_KEYS, InteractionGraph
 
 USERS, ITEMS = ("ann", "bob", "cy"), ("pen", "ink", "cap", "mug")
 

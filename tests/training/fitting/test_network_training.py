@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from training.network_training import fit_network, predict, score_rows
+from training.fitting.networks.loop import fit_network, predict, score_rows
 
 
 class Tiny(nn.Module):
@@ -34,7 +34,7 @@ def test_the_best_epoch_is_kept_with_its_validation_scores() -> None:
     fit = fit_network(Tiny, train, y, val, y_val, max_epochs=6, patience=2, seed=3, lr=0.05, batch=64)
     assert 1 <= len(fit.curve) <= 6
     np.testing.assert_array_equal(fit.val_scores, predict(fit.model, val))
-    from training.metrics import pr_auc
+    from training.protocol.metrics import pr_auc
 
     assert round(pr_auc(y_val, fit.val_scores), 5) == max(fit.curve)
     assert not fit.model.training

@@ -6,7 +6,7 @@ state is exactly what the worker holds; when the user's next event has a later t
 together) the moment becomes an example group: the user's candidate items with U and
 I computed by :func:`stream.domain.features.pair_features`. A candidate's label is 1 when the
 user buys that item in ``(t, t + horizon]`` strictly after the moment's event, cut at
-the end of the moment's part of the :class:`~training.splits.CalendarSplit`; the
+the end of the moment's part of the :class:`~training.protocol.splits.CalendarSplit`; the
 features only ever see events up to the moment, so a future event cannot change a past
 example (tests/training/test_examples.py checks both).
 
@@ -39,7 +39,7 @@ from stream.domain.events import TYPE_INDEX, Event
 from stream.domain.features import FeatureSpec, pair_features, user_vector
 from stream.domain.labels import DEFAULT_HORIZON_MS
 from stream.domain.state import CATEGORY, N_TYPES, ItemStats, UserState
-from training.splits import PARTS, CalendarSplit
+from training.protocol.splits import PARTS, CalendarSplit
 
 __all__ = ["ExampleSet", "Purchases", "build_examples", "SEQ_LEN", "SEQ_DIM"]
 

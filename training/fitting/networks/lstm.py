@@ -1,10 +1,10 @@
 """A plain LSTM over the user's recent actions.
 
-The LSTM reads the last actions oldest first (:meth:`training.examples.ExampleSet.sequences`;
+The LSTM reads the last actions oldest first (:meth:`training.protocol.examples.ExampleSet.sequences`;
 sequences are left-padded, so its last step is the most recent action) and its final
 state is joined with the scaled [U, I] by the head every reference network shares.
 It is ``lstm_attention`` without the attention: the pair measures what attention
-pooling adds. Trained like every reference network (:mod:`training.network_training`).
+pooling adds. Trained like every reference network (:mod:`training.fitting.networks.loop`).
 
 >>> import torch
 >>> net = SequenceLSTM(seq_dim=9, static_dim=5)
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from training.network_head import JoinedHead, ReferenceNetwork
+from training.fitting.networks.head import JoinedHead, ReferenceNetwork
 
 __all__ = ["SequenceLSTM"]
 

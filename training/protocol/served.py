@@ -2,7 +2,7 @@
 
 Every moment of the data is an example (no split: the whole data set is judged), with
 label windows cut at the end of the data; the artifact's branches and fusion are
-judged by the same protocol as training (:func:`training.evaluation.summarize`), at
+judged by the same protocol as training (:func:`training.protocol.evaluation.summarize`), at
 the thresholds chosen when it was trained.
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 from models.artifact import load_artifact
 from stream.domain.labels import DEFAULT_HORIZON_MS
 from stream.domain.readers import read_clickstream
-from training.evaluation import summarize
-from training.examples import build_examples
+from training.protocol.evaluation import summarize
+from training.protocol.examples import build_examples
 
 __all__ = ["evaluate_artifact"]
 

@@ -4,7 +4,7 @@
 model's scores (one vector per seed) with the thresholds chosen on validation, and
 returns what ``intent train --json`` and ``intent evaluate --json`` print:
 
-* ``models``: per model, the metrics of :mod:`training.metrics` (mean over seeds);
+* ``models``: per model, the metrics of :mod:`training.protocol.metrics` (mean over seeds);
 * ``ci``: per model, the 95% bootstrap interval by user of each metric;
 * ``seed_figures``: per model, each metric for each seed (the spread seeds alone give);
 * ``purchase_recall`` per model and ``n_purchases``: purchases caught, out of all;
@@ -25,9 +25,9 @@ import numpy as np
 
 from stream.domain.features import USER_LAYOUT
 from stream.domain.labels import ACTIVITY_BUCKETS, activity_bucket
-from training.bootstrap import UserBootstrap
-from training.examples import ExampleSet
-from training.metrics import classification_metrics, purchase_recall
+from training.protocol.bootstrap import UserBootstrap
+from training.protocol.examples import ExampleSet
+from training.protocol.metrics import classification_metrics, purchase_recall
 
 __all__ = ["summarize", "activity_buckets", "REFERENCE"]
 

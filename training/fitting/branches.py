@@ -15,11 +15,11 @@ from models.calibration import PlattCalibrator
 from models.cold_start import fit_cold_start
 from models.forest import DeepForest
 from models.fusion import FusedScorer, fuse
-from training.examples import ExampleSet
-from training.fit_resnet import fit_resnet, score_resnet
-from training.metrics import best_threshold, pr_auc
-from training.seed_run import SeedRun, TrainConfig, chunked
-from training.stages import Stages
+from training.fitting.resnet import fit_resnet, score_resnet
+from training.fitting.seed_run import SeedRun, TrainConfig, chunked
+from training.protocol.examples import ExampleSet
+from training.protocol.metrics import best_threshold, pr_auc
+from training.protocol.stages import Stages
 
 __all__ = ["fit_branches"]
 

@@ -19,7 +19,7 @@ __all__ = ["JoinedHead", "ReferenceNetwork"]
 
 class ReferenceNetwork(nn.Module):
     """A reference network: ``inputs`` names the arrays its ``forward`` takes, in order
-    (see :mod:`training.network_inputs`)."""
+    (see :mod:`training.fitting.networks.inputs`)."""
 
     inputs: tuple[str, ...] = ()
 

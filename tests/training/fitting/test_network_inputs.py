@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.examples import SEQ_DIM, SEQ_LEN
-from training.interaction_graph import GRAPH_KEYS
-from training.network_inputs import NetworkInputs
+from training.fitting.networks.inputs import NetworkInputs
+from training.fitting.networks.interaction_graph import GRAPH_KEYS
+from training.protocol.examples import SEQ_DIM, SEQ_LEN
 
 
 def test_only_the_keys_asked_for(synthetic_parts, synthetic_graph) -> None:

@@ -3,7 +3,7 @@
 The user and item vectors (robustly scaled, :mod:`models.scaling`) go through two
 hidden layers to one logit; its sigmoid is P(buy). No sequence, no graph: what a
 network makes of the same rows the tabular baselines see. Trained like every
-reference network (:mod:`training.network_training`).
+reference network (:mod:`training.fitting.networks.loop`).
 
 >>> import torch
 >>> net = PropensityMLP(static_dim=5)
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from training.network_head import JoinedHead, ReferenceNetwork
+from training.fitting.networks.head import JoinedHead, ReferenceNetwork
 
 __all__ = ["PropensityMLP"]
 

@@ -18,9 +18,9 @@ from torch import nn
 
 from models.fusion import group_tensors, resnet_probabilities
 from models.resnet import PurchaseResNet
-from training.early_stopping import EarlyStopping
-from training.examples import ExampleSet
-from training.metrics import pr_auc
+from training.fitting.early_stopping import EarlyStopping
+from training.protocol.examples import ExampleSet
+from training.protocol.metrics import pr_auc
 
 __all__ = ["fit_resnet", "score_resnet"]
 

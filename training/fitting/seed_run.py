@@ -15,7 +15,7 @@ import numpy as np
 from models.artifact import sha256_file
 from models.fusion import FusedScorer
 from stream.domain.labels import DEFAULT_HORIZON_MS
-from training.examples import ExampleSet
+from training.protocol.examples import ExampleSet
 
 __all__ = ["TrainConfig", "SeedRun", "fingerprint", "tabular_rows", "chunked", "us_per_pair"]
 

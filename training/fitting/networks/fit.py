@@ -4,7 +4,7 @@
 rows' inputs and the whole validation part's, built once from the arrays the pipeline
 already has (the tabular rows' [U, I], their sequences) and the training period's
 interaction graph. :func:`fit_and_score` trains one network
-(:func:`training.network_training.fit_network`) and scores the test part a chunk at
+(:func:`training.fitting.networks.loop.fit_network`) and scores the test part a chunk at
 a time, timing it: the microseconds per pair the report gives are those of building a
 pair's inputs and scoring it in a batch.
 """
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.examples import ExampleSet
-from training.interaction_graph import InteractionGraph
-from training.network_inputs import NetworkDims, NetworkInputs
-from training.network_training import FittedNetwork, Inputs, fit_network, score_rows
-from training.networks import NETWORKS, input_keys
+from training.fitting.networks.inputs import NetworkDims, NetworkInputs
+from training.fitting.networks.interaction_graph import InteractionGraph
+from training.fitting.networks.loop import FittedNetwork, Inputs, fit_network, score_rows
+from training.fitting.networks.registry import NETWORKS, input_keys
+from training.protocol.examples import ExampleSet
 
 __all__ = ["NetworkData", "NetworkResult", "fit_and_score"]
 
@@ -68,7 +68,7 @@ def fit_and_score(
     seed: int,
     log: Callable[[str], None] | None = None,
 ) -> NetworkResult:
-    """Fit the network ``name`` of :data:`training.networks.NETWORKS` and score ``te``."""
+    """Fit the network ``name`` of :data:`training.fitting.networks.NETWORKS` and score ``te``."""
     spec = NETWORKS[name]
     fit = fit_network(
         lambda: spec.make(data.dims),

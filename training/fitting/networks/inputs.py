@@ -2,8 +2,8 @@
 
 * ``static``: [U, I], robustly scaled (:mod:`models.scaling`) with the scaling fitted
   on the training rows, the same for every network;
-* ``seq``: the user's last actions (:meth:`training.examples.ExampleSet.sequences`);
-* the graph's arrays (:data:`training.interaction_graph.GRAPH_KEYS`): the row's user
+* ``seq``: the user's last actions (:meth:`training.protocol.examples.ExampleSet.sequences`);
+* the graph's arrays (:data:`training.fitting.networks.interaction_graph.GRAPH_KEYS`): the row's user
   and item in the interaction graph as of the row's moment, and their recent
   neighbours.
 
@@ -12,7 +12,7 @@ never pays for sequences; the pipeline builds the training and validation inputs
 for every network and seed, and the test part a chunk at a time.
 
 >>> import numpy as np
->>> from training.examples import build_examples
+>>> from training.protocol.examples import build_examples
 >>> from stream.domain.events import Event
 >>> ex = build_examples([Event("1", "ann", "pen", "view", 0), Event("2", "ann", "ink", "view", 60_000),
 ...                      Event("3", "ann", "pen", "view", 120_000)])["all"]
@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from models.scaling import RobustScaling
-from training.examples import SEQ_DIM, ExampleSet
-from training.interaction_graph import GRAPH_KEYS, InteractionGraph
-from training.network_training import Inputs
+from training.fitting.networks.interaction_graph import GRAPH_KEYS, InteractionGraph
+from training.fitting.networks.loop import Inputs
+from training.protocol.examples import SEQ_DIM, ExampleSet
 
 __all__ = ["NetworkInputs", "NetworkDims"]
 
@@ -50,7 +50,7 @@ class NetworkDims:
 
 @dataclass(frozen=True)
 class NetworkInputs:
-    """Builds :data:`~training.network_training.Inputs` for rows of an example set."""
+    """Builds :data:`~training.fitting.networks.loop.Inputs` for rows of an example set."""
 
     scaling: RobustScaling
     graph: InteractionGraph | None = None

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from models.scaling import RobustScaling
-from training.metrics import pr_auc
+from training.protocol.metrics import pr_auc
 
 __all__ = ["Baseline", "BASELINES", "GRIDS", "tune_baseline", "fit_baseline"]
 

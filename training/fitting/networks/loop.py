@@ -11,11 +11,11 @@ trained the same way, so that the references differ only in what they are:
   square root of the class ratio (the rows are ~3% positive);
 * after each epoch the validation PR-AUC; the best epoch's weights are kept and
   training stops after ``patience`` epochs without a better one
-  (:class:`training.early_stopping.EarlyStopping`).
+  (:class:`training.fitting.early_stopping.EarlyStopping`).
 
 >>> import torch
 >>> from torch import nn
->>> from training.network_head import ReferenceNetwork
+>>> from training.fitting.networks.head import ReferenceNetwork
 >>> class Linear(ReferenceNetwork):
 ...     inputs = ("static",)
 ...     def __init__(self): super().__init__(); self.w = nn.Linear(2, 1)
@@ -41,9 +41,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from training.early_stopping import EarlyStopping
-from training.metrics import pr_auc
-from training.network_head import ReferenceNetwork
+from training.fitting.early_stopping import EarlyStopping
+from training.fitting.networks.head import ReferenceNetwork
+from training.protocol.metrics import pr_auc
 
 __all__ = ["Inputs", "FittedNetwork", "fit_network", "predict", "score_rows", "take", "CHUNK"]
 

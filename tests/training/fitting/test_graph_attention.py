@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from training.graph_attention import AttentionLSTMGraph, GraphAttention
-from training.networks import NETWORKS
+from training.fitting.networks import NETWORKS
+from training.fitting.networks.graph_attention import AttentionLSTMGraph, GraphAttention
 
 NAME = "lstm_attention_gat"
 

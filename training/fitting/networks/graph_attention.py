@@ -4,7 +4,7 @@ A study reports this pairing ahead of either alone (F1 0.823 / AUC 0.886 against
 0.778 / 0.832 and GAT 0.780 / 0.835; cold-start users, under 5 events, much harder:
 F1 0.652). Here:
 
-* the graph is :class:`training.interaction_graph.InteractionGraph`, built from the
+* the graph is :class:`training.fitting.networks.interaction_graph.InteractionGraph`, built from the
   training period's events only and read point-in-time: a training row at t sees the
   edges before t, a validation or test row the whole training graph (see that module
   for why this design is both honest and cheap);
@@ -17,7 +17,7 @@ F1 0.652). Here:
   et al. 2018) per side: a user attends over its most recent items, an item over its
   most recent users, each message carrying the edge's type and age;
 * the user's and the item's attended embeddings are joined with the
-  :class:`~training.sequence_model.AttentionLSTMEncoder`'s encoding and the scaled
+  :class:`~training.fitting.networks.lstm_attention.AttentionLSTMEncoder`'s encoding and the scaled
   [U, I] by the head every reference network shares.
 
 >>> import torch
@@ -40,9 +40,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stream.domain.state import N_TYPES
-from training.interaction_graph import GRAPH_KEYS
-from training.network_head import JoinedHead, ReferenceNetwork
-from training.sequence_model import AttentionLSTMEncoder
+from training.fitting.networks.head import JoinedHead, ReferenceNetwork
+from training.fitting.networks.interaction_graph import GRAPH_KEYS
+from training.fitting.networks.lstm_attention import AttentionLSTMEncoder
 
 __all__ = ["GraphAttention", "AttentionLSTMGraph"]
 

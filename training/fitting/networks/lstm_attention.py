@@ -5,8 +5,8 @@ candidate item or its category, minutes ago; :meth:`ExampleSet.sequences`); the
 attention-pooled LSTM state is joined with the robustly scaled [U, I] and a small MLP
 outputs P(buy). Related work reports this family (LSTM + multi-head attention) ahead
 of LR, SVM and plain LSTM. Trained like every reference network
-(:mod:`training.network_training`): AdamW, early stopping on the validation PR-AUC,
-seeded. The encoder is reused by :mod:`training.graph_attention`.
+(:mod:`training.fitting.networks.loop`): AdamW, early stopping on the validation PR-AUC,
+seeded. The encoder is reused by :mod:`training.fitting.networks.graph_attention`.
 
 >>> import torch
 >>> net = AttentionLSTM(seq_dim=9, static_dim=5)
@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from training.network_head import JoinedHead, ReferenceNetwork
+from training.fitting.networks.head import JoinedHead, ReferenceNetwork
 
 __all__ = ["AttentionLSTM", "AttentionLSTMEncoder"]
 

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from training.cnn_sequence import SequenceCNN
-from training.examples import ExampleSet
-from training.fit_networks import NetworkData, fit_and_score
-from training.graph_attention import AttentionLSTMGraph
-from training.lstm_sequence import SequenceLSTM
-from training.mlp_model import PropensityMLP
-from training.network_training import fit_network, take
-from training.networks import NETWORKS
-from training.sequence_model import AttentionLSTM
+from training.fitting.networks import NETWORKS
+from training.fitting.networks.cnn_sequence import SequenceCNN
+from training.fitting.networks.fit import NetworkData, fit_and_score
+from training.fitting.networks.graph_attention import AttentionLSTMGraph
+from training.fitting.networks.loop import fit_network, take
+from training.fitting.networks.lstm import SequenceLSTM
+from training.fitting.networks.lstm_attention import AttentionLSTM
+from training.fitting.networks.mlp import PropensityMLP
+from training.protocol.examples import ExampleSet
 
 CLASSES = {
     "mlp": PropensityMLP,

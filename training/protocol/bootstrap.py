@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from training.metrics import caught
+from training.protocol.metrics import caught
 
 __all__ = ["UserBootstrap", "METRICS"]
 
@@ -122,7 +122,7 @@ class UserBootstrap:
 
     ``row_user`` and ``purchase_user`` index users 0..n-1 (a user may have purchases and
     no scored row); ``cover`` pairs rows with the purchases they can catch
-    (:func:`training.metrics.caught`); ``row_weight`` weighs sampled rows.
+    (:func:`training.protocol.metrics.caught`); ``row_weight`` weighs sampled rows.
     """
 
     def __init__(

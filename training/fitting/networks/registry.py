@@ -1,15 +1,15 @@
 """The reference networks the training report measures the fused model against.
 
 Published purchase-intent models, each in its own module, all trained by
-:func:`training.network_training.fit_network` on the same rows, seeds and early
+:func:`training.fitting.networks.loop.fit_network` on the same rows, seeds and early
 stopping, and ending in the same head:
 
-* ``mlp``: [U, I] (:mod:`training.mlp_model`)
-* ``cnn_sequence``: the last actions (1-D convolutions) + [U, I] (:mod:`training.cnn_sequence`)
-* ``lstm``: the last actions (LSTM) + [U, I] (:mod:`training.lstm_sequence`)
-* ``lstm_attention``: the last actions (LSTM + attention) + [U, I] (:mod:`training.sequence_model`)
+* ``mlp``: [U, I] (``mlp.py``)
+* ``cnn_sequence``: the last actions (1-D convolutions) + [U, I] (``cnn_sequence.py``)
+* ``lstm``: the last actions (LSTM) + [U, I] (``lstm.py``)
+* ``lstm_attention``: the last actions (LSTM + attention) + [U, I] (``lstm_attention.py``)
 * ``lstm_attention_gat``: the above + the user-item graph (graph attention)
-  (:mod:`training.graph_attention`)
+  (``graph_attention.py``)
 
 None of them is served. ``serving`` says what serving each would take, and the
 report's verdict quotes it when one beats the fused model outside the noise.
@@ -25,13 +25,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from training.cnn_sequence import SequenceCNN
-from training.graph_attention import AttentionLSTMGraph
-from training.lstm_sequence import SequenceLSTM
-from training.mlp_model import PropensityMLP
-from training.network_head import ReferenceNetwork
-from training.network_inputs import NetworkDims
-from training.sequence_model import AttentionLSTM
+from training.fitting.networks.cnn_sequence import SequenceCNN
+from training.fitting.networks.graph_attention import AttentionLSTMGraph
+from training.fitting.networks.head import ReferenceNetwork
+from training.fitting.networks.inputs import NetworkDims
+from training.fitting.networks.lstm import SequenceLSTM
+from training.fitting.networks.lstm_attention import AttentionLSTM
+from training.fitting.networks.mlp import PropensityMLP
 
 __all__ = ["NetworkSpec", "NETWORKS", "input_keys"]
 

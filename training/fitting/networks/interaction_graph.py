@@ -6,7 +6,7 @@ graph answers one question: *at time t, what were a node's k most recent edges?*
 counting only edges strictly before t, so a moment never sees an interaction from its
 own second or after it (the labels start after the moment; the features stop at it).
 
-Design, for the training pipeline (:mod:`training.graph_attention` reads it):
+Design, for the training pipeline (:mod:`training.fitting.networks.graph_attention` reads it):
 
 * The graph holds the TRAINING period's events only (``cutoff`` = the validation
   start). A training row at time t sees the edges before t; a validation or test row

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.report import cost_table, verdict
+from training.protocol.report import cost_table, verdict
 
 
 def _paired(lo: float, hi: float) -> dict[str, object]:

@@ -1,12 +1,12 @@
 """A 1-D convolutional network over the user's recent actions.
 
 Two convolutions of width 3 slide over the last actions (type, same item, same
-category, minutes ago: :meth:`training.examples.ExampleSet.sequences`), so a filter
+category, minutes ago: :meth:`training.protocol.examples.ExampleSet.sequences`), so a filter
 sees short patterns such as "viewed, carted, viewed again"; max pooling over time
 keeps each pattern's strongest match wherever it happened. The pooled vector is joined
 with the scaled [U, I] by the same head as the other reference networks, so that it
 differs from ``lstm`` and ``lstm_attention`` only in its encoder. Trained like every
-reference network (:mod:`training.network_training`).
+reference network (:mod:`training.fitting.networks.loop`).
 
 >>> import torch
 >>> net = SequenceCNN(seq_dim=9, static_dim=5)
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from training.network_head import JoinedHead, ReferenceNetwork
+from training.fitting.networks.head import JoinedHead, ReferenceNetwork
 
 __all__ = ["SequenceCNN"]
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from training.bootstrap import UserBootstrap
-from training.metrics import caught, classification_metrics, purchase_recall
+from training.protocol.bootstrap import UserBootstrap
+from training.protocol.metrics import caught, classification_metrics, purchase_recall
 
 
 def case(seed: int = 0, n: int = 3000, users: int = 60):
