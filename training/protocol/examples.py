@@ -16,8 +16,17 @@ before its features are computed), while every validation and test moment is kep
 since they are what the models are judged on. Groups are sampled whole because the
 ResNet scores a user's candidates together. Rows are float32.
 
+A kept training moment's group weight (:meth:`ExampleSet.weights`) is the number of
+moments it stands for: ``1 / neg_group_rate`` for a sampled moment without a purchase, 1
+for the others, so that a model's loss weighs the replay as it was, not as sampled.
+
 Every purchase is recorded too (:class:`Purchases`), whether or not its item was a
 candidate, so that per-purchase recall counts the purchases no candidate list held.
+
+A **cold replay** (``reset_at``) empties every user's state (features, sequence, what
+they touched) at each of the given times, so that each user is new from then on; the
+items' state is kept. It is how the protocol judges short-history visitors on days
+whose users all have long histories.
 
 Default horizon: 30 minutes, the worker's intent horizon. In the JD.com sample each
 monthly slice spans only 0.5 to 3 hours; on Taobao 72% of purchases come within 30
@@ -29,8 +38,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import defaultdict, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -38,126 +46,13 @@ from stream.domain.catalogue import Catalogue
 from stream.domain.events import TYPE_INDEX, Event
 from stream.domain.features import FeatureSpec, pair_features, user_vector
 from stream.domain.labels import DEFAULT_HORIZON_MS
-from stream.domain.state import CATEGORY, N_TYPES, ItemStats, UserState
+from stream.domain.state import CATEGORY, ItemStats, UserState
+from training.protocol.example_set import SEQ_DIM, SEQ_LEN, ExampleSet, Purchases
 from training.protocol.splits import PARTS, CalendarSplit
 
 __all__ = ["ExampleSet", "Purchases", "build_examples", "SEQ_LEN", "SEQ_DIM"]
 
-SEQ_LEN = 20  # recent actions seen by the sequence models
-SEQ_DIM = N_TYPES + 3  # type one-hot, same item, same category, log1p(minutes ago)
 BUY = TYPE_INDEX["transaction"]
-
-
-@dataclass
-class Purchases:
-    """The purchases a part counts for per-purchase recall, one entry each."""
-
-    users: list[str] = field(default_factory=list)
-    items: list[str] = field(default_factory=list)
-    ts: list[int] = field(default_factory=list)
-    candidate: list[bool] = field(default_factory=list)  # its item was a candidate just before
-    touched: list[bool] = field(default_factory=list)  # the user had touched the item before
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-    def candidate_recall(self) -> float | None:
-        return round(sum(self.candidate) / len(self), 4) if len(self) else None
-
-    def touched_share(self) -> float | None:
-        """The ceiling of per-purchase recall: no model scores an item never touched."""
-        return round(sum(self.touched) / len(self), 4) if len(self) else None
-
-
-@dataclass
-class ExampleSet:
-    """Rows are (user, moment, candidate item); ``sizes`` groups rows by moment.
-
-    ``U`` is stored once per group (every row of a group has its user's vector) and
-    ``I`` per row; :meth:`X` joins them into the ``[U, I]`` rows the tabular models take.
-
-    ``cover`` pairs a row with each counted purchase its label window holds (row index,
-    purchase index): a purchase is caught when one of its rows scores above threshold.
-    The sequence of the user's last actions is stored once per group (types, ages) and
-    per row only as two masks (same item, same category); :meth:`sequences` builds the
-    dense ``(rows, SEQ_LEN, SEQ_DIM)`` input of the sequence models on demand.
-    """
-
-    U: np.ndarray  # (groups, user_dim)
-    I: np.ndarray  # (rows, item_dim)
-    y: np.ndarray
-    sizes: np.ndarray  # per group
-    moment_ts: np.ndarray  # per group
-    moment_index: np.ndarray  # per group: index of the triggering event
-    users: list[str]  # per group
-    items: list[str]  # per row
-    seq_types: np.ndarray  # (groups, SEQ_LEN) int8, -1 = padding
-    seq_ages: np.ndarray  # (groups, SEQ_LEN) float32, log1p minutes before the moment
-    seq_same_item: np.ndarray  # (rows, SEQ_LEN) bool
-    seq_same_cat: np.ndarray  # (rows, SEQ_LEN) bool
-    purchases: Purchases = field(default_factory=Purchases)
-    cover: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
-
-    @property
-    def n(self) -> int:
-        return len(self.y)
-
-    def group_starts(self) -> np.ndarray:
-        return (np.cumsum(self.sizes) - self.sizes).astype(np.int64)
-
-    def row_group(self) -> np.ndarray:
-        """The group of each row."""
-        return np.repeat(np.arange(len(self.sizes)), self.sizes)
-
-    def U_rows(self, rows: np.ndarray | slice | None = None) -> np.ndarray:
-        """U repeated for each row (of ``rows``: indices or a slice)."""
-        groups = self.row_group()
-        return self.U[groups if rows is None else groups[rows]]
-
-    def X(self, rows: np.ndarray | slice | None = None) -> np.ndarray:
-        """``[U, I]`` per row (of ``rows``: indices or a slice), float32."""
-        I = self.I if rows is None else self.I[rows]
-        return np.hstack([self.U_rows(rows), I])
-
-    def group_chunks(self, max_rows: int = 65_536) -> list[tuple[slice, slice]]:
-        """Consecutive (groups, rows) slices of at most about ``max_rows`` rows each, so
-        that a large part can be scored without building all of its ``[U, I]`` at once."""
-        out, g0, r0, rows = [], 0, 0, 0
-        for g, size in enumerate(self.sizes):
-            if rows and rows + size > max_rows:
-                out.append((slice(g0, g), slice(r0, r0 + rows)))
-                g0, r0, rows = g, r0 + rows, 0
-            rows += int(size)
-        if rows or not out:
-            out.append((slice(g0, len(self.sizes)), slice(r0, r0 + rows)))
-        return out
-
-    def row_users(self) -> np.ndarray:
-        """Each row's user as an index into ``sorted(set(users))`` (for the bootstrap)."""
-        names = sorted(set(self.users))
-        at = {u: k for k, u in enumerate(names)}
-        return np.asarray([at[u] for u in self.users], dtype=np.int64)[self.row_group()]
-
-    def purchase_users(self) -> np.ndarray:
-        """Each counted purchase's user, indexed as in :meth:`row_users`; users with a
-        purchase but no scored row come after those, one index each."""
-        scored = sorted(set(self.users))
-        others = sorted(set(self.purchases.users) - set(scored))
-        at = {u: k for k, u in enumerate(scored + others)}
-        return np.asarray([at[u] for u in self.purchases.users], dtype=np.int64)
-
-    def sequences(self, rows: np.ndarray | None = None) -> np.ndarray:
-        """Dense sequence input for ``rows`` (all when None): (rows, SEQ_LEN, SEQ_DIM)."""
-        rows = np.arange(self.n) if rows is None else np.asarray(rows)
-        groups = self.row_group()[rows]
-        types = self.seq_types[groups]
-        out = np.zeros((len(rows), SEQ_LEN, SEQ_DIM), dtype=np.float32)
-        r, k = np.nonzero(types >= 0)
-        out[r, k, types[r, k]] = 1.0
-        out[:, :, N_TYPES] = self.seq_same_item[rows]
-        out[:, :, N_TYPES + 1] = self.seq_same_cat[rows]
-        out[:, :, N_TYPES + 2] = self.seq_ages[groups]
-        return out
 
 
 class _PartBuilder:
@@ -176,6 +71,8 @@ class _PartBuilder:
         self.moment_index: list[int] = []
         self.users: list[str] = []
         self.items: list[str] = []
+        self.weight: list[float] = []
+        self.history_start: list[int] = []
         self.cover: list[tuple[int, int]] = []  # (row, global purchase id)
         self.n_rows = 0
 
@@ -192,7 +89,9 @@ class _PartBuilder:
                 self.chunks[name].append(join(parts))
                 parts.clear()
 
-    def build(self, purchase_ids: list[int], purchases: Purchases, dims: tuple[int, int]) -> ExampleSet:
+    def build(
+        self, purchase_ids: list[int], purchases: Purchases, dims: tuple[int, int], cold: bool
+    ) -> ExampleSet:
         local = {gid: k for k, gid in enumerate(purchase_ids)}
         cover = np.asarray([(r, local[g]) for r, g in self.cover if g in local], dtype=np.int64)
         self._flush()
@@ -224,6 +123,8 @@ class _PartBuilder:
             a["same_cat"],
             purchases,
             cover.reshape(-1, 2),
+            np.asarray(self.weight, dtype=np.float32),
+            np.asarray(self.history_start, dtype=np.int64) if cold else None,
         )
 
 
@@ -251,11 +152,15 @@ def build_examples(
     neg_group_rate: float = 1.0,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    reset_at: Sequence[int] = (),
+    parts_wanted: Sequence[str] | None = None,
 ) -> dict[str, ExampleSet]:
     """Replay ``events`` (in replay order) and return the example groups of each part:
     ``train``, ``val``, ``test`` with a ``split``, else one part ``all`` (every moment,
     labels cut at the end of the data). ``neg_group_rate`` samples the training part's
-    moments without a purchase; ``progress(done, total)`` is called now and then."""
+    moments without a purchase; ``progress(done, total)`` is called now and then;
+    ``reset_at`` (epoch ms, any order) makes it a cold replay (see the module docstring);
+    ``parts_wanted`` limits the parts built (the others are replayed into state only)."""
     if not events:
         raise ValueError("no examples: the data set has no events")
     first_ts = min(e.ts for e in events)
@@ -264,6 +169,8 @@ def build_examples(
         parts: dict[str, tuple[int, int]] = {"all": (first_ts, end_ts)}
     else:
         parts = {name: split.bounds(name) for name in PARTS}
+
+    wanted = set(parts if parts_wanted is None else parts_wanted)
 
     def part_of(ts: int) -> str | None:
         for name, (lo, hi) in parts.items():
@@ -298,9 +205,16 @@ def build_examples(
     touched: set[tuple[str, str]] = set()
     recent: dict[str, deque] = defaultdict(lambda: deque(maxlen=SEQ_LEN))
     n_purchase = 0
+    resets = sorted(set(reset_at), reverse=True)  # next reset last
+    history_start = -1
     for k, e in enumerate(events):
         if progress is not None and k % 20_000 == 0:
             progress(k, len(events))
+        while resets and e.ts >= resets[-1]:  # a cold replay: every user is new from here
+            history_start = resets.pop()
+            users.clear()
+            recent.clear()
+            touched.clear()
         state = users.get(e.user_id)
         if state is None:
             state = users[e.user_id] = UserState()
@@ -326,7 +240,7 @@ def build_examples(
         if next_same_ts[k]:
             continue
         name = part_of(e.ts)
-        if name is None:
+        if name is None or name not in wanted:
             continue
         label_end = parts[name][1]
         cands = state.candidates(n_candidates)
@@ -341,9 +255,12 @@ def build_examples(
                 labels[j] = 1
                 covered.append((j, hit[2][pos]))
                 pos += 1
-        if name == "train" and not covered and neg_group_rate < 1.0 and rng.random() >= neg_group_rate:
+        sampled = name == "train" and not covered and neg_group_rate < 1.0
+        if sampled and rng.random() >= neg_group_rate:
             continue
         b = builders[name]
+        b.weight.append(1.0 / neg_group_rate if sampled else 1.0)
+        b.history_start.append(history_start)
         U, I = pair_features(spec, e.user_id, state, cands, items, catalogue)
         U = U[0] if len(U) else user_vector(spec, e.user_id, state, catalogue)
         types, ages = _sequence(recent[e.user_id], e.ts)
@@ -368,4 +285,9 @@ def build_examples(
     if progress is not None:
         progress(len(events), len(events))
     dims = (spec.user_dim, spec.item_dim)
-    return {name: builders[name].build(part_purchase_ids[name], part_purchases[name], dims) for name in parts}
+    cold = bool(reset_at)
+    return {
+        name: builders[name].build(part_purchase_ids[name], part_purchases[name], dims, cold)
+        for name in parts
+        if name in wanted
+    }

@@ -1,4 +1,4 @@
-"""The time split every model is judged on: calendar days, forward-chaining, embargoed.
+"""The time split every model is judged on: calendar days (or hours), forward-chaining, embargoed.
 
 The data's active calendar days (in the data set's local time; a day holding at least a
 quarter of the mean events of the days with any: JD.com's monthly slices each spill a
@@ -16,6 +16,13 @@ event time:
 * purchases are counted for a part's per-purchase recall from ``H`` after its first
   scored moment, so every counted purchase has its whole look-back window scored.
 
+**Short histories.** Data with fewer active days than the split needs (a shop with a
+day of clickstream, or a two-hour slice) is cut the same way by **hours** instead
+(``unit = "hour"``: active hours, the same 6/1/2 shares, the same embargo and cut
+labels), and the run warns that its verdict is weaker: validation and test then last
+hours, hold the same users as training, and one day's pattern. Only data with fewer
+than 3 active hours is refused (``SplitError`` says how much is needed).
+
 >>> DAY = 86_400_000
 >>> ts = [d * DAY + 3_600_000 for d in range(9)]
 >>> s = CalendarSplit.from_times(ts, horizon_ms=1_800_000)
@@ -28,6 +35,10 @@ True
 >>> jd = CalendarSplit.from_times(slices, 1)   # three slices, each spilling a minute into the day before
 >>> jd.days, [jd.part(t) for t in (30 * DAY - 60_000, 30 * DAY, 61 * DAY - 60_000, 61 * DAY)]
 ((1, 1, 1), ['val', 'val', 'test', 'test'])
+>>> HOUR = 3_600_000
+>>> one_day = CalendarSplit.from_times([h * HOUR + 60_000 for h in range(24)], horizon_ms=600_000)
+>>> one_day.unit, one_day.days, one_day.val_start // HOUR, one_day.test_start // HOUR
+('hour', (16, 3, 5), 16, 19)
 """
 
 from __future__ import annotations
@@ -39,11 +50,19 @@ from dataclasses import asdict, dataclass
 __all__ = ["CalendarSplit", "PARTS", "SplitError", "fitting_horizon"]
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 PARTS = ("train", "val", "test")
+UNITS = {"day": DAY_MS, "hour": HOUR_MS}
+#: the warning a split by hours carries into the log and the report
+WEAKER_VERDICT = (
+    "the data spans fewer active days than a calendar split needs, so it is split by hours: "
+    "validation and test last hours, hold the same users as training and one day's pattern, "
+    "so the verdict is weaker than a split by days gives"
+)
 
 
 class SplitError(ValueError):
-    """Data that cannot be split by calendar days (too few days)."""
+    """Data that cannot be split at all (fewer than 3 active hours)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +75,8 @@ class CalendarSplit:
     test_start: int
     end: int
     embargo_ms: int
-    days: tuple[int, int, int] = (0, 0, 0)  # active days in each part
+    days: tuple[int, int, int] = (0, 0, 0)  # active days (hours, with unit "hour") in each part
+    unit: str = "day"  # "hour": data too short for days, split by hours (a weaker verdict)
 
     @classmethod
     def from_times(
@@ -69,32 +89,58 @@ class CalendarSplit:
         min_day_fraction: float = 0.25,
     ) -> CalendarSplit:
         """Cut the active days of ``times`` (``day_offset_ms``: where the data's local day
-        starts relative to UTC midnight, e.g. -8 h for China time)."""
+        starts relative to UTC midnight, e.g. -8 h for China time); by hours when there are
+        too few days (see the module docstring)."""
         times = list(times)
         if not times:
             raise SplitError("no events to split")
-        per_day = Counter((t - day_offset_ms) // DAY_MS for t in times)
-        mean = len(times) / len(per_day)
-        active = sorted(d for d, n in per_day.items() if n >= min_day_fraction * mean)
+        try:
+            return cls._cut(times, horizon_ms, DAY_MS, day_offset_ms, val_days, test_days, min_day_fraction)
+        except SplitError:
+            pass
+        try:  # too few days: the same cut by hours (the sizes asked for were in days)
+            return cls._cut(times, horizon_ms, HOUR_MS, 0, None, None, min_day_fraction)
+        except SplitError as exc:
+            raise SplitError(
+                f"{exc}: the data cannot be split at all; training needs at least 3 active hours of "
+                "events (train, validation, test), and a verdict worth reading at least 3 active days"
+            ) from None
+
+    @classmethod
+    def _cut(
+        cls,
+        times: list[int],
+        horizon_ms: int,
+        unit_ms: int,
+        offset_ms: int,
+        n_val_units: int | None,
+        n_test_units: int | None,
+        min_fraction: float,
+    ) -> CalendarSplit:
+        per_unit = Counter((t - offset_ms) // unit_ms for t in times)
+        mean = len(times) / len(per_unit)
+        active = sorted(d for d, n in per_unit.items() if n >= min_fraction * mean)
         n = len(active)
-        n_test = test_days if test_days is not None else max(1, round(n * 2 / 9))
-        n_val = val_days if val_days is not None else max(1, round(n / 9))
+        n_test = n_test_units if n_test_units is not None else max(1, round(n * 2 / 9))
+        n_val = n_val_units if n_val_units is not None else max(1, round(n / 9))
+        name = "days" if unit_ms == DAY_MS else "hours"
         if n - n_test - n_val < 1 or n_test < 1 or n_val < 1:
             raise SplitError(
-                f"a calendar split needs at least {n_test + n_val + 1} active days "
+                f"a split by {name} needs at least {n_test + n_val + 1} active {name} "
                 f"(train, {n_val} validation, {n_test} test); the data has {n}"
             )
-        # A part begins the day after the previous part's last active day: with days in a
-        # row, at its own first day; with gaps (JD.com's monthly slices), a slice's spill
-        # over midnight into the day before stays with its slice.
-        val_day, test_day = active[n - n_test - n_val - 1] + 1, active[n - n_test - 1] + 1
+        # A part begins the unit after the previous part's last active one: with units in a
+        # row, at its own first; with gaps (JD.com's monthly slices), a slice's spill over
+        # midnight into the day before stays with its slice.
+        val_unit, test_unit = active[n - n_test - n_val - 1] + 1, active[n - n_test - 1] + 1
         return cls(
             start=min(times),
-            val_start=val_day * DAY_MS + day_offset_ms,
-            test_start=test_day * DAY_MS + day_offset_ms,
+            val_start=val_unit * unit_ms + offset_ms,
+            test_start=test_unit * unit_ms + offset_ms,
             end=max(times) + 1,
             embargo_ms=horizon_ms,
             days=(n - n_test - n_val, n_val, n_test),
+            unit="day" if unit_ms == DAY_MS else "hour",
         )
 
     def bounds(self, part: str) -> tuple[int, int]:
