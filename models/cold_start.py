@@ -11,9 +11,12 @@ the fusion adds a prior that does not need the user's past: a logistic model ove
   its rank among the user's candidates, and the size and length of the session.
 
 ``P = (1 - weight) * P_fused + weight * P_prior`` for cold users, ``P_fused`` otherwise.
-The prior is fitted on the cold users of the training split and ``weight`` is chosen on
-the cold users of the validation split (PR-AUC; 0 when the prior does not help), so the
-blend is only as strong as the data says. Everything is plain numbers in the manifest.
+Training fits the prior on the cold rows of a **cold replay** of the training days (every
+user's state emptied at each day's start, so each user is new that day: thousands of
+cold rows where the plain replay of long histories has a few hundred) and chooses
+``weight`` on the cold rows of the validation day's cold replay (PR-AUC; 0 when the
+prior does not help), so the blend is only as strong as the data says. Everything is
+plain numbers in the manifest.
 
 >>> import numpy as np
 >>> prior = ColdStartPrior(coef=[0.0] * len(ITEM_COLUMNS + USER_COLUMNS), intercept=0.0, weight=0.5)
@@ -102,9 +105,11 @@ def fit_cold_start(
     I_val: np.ndarray,
     y_val: np.ndarray,
     p_val: np.ndarray,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[ColdStartPrior, list[dict[str, float]]]:
-    """Fit the prior on cold training rows and choose its weight on cold validation rows;
-    returns the prior and the weight curve (validation PR-AUC of the cold rows)."""
+    """Fit the prior on cold training rows (weighed by ``sample_weight``) and choose its
+    weight on cold validation rows; returns the prior and the weight curve (validation
+    PR-AUC of the cold rows)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
 
@@ -114,7 +119,10 @@ def fit_cold_start(
         return ColdStartPrior([0.0] * n_cols, 0.0, 0.0), []
     X = _design(U[cold], I[cold])
     mean, scale = X.mean(0), X.std(0) + 1e-6
-    model = LogisticRegression(max_iter=500, class_weight="balanced").fit((X - mean) / scale, y[cold])
+    w = None if sample_weight is None else np.asarray(sample_weight)[cold]
+    model = LogisticRegression(max_iter=500, class_weight="balanced").fit(
+        (X - mean) / scale, y[cold], sample_weight=w
+    )
     prior = ColdStartPrior(
         model.coef_[0].tolist(), float(model.intercept_[0]), 0.0, mean.tolist(), scale.tolist()
     )

@@ -47,7 +47,7 @@ def synthetic_parts(synthetic_events_list: list[Event]) -> dict[str, ExampleSet]
 
 @pytest.fixture(scope="session")
 def synthetic_graph(synthetic_events_list: list[Event]) -> InteractionGraph:
-    return InteractionGraph.from_events(synthetic_events_list, SPLIT.val_start)
+    return InteractionGraph.from_events(synthetic_events_list, known_until=SPLIT.val_start)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,12 @@
 """Training loop of the ResNet branch on grouped examples (one group = one catalogue).
 
 AdamW with weight decay, dropout, and early stopping on the validation split's
-PR-AUC: the weights of the best epoch are kept, and training stops once ``patience``
-epochs in a row did not beat it. Without them, the network learnt the training users
-by heart (train ROC-AUC 0.99 against 0.75 on validation).
+PR-AUC, smoothed (:class:`~training.fitting.early_stopping.EarlyStopping`: the median of
+an epoch and its neighbours, so a lone lucky epoch is not the one kept), stopping once
+``patience`` epochs in a row did not beat it. Without them, the network learnt the
+training users by heart (train ROC-AUC 0.99 against 0.75 on validation). Each catalogue
+weighs in the loss by its sampling weight (``sample_weights``: how many replayed moments
+it stands for; off, every group weighs 1).
 """
 
 from __future__ import annotations
@@ -48,10 +51,11 @@ def fit_resnet(
     weight_decay: float = 1e-3,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
+    sample_weights: bool = False,
     **net_kwargs: Any,
-) -> tuple[PurchaseResNet, dict[str, list[float]]]:
-    """Fit on every group of ``train``; returns the best net (by validation PR-AUC) and
-    its curves: mean training loss and validation PR-AUC per epoch."""
+) -> tuple[PurchaseResNet, dict[str, Any]]:
+    """Fit on every group of ``train``; returns the kept net and its curves: mean
+    training loss, validation PR-AUC (raw and smoothed) per epoch, the kept epoch."""
     torch.manual_seed(seed)
     net = PurchaseResNet(train.U.shape[1], train.I.shape[1], n_items, **{"dropout": DROPOUT, **net_kwargs})
     net.fit_scaling(torch.from_numpy(train.U), torch.from_numpy(train.I))
@@ -59,14 +63,20 @@ def fit_resnet(
     labels = torch.zeros(len(train.sizes) * n_items)
     labels[torch.from_numpy(flat)] = torch.from_numpy(train.y[rows].astype(np.float32))
     labels = labels.view(len(train.sizes), n_items)
-    pos = max(float(train.y.sum()), 1.0)
+    gw = (
+        torch.from_numpy(train.group_weight.astype(np.float32))
+        if sample_weights and train.group_weight is not None
+        else torch.ones(len(train.sizes))
+    )
+    row_w = train.weights() if sample_weights else np.ones(train.n, dtype=np.float32)
+    pos = max(float((row_w * train.y).sum()), 1e-6)
     # sqrt of the class ratio: weight on rare buyers; the scale is calibrated afterwards
     loss_fn = nn.BCEWithLogitsLoss(
-        reduction="none", pos_weight=torch.tensor(((len(train.y) - pos) / pos) ** 0.5)
+        reduction="none", pos_weight=torch.tensor((max(float(row_w.sum()) - pos, 0.0) / pos) ** 0.5)
     )
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
-    curves: dict[str, list[float]] = {"train_loss": [], "val_pr_auc": []}
+    curves: dict[str, Any] = {"train_loss": [], "val_pr_auc": []}
     stop = EarlyStopping(net, patience)
     for epoch in range(max_epochs):
         t0 = time.time()
@@ -77,7 +87,7 @@ def fit_resnet(
                 continue
             opt.zero_grad()
             logits = net(users[idx], items[idx], mask[idx])
-            m = mask[idx].float()
+            m = mask[idx].float() * gw[idx, None]
             loss = (loss_fn(logits, labels[idx]) * m).sum() / m.sum()
             loss.backward()
             opt.step()
@@ -93,4 +103,6 @@ def fit_resnet(
             )
         if stop.update(auc):
             break
-    return stop.restore(), curves
+    net = stop.restore()
+    curves.update(val_pr_auc_smoothed=stop.smoothed, kept_epoch=stop.best_epoch + 1)
+    return net, curves

@@ -1,85 +1,54 @@
-"""What a training run is configured by, and what one seed of it holds: :class:`TrainConfig`,
-:class:`SeedRun`, and the row helpers every model's fitting uses.
+"""What one seed's fitting works on and what it holds: :class:`TrainingData` (the parts and
+the rows every model trains on, built once) and :class:`SeedRun` (each model's scores on
+validation and on every judged part, its cost and its notes), and the row helpers every
+model's fitting uses.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from models.artifact import sha256_file
 from models.fusion import FusedScorer
-from stream.domain.labels import DEFAULT_HORIZON_MS
-from training.protocol.examples import ExampleSet
+from training.fitting.networks.fit import NetworkData
+from training.protocol.budget import DayPairs
+from training.protocol.example_set import ExampleSet
 
-__all__ = ["TrainConfig", "SeedRun", "fingerprint", "tabular_rows", "chunked", "us_per_pair"]
+__all__ = ["TrainingData", "SeedRun", "chunked", "us_per_pair", "JUDGED"]
+
+#: the parts every model scores besides validation: the test days and their cold replay
+JUDGED = ("test", "cold_test")
 
 
 @dataclass
-class TrainConfig:
-    quick: bool = False
-    horizon_ms: int = DEFAULT_HORIZON_MS  # shortened when validation or test is too short for it
-    n_candidates: int = 32
-    val_days: int | None = None  # default: 1/9 of the active days (at least 1)
-    test_days: int | None = None  # default: 2/9 of them (at least 1)
-    # Training moments without a purchase that are kept. Few are better than many on
-    # Taobao's validation day (hard negatives, the other candidates of a buying moment,
-    # teach more than random idle moments), and cheaper: 0.02-0.05 beat 0.1 and 0.5.
-    neg_group_rate: float = 0.03
-    neg_ratio: int | None = None  # negatives per positive in the row models' rows (None: all)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    n_boot: int = 300
-    window: int = 100
-    stride: int = 20
-    forest_depths: tuple[int, ...] = (8, 16)
-    forest_trees: tuple[int, ...] = (20, 40)
-    forest_layers: int = 3
-    resnet_epochs: int = 25
-    # every reference network (training/networks.py): at most this many epochs, stopped
-    # after ``network_patience`` without a better validation PR-AUC. Sized so that the
-    # five networks of three seeds fit the full Taobao run in its 20 minutes on 2 cores
-    # (an epoch of LSTM-attention: ~5 s, half of it the validation pass); on Taobao the
-    # validation curves are flat within the noise after the first epochs.
-    network_epochs: int = 6
-    network_patience: int = 2
-    progress: bool = True
+class TrainingData:
+    """The replayed parts and what every model of every seed is fitted on."""
 
-    def scaled(self) -> TrainConfig:
-        """Quick mode: one seed, small grids and budgets (for tests and a first look)."""
-        if self.quick:
-            self.seeds, self.n_boot = self.seeds[:1], min(self.n_boot, 50)
-            self.forest_depths, self.forest_trees, self.forest_layers = (8,), (15,), 2
-            self.resnet_epochs, self.network_epochs = 4, 2
-        return self
+    tr: ExampleSet
+    va: ExampleSet
+    te: ExampleSet
+    rows: np.ndarray  # the training rows the row models take (indices into tr)
+    Xtr: np.ndarray  # their [U, I]
+    w: np.ndarray | None  # their sample weights, when the run uses them
+    nets: NetworkData
+    val_pairs: DayPairs  # validation's (user, item, day) pairs: the served threshold's volume
+    # the cold replay (every user's state emptied at each day's start): its training
+    # part fits the cold-start prior, validation chooses its weight, test is judged
+    cold: dict[str, ExampleSet] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)
-        }
+    def judged(self) -> dict[str, ExampleSet]:
+        """The parts every model is scored on besides validation, by name (:data:`JUDGED`)."""
+        out = {"test": self.te}
+        if "test" in self.cold:
+            out["cold_test"] = self.cold["test"]
+        return out
 
-
-def fingerprint(files: list[Path]) -> str:
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode())
-        h.update(sha256_file(f).encode())
-    return h.hexdigest()
-
-
-def tabular_rows(y: np.ndarray, ratio: int | None, seed: int) -> np.ndarray:
-    """Every positive row and ``ratio`` negatives per positive, at least 2,000 (all when
-    fewer, or when ``ratio`` is None), sorted."""
-    if ratio is None:
-        return np.arange(len(y))
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    keep = min(len(neg), max(ratio * len(pos), 2000))
-    return np.sort(np.concatenate([pos, rng.choice(neg, keep, replace=False)]))
+    def group_weights(self) -> np.ndarray | None:
+        """The training part's rows' weights (every row, not just ``rows``), when used."""
+        return None if self.w is None else self.tr.weights()
 
 
 def chunked(ex: ExampleSet, fn: Callable[[ExampleSet, slice, slice], np.ndarray]) -> np.ndarray:
@@ -96,13 +65,24 @@ def us_per_pair(seconds: float, n: int) -> float:
 
 @dataclass
 class SeedRun:
-    """One seed's models and their scores on validation and test."""
+    """One seed's models and their scores: ``val`` (validation), ``judged[part]`` (the test
+    days, their cold replay)."""
 
     seed: int
     val: dict[str, np.ndarray] = field(default_factory=dict)
-    test: dict[str, np.ndarray] = field(default_factory=dict)
+    judged: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     scorer: FusedScorer | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def test(self) -> dict[str, np.ndarray]:
+        return self.judged.setdefault("test", {})
+
+    def scored(self, name: str, val: np.ndarray, judged: dict[str, np.ndarray]) -> None:
+        """Record a model's validation scores and its scores on each judged part."""
+        self.val[name] = val
+        for part, scores in judged.items():
+            self.judged.setdefault(part, {})[name] = scores
 
     def cost(self, name: str, train_s: float, test_s: float, n_test: int) -> None:
         """Record a model's training seconds (tuning and validation passes included) and
@@ -111,3 +91,7 @@ class SeedRun:
             "train_s": round(train_s, 1),
             "us_per_pair": us_per_pair(test_s, n_test),
         }
+
+    def fitted(self, name: str, **how: Any) -> None:
+        """Record how a model's fit ended (``rounds``, ``epochs``, the kept epoch...)."""
+        self.notes.setdefault("fit", {})[name] = how

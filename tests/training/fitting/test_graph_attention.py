@@ -46,16 +46,46 @@ def test_node_dropout_only_while_training() -> None:
     assert torch.equal(net.eval()._nodes(ids, 5), ids)
 
 
-def test_validation_rows_see_the_training_graph_only(network_data, synthetic_graph, synthetic_parts) -> None:
-    """Every neighbour a validation row reads is an edge of the training period."""
-    va = synthetic_parts["val"]
-    groups = va.row_group()
-    at = va.moment_ts[groups]
-    for side, adj in (("user", synthetic_graph.by_user), ("item", synthetic_graph.by_item)):
-        mask = network_data.val[f"{side}_nbr_mask"].numpy()
-        ages = network_data.val[f"{side}_nbr_age"].numpy()
-        assert mask.any()
-        # an edge's age is at least the time from the validation start (where the graph stops)
-        min_age = np.log1p((at - synthetic_graph.cutoff) / 60_000.0)
-        assert np.all(ages[mask] >= np.repeat(min_age[:, None], mask.shape[1], 1)[mask] - 1e-5)
-        assert adj.ts.max() < synthetic_graph.cutoff
+def test_a_test_row_sees_the_validation_and_earlier_test_edges_before_its_moment_and_nothing_after(
+    synthetic_events_list, synthetic_graph, synthetic_parts
+) -> None:
+    """The graph grows point-in-time through validation and test, as the features do: a test
+    row's user (and item) read exactly the edges before the row's moment, the validation
+    period's and the test period's own among them, and none at or after it."""
+    from tests.training.conftest import SPLIT
+
+    te = synthetic_parts["test"]
+    groups = te.row_group()
+    seen_val = seen_test = 0
+    for r in range(0, te.n, 7):
+        user, at = te.users[groups[r]], int(te.moment_ts[groups[r]])
+        got = synthetic_graph.recent_edges(user, at, k=10_000, side="user")
+        before = [(e.item_id, e.ts, e.type) for e in synthetic_events_list if e.user_id == user and e.ts < at]
+        assert got == sorted(before, key=lambda t: t[1])  # every edge before the moment, nothing after
+        seen_val += any(SPLIT.val_start <= ts < SPLIT.test_start for _, ts, _ in got)
+        seen_test += any(SPLIT.test_start <= ts for _, ts, _ in got)
+        item_edges = synthetic_graph.recent_edges(te.items[r], at, k=10_000, side="item")
+        assert all(ts < at for _, ts, _ in item_edges)
+    assert seen_val and seen_test
+    # the arrays a network reads agree: the newest user edge of each test row is before its moment
+    from training.fitting.networks.inputs import NetworkInputs
+
+    inputs = NetworkInputs.fit(te.X(), synthetic_graph).build(te, np.arange(te.n), ("user_nbr_age", "user"))
+    mask = inputs["user_nbr_mask"].numpy()
+    newest = synthetic_graph.by_user.ts.max()
+    assert mask.any() and newest >= SPLIT.test_start  # the graph holds the test period's edges
+    assert np.all(inputs["user_nbr_age"].numpy()[mask] >= 0)
+
+
+def test_a_cold_replay_row_reads_its_user_from_the_reset_on_and_as_unknown(synthetic_graph) -> None:
+    from tests.training.conftest import SPLIT
+
+    users = synthetic_graph.index(["u1", "u1"], "user")
+    items = synthetic_graph.index(["i1", "i1"], "item")
+    at = np.array([SPLIT.end, SPLIT.end])
+    since = np.array([-1, SPLIT.test_start])
+    a = synthetic_graph.inputs(users, items, at, k_user=10_000, user_since=since)
+    ages = a["user_nbr_age"][1][a["user_nbr_mask"][1]]
+    assert a["user"][0] == users[0] and a["user"][1] == synthetic_graph.n_users  # new that day: unknown
+    assert a["user_nbr_mask"][1].sum() < a["user_nbr_mask"][0].sum()
+    assert np.all(ages <= np.log1p((SPLIT.end - SPLIT.test_start) / 60_000.0) + 1e-5)

@@ -1,5 +1,6 @@
-"""The shared loop: the kept network is the best epoch's, its validation scores are that
-network's, and chunked scoring equals scoring at once."""
+"""The shared loop: the kept network is the best epoch of the smoothed curve, its validation
+scores are that network's, sample weights weigh the loss, and chunked scoring equals scoring
+at once."""
 
 from __future__ import annotations
 
@@ -28,16 +29,33 @@ def _data(n: int = 800, seed: int = 0) -> tuple[dict[str, torch.Tensor], np.ndar
     return {"static": torch.from_numpy(x)}, y
 
 
-def test_the_best_epoch_is_kept_with_its_validation_scores() -> None:
+def test_the_best_smoothed_epoch_is_kept_with_its_validation_scores() -> None:
     train, y = _data()
     val, y_val = _data(seed=1)
     fit = fit_network(Tiny, train, y, val, y_val, max_epochs=6, patience=2, seed=3, lr=0.05, batch=64)
-    assert 1 <= len(fit.curve) <= 6
+    assert 1 <= fit.epochs == len(fit.curve) == len(fit.smoothed) <= 6
     np.testing.assert_array_equal(fit.val_scores, predict(fit.model, val))
     from training.protocol.metrics import pr_auc
 
-    assert round(pr_auc(y_val, fit.val_scores), 5) == max(fit.curve)
+    # the kept epoch's own score is the best smoothed score (its window's median)
+    assert round(pr_auc(y_val, fit.val_scores), 5) == fit.curve[fit.best_epoch]
+    assert round(fit.curve[fit.best_epoch], 4) == round(max(fit.smoothed), 4)
     assert not fit.model.training
+
+
+def test_row_weights_weigh_the_loss() -> None:
+    """Weight 0 on every positive but one leaves the network a different one; weights of 1
+    are the unweighted fit."""
+    train, y = _data()
+    val, y_val = _data(seed=1)
+    kw = dict(max_epochs=2, patience=2, seed=3, lr=0.05, batch=64)
+    plain = fit_network(Tiny, train, y, val, y_val, **kw)
+    ones = fit_network(Tiny, train, y, val, y_val, w=np.ones(len(y)), **kw)
+    np.testing.assert_allclose(ones.val_scores, plain.val_scores, rtol=1e-5)
+    w = np.where(y == 1, 0.0, 1.0)
+    w[np.flatnonzero(y)[0]] = 1.0
+    skewed = fit_network(Tiny, train, y, val, y_val, w=w, **kw)
+    assert not np.allclose(skewed.val_scores, plain.val_scores, rtol=1e-3)
 
 
 def test_chunked_scoring_is_scoring_at_once() -> None:

@@ -70,7 +70,7 @@ def test_it_learns_a_synthetic_signal(
     """On a set with a signal (a cart is bought 3 minutes later), the network ranks the
     validation positives well above chance, and scores every test row."""
     tr, va, te = synthetic_parts["train"], synthetic_parts["val"], synthetic_parts["test"]
-    res = fit_and_score(name, network_data, tr.y, va.y, te, max_epochs=6, patience=2, seed=0)
+    res = fit_and_score(name, network_data, tr.y, va.y, [te], max_epochs=6, patience=2, seed=0)
     assert max(res.fit.curve) > 3 * va.y.mean(), res.fit.curve
     assert res.test.shape == (te.n,) and np.all((res.test >= 0) & (res.test <= 1))
     assert res.test_s > 0 and res.fit.seconds > 0

@@ -1,12 +1,12 @@
 """The reference networks fitted and scored on the pipeline's parts, inputs built once.
 
 :class:`NetworkData` holds what every network of every seed trains on: the training
-rows' inputs and the whole validation part's, built once from the arrays the pipeline
-already has (the tabular rows' [U, I], their sequences) and the training period's
-interaction graph. :func:`fit_and_score` trains one network
-(:func:`training.fitting.networks.loop.fit_network`) and scores the test part a chunk at
-a time, timing it: the microseconds per pair the report gives are those of building a
-pair's inputs and scoring it in a batch.
+rows' inputs (and their sample weights) and the whole validation part's, built once from
+the arrays the pipeline already has (the tabular rows' [U, I], their sequences) and the
+interaction graph grown through every part. :func:`fit_and_score` trains one network
+(:func:`training.fitting.networks.loop.fit_network`) and scores each judged part (the
+test days, their cold replay) a chunk at a time, timing the test days: the microseconds
+per pair the report gives are those of building a pair's inputs and scoring it in a batch.
 """
 
 from __future__ import annotations
@@ -34,12 +34,20 @@ class NetworkData:
     dims: NetworkDims
     train: Inputs
     val: Inputs
+    w: np.ndarray | None = None  # the training rows' sample weights (None: 1)
 
     @classmethod
     def build(
-        cls, tr: ExampleSet, rows: np.ndarray, X_rows: np.ndarray, va: ExampleSet, graph: InteractionGraph
+        cls,
+        tr: ExampleSet,
+        rows: np.ndarray,
+        X_rows: np.ndarray,
+        va: ExampleSet,
+        graph: InteractionGraph,
+        w: np.ndarray | None = None,
     ) -> NetworkData:
-        """``X_rows``: the [U, I] of ``rows`` of ``tr`` (the scaling is fitted on it)."""
+        """``X_rows``: the [U, I] of ``rows`` of ``tr`` (the scaling is fitted on it);
+        ``w``: their sample weights."""
         inputs = NetworkInputs.fit(X_rows, graph)
         keys = input_keys(NETWORKS)
         return cls(
@@ -47,14 +55,19 @@ class NetworkData:
             inputs.dims(tr),
             inputs.build(tr, rows, keys, X_rows),
             inputs.build(va, np.arange(va.n), keys),
+            w,
         )
 
 
 @dataclass
 class NetworkResult:
     fit: FittedNetwork
-    test: np.ndarray  # P(buy) of every test row
-    test_s: float  # seconds to build the test rows' inputs and score them
+    scores: list[np.ndarray]  # P(buy) of every row of each judged part
+    test_s: float  # seconds to build the first part's inputs and score them
+
+    @property
+    def test(self) -> np.ndarray:
+        return self.scores[0]
 
 
 def fit_and_score(
@@ -62,13 +75,14 @@ def fit_and_score(
     data: NetworkData,
     y: np.ndarray,
     y_val: np.ndarray,
-    te: ExampleSet,
+    judged: list[ExampleSet],
     max_epochs: int,
     patience: int,
     seed: int,
     log: Callable[[str], None] | None = None,
 ) -> NetworkResult:
-    """Fit the network ``name`` of :data:`training.fitting.networks.NETWORKS` and score ``te``."""
+    """Fit the network ``name`` of :data:`training.fitting.networks.NETWORKS` and score
+    every part of ``judged`` (the first timed)."""
     spec = NETWORKS[name]
     fit = fit_network(
         lambda: spec.make(data.dims),
@@ -81,7 +95,11 @@ def fit_and_score(
         seed=seed,
         name=name,
         log=log,
+        w=data.w,
     )
-    t = time.time()
-    test = score_rows(fit.model, lambda r: data.inputs.build(te, r, spec.inputs), te.n)
-    return NetworkResult(fit, test, time.time() - t)
+    scores, test_s = [], 0.0
+    for ex in judged:
+        t = time.time()
+        scores.append(score_rows(fit.model, lambda r: data.inputs.build(ex, r, spec.inputs), ex.n))  # noqa: B023
+        test_s = test_s or time.time() - t
+    return NetworkResult(fit, scores, test_s)

@@ -3,9 +3,9 @@
 * ``static``: [U, I], robustly scaled (:mod:`models.scaling`) with the scaling fitted
   on the training rows, the same for every network;
 * ``seq``: the user's last actions (:meth:`training.protocol.examples.ExampleSet.sequences`);
-* the graph's arrays (:data:`training.fitting.networks.interaction_graph.GRAPH_KEYS`): the row's user
-  and item in the interaction graph as of the row's moment, and their recent
-  neighbours.
+* the graph's arrays (:data:`~training.fitting.networks.interaction_graph.GRAPH_KEYS`):
+  the row's user and item in the interaction graph as of the row's moment, and their
+  recent neighbours (a cold replay's row: its user's edges since its state was emptied).
 
 A part is built only for the keys asked for, so a network that reads [U, I] alone
 never pays for sequences; the pipeline builds the training and validation inputs once
@@ -82,6 +82,7 @@ class NetworkInputs:
             groups = ex.row_group()[rows]
             users = self.graph.index(ex.users, "user")[groups]  # per group, then per row
             items = self.graph.index((ex.items[r] for r in rows), "item")
-            arrays = self.graph.inputs(users, items, ex.moment_ts[groups])
+            since = None if ex.history_start is None else ex.history_start[groups]
+            arrays = self.graph.inputs(users, items, ex.moment_ts[groups], user_since=since)
             out.update({k: torch.from_numpy(arrays[k]) for k in GRAPH_KEYS})
         return out

@@ -7,10 +7,12 @@ trained the same way, so that the references differ only in what they are:
 
 * seeded: ``torch.manual_seed(seed)`` before the network is built (its initial
   weights) and a generator of the same seed for the batch order;
-* AdamW, batches of 512, binary cross-entropy with the positives weighted by the
-  square root of the class ratio (the rows are ~3% positive);
-* after each epoch the validation PR-AUC; the best epoch's weights are kept and
-  training stops after ``patience`` epochs without a better one
+* AdamW, batches of 512, binary cross-entropy weighing each row by its sampling weight
+  (``w``: how many replayed rows it stands for) and the positives by the square root of
+  the (weighted) class ratio;
+* after each epoch the validation PR-AUC; the weights kept are those of the best epoch
+  on the smoothed curve, and training stops after ``patience`` epochs without a better
+  smoothed score, or at ``max_epochs``
   (:class:`training.fitting.early_stopping.EarlyStopping`).
 
 >>> import torch
@@ -24,7 +26,7 @@ trained the same way, so that the references differ only in what they are:
 >>> y = (x[:, 0] > 0.5).astype(np.int8)
 >>> data = {"static": torch.from_numpy(x)}
 >>> fit = fit_network(Linear, data, y, data, y, max_epochs=5, patience=2, seed=0, lr=0.1, batch=64)
->>> max(fit.curve) > 0.9 and len(fit.val_scores) == 600
+>>> max(fit.curve) > 0.9 and len(fit.val_scores) == 600 and 1 <= fit.epochs <= 5
 True
 >>> again = fit_network(Linear, data, y, data, y, max_epochs=5, patience=2, seed=0, lr=0.1, batch=64)
 >>> bool(np.array_equal(fit.val_scores, again.val_scores))   # seeded: the same network
@@ -82,13 +84,21 @@ def score_rows(
 
 @dataclass
 class FittedNetwork:
-    """The best epoch's network, its validation scores, the validation PR-AUC of each
-    epoch and the seconds the fit took (validation passes included)."""
+    """The kept epoch's network and its validation scores, the validation PR-AUC of each
+    epoch (raw and smoothed), the kept epoch (0-based) and the seconds the fit took
+    (validation passes included)."""
 
     model: nn.Module
     val_scores: np.ndarray
     curve: list[float]
     seconds: float
+    smoothed: list[float]
+    best_epoch: int
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained."""
+        return len(self.curve)
 
 
 def fit_network(
@@ -105,27 +115,31 @@ def fit_network(
     batch: int = 512,
     name: str = "network",
     log: Callable[[str], None] | None = None,
+    w: np.ndarray | None = None,
 ) -> FittedNetwork:
-    """Train ``build()`` on ``train``/``y`` with early stopping on ``val``/``y_val``; see
-    the module docstring. Both inputs hold what the network reads (``build().inputs``)."""
+    """Train ``build()`` on ``train``/``y`` (row weights ``w``, default 1) with early
+    stopping on ``val``/``y_val``; see the module docstring. Both inputs hold what the
+    network reads (``build().inputs``)."""
     t0 = time.time()
     torch.manual_seed(seed)
     model = build()
     keys = tuple(model.inputs)
     train, val = {k: train[k] for k in keys}, {k: val[k] for k in keys}
     Y = torch.from_numpy(np.asarray(y, dtype=np.float32))
+    W = torch.ones(len(Y)) if w is None else torch.from_numpy(np.asarray(w, dtype=np.float32))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    pos = max(float(Y.sum()), 1.0)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(((len(Y) - pos) / pos) ** 0.5))
+    pos = max(float((W * Y).sum()), 1e-6)
+    loss_fn = nn.BCEWithLogitsLoss(
+        reduction="none", pos_weight=torch.tensor((max(float(W.sum()) - pos, 0.0) / pos) ** 0.5)
+    )
     gen = torch.Generator().manual_seed(seed)
     stop = EarlyStopping(model, patience)
     curve: list[float] = []
-    best_scores = np.zeros(len(y_val), dtype=np.float32)
     for epoch in range(max_epochs):
         model.train()
         for idx in torch.randperm(len(Y), generator=gen).split(batch):
             opt.zero_grad()
-            loss = loss_fn(model(take(train, idx)), Y[idx])
+            loss = (loss_fn(model(take(train, idx)), Y[idx]) * W[idx]).sum() / W[idx].sum()
             loss.backward()
             opt.step()
         scores = predict(model, val)
@@ -133,9 +147,7 @@ def fit_network(
         curve.append(round(score, 5))
         if log is not None:
             log(f"    {name} epoch {epoch + 1}: validation PR-AUC {score:.4f}")
-        done = stop.update(score)
-        if stop.stale == 0:  # this epoch is the best so far: its scores are the model's
-            best_scores = scores
-        if done:
+        if stop.update(score, scores):
             break
-    return FittedNetwork(stop.restore(), best_scores, curve, time.time() - t0)
+    model = stop.restore()
+    return FittedNetwork(model, stop.payload, curve, time.time() - t0, stop.smoothed, stop.best_epoch)
