@@ -6,9 +6,15 @@ and weighs each row, and each purchase, by how often its user was drawn. Every m
 is scored on the SAME resamples, so the difference of two models on a resample is a
 paired difference, and its spread is much narrower than the two intervals suggest.
 
-With several seeds per model, a resample's figure is the mean over the seeds, so an
-interval says how the seed-averaged figure would move with other users; the spread
-over seeds themselves is reported beside it.
+**Seeds are resampled too.** With several seeds per model, each resample also draws
+one of the model's seeds (independently per model: seed ``k`` of one model and seed
+``k`` of another share nothing), and the resample's figure is that seed's. So an
+interval says where a model trained once more and judged on other users would land: it
+holds the seeds' variance as well as the users'. The point figure is the mean over the
+seeds on the data itself; the seeds' own figures are reported beside it. The paired
+difference of two models on a resample is that of their drawn seeds on the same users.
+Models that are parts of one seed's fit (the fused model's branches and ablations) are
+``linked``: they draw the seed their whole draws, so they are compared seed by seed.
 
 >>> rng = np.random.default_rng(0)
 >>> y = (rng.random(4000) < 0.1).astype(int); users = rng.integers(0, 200, 4000)
@@ -25,13 +31,14 @@ True
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
 
 from training.protocol.metrics import caught
 
-__all__ = ["UserBootstrap", "METRICS"]
+__all__ = ["UserBootstrap", "METRICS", "p_value"]
 
 METRICS = ("pr_auc", "roc_auc", "precision", "recall", "f1", "purchase_recall")
 
@@ -134,7 +141,9 @@ class UserBootstrap:
         n_boot: int = 300,
         seed: int = 0,
         row_weight: np.ndarray | None = None,
+        linked: dict[str, str] | None = None,
     ) -> None:
+        self.linked = dict(linked or {})
         self.y = np.asarray(y).astype(int)
         self.row_user = np.asarray(row_user, dtype=np.int64)
         self.cover = np.zeros((0, 2), dtype=np.int64) if cover is None else np.asarray(cover)
@@ -142,7 +151,7 @@ class UserBootstrap:
             np.zeros(0, dtype=np.int64) if purchase_user is None else np.asarray(purchase_user)
         )
         self.n_users = int(max(self.row_user.max(initial=-1), self.purchase_user.max(initial=-1))) + 1
-        self.n_boot = n_boot
+        self.n_boot, self.seed = n_boot, seed
         self.row_weight = row_weight
         rng = np.random.default_rng(seed)
         # row 0 is the data itself (the point estimate); then n_boot draws
@@ -158,11 +167,29 @@ class UserBootstrap:
             else np.full(n_boot + 1, np.nan)
         )
 
+    def seed_draws(self, model: str, n_seeds: int) -> np.ndarray:
+        """The seed each resample draws for ``model`` (one per resample, index 0 the data
+        itself, which averages the seeds and draws none: -1); the same for a model name
+        in every call, independent between models."""
+        key = self.linked.get(model, model)
+        rng = np.random.default_rng([self.seed, zlib.crc32(key.encode())])
+        return np.r_[-1, rng.integers(0, n_seeds, self.n_boot)]
+
+    def combine(self, model: str, per_seed: list[np.ndarray]) -> np.ndarray:
+        """One figure per resample from each seed's (resamples,) figures: the mean over
+        the seeds on the data itself (index 0), the drawn seed's on each resample."""
+        stacked = np.asarray(per_seed)
+        draws = self.seed_draws(model, len(per_seed))
+        out = stacked[np.maximum(draws, 0), np.arange(stacked.shape[1])]
+        out[0] = np.mean(stacked[:, 0])
+        return out
+
     def resample_metrics(
         self, scores: list[np.ndarray], thresholds: list[float], mask: np.ndarray | None = None
     ) -> dict[str, np.ndarray]:
-        """Each metric per resample (index 0: the data itself), averaged over the seeds'
-        score vectors; ``mask`` restricts to some rows (purchase recall then is nan)."""
+        """Each metric per resample (index 0: the data itself), averaged over the score
+        vectors given (one seed's: a list of one); ``mask`` restricts to some rows
+        (purchase recall then is nan)."""
         y, users, weight = self.y, self.row_user, self.row_weight
         if mask is not None:
             keep = np.flatnonzero(mask)
@@ -189,12 +216,17 @@ class UserBootstrap:
         mask: np.ndarray | None = None,
         metrics: tuple[str, ...] = METRICS,
     ) -> dict[str, Any]:
-        """Point value (mean over seeds), 95% interval and seed spread of each metric, per
-        model; the per-resample values are kept for :meth:`paired`."""
+        """Point value (mean over seeds), 95% interval over users and seeds, and the seeds'
+        own figures of each metric, per model; the per-resample values are kept for
+        :meth:`paired`. A model's seeds that share one score vector (a deterministic
+        model) are scored once."""
         result: dict[str, Any] = {}
         for name, runs in scores.items():
-            seeds = [self.resample_metrics([s], [t], mask) for s, t in zip(runs, thresholds[name])]
-            per = {m: np.mean([s[m] for s in seeds], axis=0) for m in metrics}
+            seeds: list[dict[str, np.ndarray]] = []
+            for k, (s, t) in enumerate(zip(runs, thresholds[name])):
+                same = next((j for j in range(k) if runs[j] is s and thresholds[name][j] == t), None)
+                seeds.append(seeds[same] if same is not None else self.resample_metrics([s], [t], mask))
+            per = {m: self.combine(name, [s[m] for s in seeds]) for m in metrics}
             result[name] = {
                 "point": {m: _round(per[m][0]) for m in metrics},
                 "ci": {m: _interval(per[m][1:]) for m in metrics},
@@ -204,17 +236,43 @@ class UserBootstrap:
         return result
 
     @staticmethod
-    def paired(result: dict[str, Any], model: str, baseline: str, metric: str = "pr_auc") -> dict[str, Any]:
-        """``model`` minus ``baseline`` on the same resamples: [2.5%, 50%, 97.5%] and the
-        share of resamples where ``model`` is better."""
+    def differences(result: dict[str, Any], model: str, baseline: str, metric: str = "pr_auc") -> np.ndarray:
+        """``model`` minus ``baseline`` on each resample (finite ones)."""
         diff = result[model]["_resamples"][metric] - result[baseline]["_resamples"][metric]
-        diff = diff[np.isfinite(diff)]
+        return np.asarray(diff[np.isfinite(diff)])
+
+    @staticmethod
+    def paired(
+        result: dict[str, Any], model: str, baseline: str, metric: str = "pr_auc", level: float = 0.95
+    ) -> dict[str, Any]:
+        """``model`` minus ``baseline`` on the same resamples: the interval at ``level``
+        with its median ([lo, 50%, hi]), the share of resamples where ``model`` is better,
+        and the two-sided bootstrap p-value of "no difference"."""
+        diff = UserBootstrap.differences(result, model, baseline, metric)
         point = result[model]["point"][metric] - result[baseline]["point"][metric]
+        tail = (1 - level) / 2 * 100
         return {
-            f"{metric}_diff": [_round(v) for v in np.percentile(diff, [2.5, 50, 97.5])],
+            f"{metric}_diff": [_round(v) for v in np.percentile(diff, [tail, 50, 100 - tail])]
+            if len(diff)
+            else [float("nan")] * 3,
             "point": _round(point),
-            "p_better": round(float(np.mean(diff > 0)), 4),
+            "p_better": round(float(np.mean(diff > 0)), 4) if len(diff) else float("nan"),
+            "p_value": p_value(diff),
         }
+
+
+def p_value(diff: np.ndarray) -> float:
+    """Two-sided bootstrap p-value that the difference is 0: twice the smaller share of
+    resamples on either side of 0 (each counted with the data itself, so never 0), at most 1.
+
+    >>> p_value(np.r_[np.ones(98), -1.0])   # 1 of 99 resamples (and the data) at or below 0
+    0.04
+    """
+    if not len(diff):
+        return 1.0
+    n = len(diff) + 1
+    below, above = (np.sum(diff <= 0) + 1) / n, (np.sum(diff >= 0) + 1) / n
+    return round(float(min(1.0, 2 * min(below, above))), 6)
 
 
 def _interval(values: np.ndarray) -> list[float]:

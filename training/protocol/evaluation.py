@@ -1,20 +1,25 @@
-"""One evaluation protocol for every model: point metrics, intervals, paired differences.
+"""One evaluation protocol for every model: point metrics, intervals, paired comparisons,
+the budget view and calibration.
 
-:func:`summarize` takes one evaluated part (its rows, its counted purchases) and each
+:func:`summarize` takes one judged part (its rows, its counted purchases) and each
 model's scores (one vector per seed) with the thresholds chosen on validation, and
 returns what ``intent train --json`` and ``intent evaluate --json`` print:
 
 * ``models``: per model, the metrics of :mod:`training.protocol.metrics` (mean over seeds);
-* ``ci``: per model, the 95% bootstrap interval by user of each metric;
+* ``ci``: per model, the 95% bootstrap interval of each metric, resampling users and
+  seeds (:mod:`training.protocol.bootstrap`);
 * ``seed_figures``: per model, each metric for each seed (the spread seeds alone give);
 * ``purchase_recall`` per model and ``n_purchases``: purchases caught, out of all;
 * ``paired``: the reference model (``fused``) minus every other model on the same
-  resamples: ``pr_auc_diff`` [2.5%, 50%, 97.5%] and ``p_better``;
-* ``by_activity``: the same per user-activity bucket (cold < 5 events, warm, heavy):
-  every model's point figures; for ``bucket_models``, intervals and the paired
-  difference with the reference.
-
-A difference whose interval holds 0 is reported as no difference.
+  resamples, Holm-adjusted over the family, with a ``reading`` of ``better``, ``worse``
+  or ``cannot_tell`` (:mod:`training.protocol.comparisons`);
+* ``at_budget``: per model and budget, precision, purchase recall and lift when the top
+  K pairs a day are sent, with intervals (:mod:`training.protocol.budget`);
+* ``calibration``: per model whose scores are probabilities, Brier score, ECE and the
+  reliability table (:mod:`training.protocol.reliability`);
+* ``by_activity``: per user-activity bucket (cold < 5 events, warm, heavy): every
+  model's point figures; for ``bucket_models``, intervals and the paired difference
+  with the reference (not adjusted: a closer look, not a verdict).
 """
 
 from __future__ import annotations
@@ -26,13 +31,23 @@ import numpy as np
 from stream.domain.features import USER_LAYOUT
 from stream.domain.labels import ACTIVITY_BUCKETS, activity_bucket
 from training.protocol.bootstrap import UserBootstrap
-from training.protocol.examples import ExampleSet
+from training.protocol.budget import BUDGET_METRICS, DayPairs, budget_figures
+from training.protocol.comparisons import holm
+from training.protocol.example_set import ExampleSet
 from training.protocol.metrics import classification_metrics, purchase_recall
+from training.protocol.reliability import NOT_PROBABILITIES, calibration
 
-__all__ = ["summarize", "activity_buckets", "REFERENCE"]
+__all__ = ["summarize", "activity_buckets", "budget_label", "REFERENCE"]
 
 REFERENCE = "fused"
+#: parts of one seed's fused model: resampled with the fused model's seed (paired seed by seed)
+LINKED = {"resnet": REFERENCE, "deep_forest": REFERENCE, "fused_no_prior": REFERENCE}
 _N_EVENTS = USER_LAYOUT.index("n_events")
+
+
+def budget_label(budget: float) -> str:
+    """``0.05`` -> ``"5%"``."""
+    return f"{budget * 100:g}%"
 
 
 def activity_buckets(ex: ExampleSet) -> np.ndarray:
@@ -55,6 +70,61 @@ def _point(ex: ExampleSet, runs: list[np.ndarray], thresholds: list[float]) -> d
     return out
 
 
+def _interval(values: np.ndarray) -> list[float]:
+    v = values[np.isfinite(values)]
+    return [round(float(x), 4) for x in np.percentile(v, [2.5, 97.5])] if len(v) else [np.nan, np.nan]
+
+
+def _at_budget(
+    ex: ExampleSet,
+    boot: UserBootstrap,
+    scores: dict[str, list[np.ndarray]],
+    budgets: tuple[float, ...],
+    day_offset_ms: int,
+) -> dict[str, Any]:
+    pairs = DayPairs.of_examples(ex, day_offset_ms)
+    purchase_user = ex.purchase_users()
+    out: dict[str, Any] = {}
+    for name, runs in scores.items():
+        out[name] = {}
+        for budget in budgets:
+            per_seed = [
+                budget_figures(
+                    boot.M,
+                    pairs.per_user(p, pairs.cuts(p, budget), ex.cover, purchase_user, boot.n_users),
+                )
+                for p in runs
+            ]
+            row: dict[str, Any] = {
+                "budget": budget,
+                "k_per_day": [max(1, round(budget * a)) for a in pairs.active],
+            }
+            ci = {}
+            for metric in BUDGET_METRICS:
+                combined = boot.combine(name, [f[metric] for f in per_seed])
+                row[metric] = round(float(combined[0]), 4) if np.isfinite(combined[0]) else float("nan")
+                ci[metric] = _interval(combined[1:])
+            row["sent"] = int(round(float(np.mean([f["sent"][0] for f in per_seed]))))
+            row["ci"] = ci
+            out[name][budget_label(budget)] = row
+    return out
+
+
+def _calibration(ex: ExampleSet, scores: dict[str, list[np.ndarray]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, runs in scores.items():
+        if name in NOT_PROBABILITIES:
+            continue
+        per = [calibration(ex.y, p) for p in runs]
+        out[name] = {
+            "brier": round(float(np.mean([c["brier"] for c in per])), 6),
+            "ece": round(float(np.mean([c["ece"] for c in per])), 6),
+            "per_seed": {"brier": [c["brier"] for c in per], "ece": [c["ece"] for c in per]},
+            "bins": per[0]["bins"],  # the first seed's reliability table
+        }
+    return out
+
+
 def summarize(
     ex: ExampleSet,
     scores: dict[str, list[np.ndarray]],
@@ -62,8 +132,11 @@ def summarize(
     n_boot: int = 300,
     seed: int = 0,
     bucket_models: tuple[str, ...] | None = None,
+    day_offset_ms: int = 0,
+    budgets: tuple[float, ...] = (),
 ) -> dict[str, Any]:
-    """See the module docstring; ``bucket_models`` limits the per-bucket intervals."""
+    """See the module docstring; ``bucket_models`` limits the per-bucket intervals,
+    ``day_offset_ms`` is where the data's local day starts (for the budget view)."""
     summary: dict[str, Any] = {
         "models": {name: _point(ex, runs, thresholds[name]) for name, runs in scores.items()},
         "n_examples": int(ex.n),
@@ -74,15 +147,36 @@ def summarize(
         "n_users": len(set(ex.users)),
     }
     summary["purchase_recall"] = {n: m["purchase_recall"] for n, m in summary["models"].items()}
+    if ex.n and 0 < ex.y.sum() < ex.n:
+        summary["calibration"] = _calibration(ex, scores)
     if n_boot <= 0 or ex.n == 0 or not 0 < ex.y.sum() < ex.n:
         return summary
-    boot = UserBootstrap(ex.y, ex.row_users(), ex.cover, ex.purchase_users(), n_boot=n_boot, seed=seed)
+    boot = UserBootstrap(
+        ex.y, ex.row_users(), ex.cover, ex.purchase_users(), n_boot=n_boot, seed=seed, linked=LINKED
+    )
     res = boot.run(scores, thresholds)
     summary["ci"] = {name: r["ci"] for name, r in res.items()}
     summary["seed_figures"] = {name: r["seeds"] for name, r in res.items() if r["seeds"]}
     summary["n_boot"] = n_boot
-    if REFERENCE in res:
-        summary["paired"] = {name: boot.paired(res, REFERENCE, name) for name in res if name != REFERENCE}
+    if REFERENCE in res and len(res) > 1:
+        others = [n for n in res if n != REFERENCE]
+        summary["paired"] = holm(
+            {n: boot.differences(res, REFERENCE, n) for n in others},
+            {n: res[REFERENCE]["point"]["pr_auc"] - res[n]["point"]["pr_auc"] for n in others},
+        )
+    if budgets:
+        summary["at_budget"] = _at_budget(ex, boot, scores, budgets, day_offset_ms)
+    summary["by_activity"] = _by_activity(ex, boot, scores, thresholds, bucket_models)
+    return summary
+
+
+def _by_activity(
+    ex: ExampleSet,
+    boot: UserBootstrap,
+    scores: dict[str, list[np.ndarray]],
+    thresholds: dict[str, list[float]],
+    bucket_models: tuple[str, ...] | None,
+) -> list[dict[str, Any]]:
     buckets = activity_buckets(ex)
     rows = []
     for bucket, _ in ACTIVITY_BUCKETS:
@@ -109,5 +203,4 @@ def summarize(
                 if REFERENCE in sub and name != REFERENCE:
                     row["paired"] = boot.paired(sub, REFERENCE, name)
             rows.append(row)
-    summary["by_activity"] = rows
-    return summary
+    return rows
