@@ -46,7 +46,7 @@ def test_quick_train_writes_artifact_and_report(quick_model) -> None:
     ):
         assert (out / name).stat().st_size > 0, name
     md = (out / "report.md").read_text()
-    assert "| fused |" in md and "Paired differences" in md and "paper's claim" in md
+    assert "| fused |" in md and "Paired comparisons" in md and "paper's claim" in md
     # every model has an interval for every metric, and fused is paired with each other model
     assert set(report["ci"]) == MODELS
     assert all(

@@ -110,8 +110,8 @@ def fit_baseline(
             X_val,
             y_val,
             seed,
-            max_rounds=300 if quick else 3000,
-            patience=50 if quick else 150,
+            max_rounds=300 if quick else 2000,
+            patience=50 if quick else 100,
             window=5 if quick else 25,
         )
         return Baseline(name, booster, fn, {**params, "rounds": rounds}, curve=curve)

@@ -83,19 +83,12 @@ class _Scored:
         self.run_prev = np.asarray([self.index[int(k)] for k in prev_end], dtype=np.int64)
         self.cut = self.index[n_pred - 1]
         self.last = self.index[len(p) - 1]
-        # all[c, u] / pos[c, u]: weight of user u's rows (positive rows) ranked at or above point c
-        self.all = np.zeros((len(points), n_users))
-        self.pos = np.zeros((len(points), n_users))
-        acc_all, acc_pos = np.zeros(n_users), np.zeros(n_users)
-        lo = 0
-        for c, k in enumerate(points):
-            if k < 0:
-                continue  # "before the first row": zeros
-            seg = slice(lo, k + 1)
-            acc_all += np.bincount(users[seg], weights=w[seg], minlength=n_users)
-            acc_pos += np.bincount(users[seg], weights=(w * ys)[seg], minlength=n_users)
-            self.all[c], self.pos[c] = acc_all, acc_pos
-            lo = k + 1
+        # all[c, u] / pos[c, u]: weight of user u's rows (positive rows) ranked at or above point
+        # c: each row counted at the first checkpoint at or after its rank, then summed down
+        at = np.searchsorted(points, np.arange(len(p)), side="left") * n_users + users
+        size = len(points) * n_users
+        self.all = np.bincount(at, weights=w, minlength=size).reshape(len(points), n_users).cumsum(axis=0)
+        self.pos = np.bincount(at, weights=w * ys, minlength=size).reshape(len(points), n_users).cumsum(axis=0)
 
     def resample(self, M: np.ndarray, caught_w: np.ndarray, purchase_w: np.ndarray) -> dict[str, np.ndarray]:
         """Every metric for each row of user weights ``M`` (resamples x users)."""

@@ -116,15 +116,20 @@ def fit_network(
     name: str = "network",
     log: Callable[[str], None] | None = None,
     w: np.ndarray | None = None,
+    val_weights: np.ndarray | None = None,
+    full_val: Inputs | None = None,
 ) -> FittedNetwork:
     """Train ``build()`` on ``train``/``y`` (row weights ``w``, default 1) with early
-    stopping on ``val``/``y_val``; see the module docstring. Both inputs hold what the
-    network reads (``build().inputs``)."""
+    stopping on ``val``/``y_val`` (its rows weighing ``val_weights`` in the PR-AUC); see
+    the module docstring. The validation scores returned are the kept network's on
+    ``full_val`` when given, else on ``val``. Every input holds what the network reads
+    (``build().inputs``)."""
     t0 = time.time()
     torch.manual_seed(seed)
     model = build()
     keys = tuple(model.inputs)
     train, val = {k: train[k] for k in keys}, {k: val[k] for k in keys}
+    whole = None if full_val is None else {k: full_val[k] for k in keys}
     Y = torch.from_numpy(np.asarray(y, dtype=np.float32))
     W = torch.ones(len(Y)) if w is None else torch.from_numpy(np.asarray(w, dtype=np.float32))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -143,11 +148,12 @@ def fit_network(
             loss.backward()
             opt.step()
         scores = predict(model, val)
-        score = pr_auc(y_val, scores) if np.any(y_val) else 0.0
+        score = pr_auc(y_val, scores, val_weights) if np.any(y_val) else 0.0
         curve.append(round(score, 5))
         if log is not None:
             log(f"    {name} epoch {epoch + 1}: validation PR-AUC {score:.4f}")
         if stop.update(score, scores):
             break
     model = stop.restore()
-    return FittedNetwork(model, stop.payload, curve, time.time() - t0, stop.smoothed, stop.best_epoch)
+    val_scores = stop.payload if whole is None else predict(model, whole)
+    return FittedNetwork(model, val_scores, curve, time.time() - t0, stop.smoothed, stop.best_epoch)
