@@ -213,12 +213,20 @@ class MultiGrainedScanner:
         ``fold`` (None: the mean over the paths, every fold model's trees)."""
         if fold is not None:
             return self._walk([f.compiled(fold) for f in self.forests_], X)
-        return np.mean([self.transform(X, f) for f in range(self.k)], axis=0).astype(np.float32)
+        return np.mean(self.transform_paths(X), axis=0).astype(np.float32)
+
+    def transform_paths(self, X: np.ndarray) -> list[np.ndarray]:
+        """:meth:`transform` along every path, the windows cut once for all of them."""
+        return self._walk_paths([[f.compiled(k) for f in self.forests_] for k in range(self.k)], X)
 
     def _walk(self, forests: list[CompiledForest], X: np.ndarray) -> np.ndarray:
+        return self._walk_paths([forests], X)[0]
+
+    def _walk_paths(self, paths: list[list[CompiledForest]], X: np.ndarray) -> list[np.ndarray]:
         """A window is walked once for a run of consecutive rows that agree on it: a
         user's candidate pairs repeat the user's features, so the windows that lie in U
-        are walked once per user, with the same probabilities."""
+        are walked once per user, with the same probabilities. The windows are cut once
+        and walked by each path's forests."""
         X = np.asarray(X, dtype=np.float32)
         n, width = len(X), self.window
         differs = X[1:] != X[:-1]  # (n - 1, d); empty for one row or none
@@ -231,12 +239,15 @@ class MultiGrainedScanner:
         inst = np.concatenate(blocks)  # starts_ is never empty (see starts)
         bounds = np.cumsum([0] + [len(b) for b in blocks])
         n_win = len(self.starts_)
-        out = np.empty((n, len(forests) * n_win), dtype=np.float32)
-        for k, forest in enumerate(forests):
-            p = forest.predict_proba1(inst)
-            for j, owner in enumerate(owners):
-                out[:, k * n_win + j] = p[bounds[j] : bounds[j + 1]][owner]
-        return out
+        outs = []
+        for forests in paths:
+            out = np.empty((n, len(forests) * n_win), dtype=np.float32)
+            for k, forest in enumerate(forests):
+                p = forest.predict_proba1(inst)
+                for j, owner in enumerate(owners):
+                    out[:, k * n_win + j] = p[bounds[j] : bounds[j + 1]][owner]
+            outs.append(out)
+        return outs
 
 
 class DeepForest:
@@ -288,7 +299,7 @@ class DeepForest:
         folds = user_folds(groups, self.k, self.random_state)
         Z = np.hstack([X, self.scanner.fit_oof(X, y, folds, sample_weight)])
         X_val = np.asarray(X_val, dtype=np.float32)
-        Z_val = [np.hstack([X_val, self.scanner.transform(X_val, f)]) for f in range(self.k)]
+        Z_val = [np.hstack([X_val, scanned]) for scanned in self.scanner.transform_paths(X_val)]
         self.levels_: list[list[KFoldForest]] = []
         self.level_val_pr_auc_: list[float] = []
         best, prev = -1.0, None
@@ -332,8 +343,8 @@ class DeepForest:
             return np.zeros(0, dtype=np.float32)
         X = np.asarray(X, dtype=np.float32)
         out = np.zeros(len(X), dtype=np.float64)
-        for f in range(self.k):
-            Z = np.hstack([X, self.scanner.transform(X, f)])
+        for f, scanned in enumerate(self.scanner.transform_paths(X)):
+            Z = np.hstack([X, scanned])
             prev = None
             for forests in self.levels_:
                 inp = Z if prev is None else np.hstack([Z, prev])

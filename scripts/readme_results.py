@@ -26,7 +26,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.protocol.report import model_order, reading_of, verdict  # noqa: E402
+from training.protocol.report_tables import cold_table, model_order, reading_of, verdict  # noqa: E402
 
 README = ROOT / "README.md"
 RESULTS = ROOT / "docs" / "results"
@@ -111,26 +111,6 @@ def served_line(m: dict) -> str:
     return text + f". The seeds' spread beside it (fused PR-AUC per seed): {spread}."
 
 
-def cold_table(m: dict) -> str:
-    """Every model on the cold replay of the test days (every user new each day)."""
-    cold = m.get("cold_replay", {})
-    ci, paired = cold.get("ci", {}), cold.get("paired", {})
-    lines = [
-        "| model | PR-AUC [95% CI] | ROC-AUC [95% CI] | fused minus it, PR-AUC [Holm-adjusted] | reading |",
-        "|---|---|---|---|---|",
-    ]
-    for n in model_order(cold.get("models", {})):
-        if n == "fused_no_prior":
-            continue
-        r, c, p = cold["models"][n], ci.get(n, {}), paired.get(n)
-        diff = f"{p['point']:+.4f} [{p['pr_auc_diff'][0]:+.4f}, {p['pr_auc_diff'][2]:+.4f}]" if p else "—"
-        lines.append(
-            f"| {n} | {r['pr_auc']:.4f}{_ci(c, 'pr_auc')} | {r['roc_auc']:.4f}{_ci(c, 'roc_auc')} | {diff} | "
-            f"{reading_of(p) if p else '—'} |"
-        )
-    return "\n".join(lines)
-
-
 def _section(name: str, m: dict) -> list[str]:
     title, command = DATA_SETS[name]
     split, fusion = m["split"], m["fusion"]
@@ -168,7 +148,7 @@ def _section(name: str, m: dict) -> list[str]:
             f"that day: {cold['n_examples']:,} rows, {cold['n_purchases']} purchases counted; the cold-start "
             f"prior's weight {cold.get('cold_start_weight')}, chosen on the validation day's cold replay):",
             "",
-            cold_table(m),
+            cold_table(cold, skip=("fused_no_prior",)),
             "",
         ]
     return out

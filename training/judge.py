@@ -73,7 +73,14 @@ def judge(
     )
     if "test" in data.cold:
         out["cold"] = summarize(
-            data.cold["test"], per_seed("cold_test"), thresholds, cfg.n_boot, seed0, (), day_offset_ms
+            data.cold["test"],
+            per_seed("cold_test"),
+            thresholds,
+            cfg.n_boot,
+            seed0,
+            (),
+            day_offset_ms,
+            also_compare=("roc_auc",),
         )
     out["val"] = summarize(va, {n: [run.val[n] for run in runs] for n in names}, thresholds, 0, seed0)
     run = runs[served]

@@ -1,8 +1,9 @@
 """The deep-forest branch's fit: its depth and trees per forest chosen on validation.
 
 The first seed walks the grid (:mod:`training.fitting.grids`): the configured depths and
-trees, then one step past any end the best setting sits at (deeper, down to unbounded
-depth; more trees, up to 120 a forest), while the run's forest budget lasts; the other
+trees, then one step past any end the best setting sits at (shallower or deeper, up to
+unbounded depth; fewer or more trees, up to 120 a forest), while the run's forest budget
+lasts (each next point's cost estimated from the points fitted, by its size); the other
 seeds fit the chosen setting. Each point records its levels, its validation PR-AUC per
 level, its fit seconds and its microseconds per validation pair (what serving a pair
 costs, in batches).
@@ -67,10 +68,25 @@ def fit_forest(
             Axis("n_trees", cfg.forest_trees, bounded(_ladder(TREES, cfg.forest_trees))),
         ]
         steps = 0 if cfg.quick else 3
-    search = GridSearch(axes, max_steps=steps, budget_s=cfg.forest_budget_s).run(fit, describe)
+    search = GridSearch(axes, max_steps=steps, budget_s=cfg.forest_budget_s, cost=_cost).run(fit, describe)
     forest, p_val, _, _ = search.best_model
     tuned.setdefault("forest", (search.best["max_depth"], search.best["n_trees"]))
     return forest, p_val, {"points": search.curve, "ended": search.ended if steps else "refit"}
+
+
+def _cost(point: dict[str, Any], curve: list[dict[str, Any]]) -> float:
+    """A point's expected seconds: the fitted points' scaled by trees and by the square
+    root of the depth (a shallower or smaller forest is cheap to try).
+
+    >>> _cost({"max_depth": 8, "n_trees": 10}, [{"max_depth": 8, "n_trees": 20, "fit_s": 30.0}])
+    15.0
+    """
+
+    def size(p: dict[str, Any]) -> float:
+        depth = 40 if p["max_depth"] is None else min(p["max_depth"], 40)
+        return float(p["n_trees"] * depth**0.5)
+
+    return float(np.mean([r["fit_s"] * size(point) / size(r) for r in curve]))
 
 
 def _ladder(ladder: tuple[Any, ...], start: tuple[Any, ...]) -> tuple[Any, ...]:

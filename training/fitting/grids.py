@@ -77,6 +77,9 @@ class GridSearch:
     axes: list[Axis]
     max_steps: int = 3
     budget_s: float = float("inf")
+    #: ``cost(point, curve)``: the seconds fitting ``point`` is expected to take, from the
+    #: points fitted so far (None: their mean)
+    cost: Callable[[dict[str, Any], list[dict[str, Any]]], float] | None = None
     curve: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, Any] = field(default_factory=dict)
     best_model: Any = None
@@ -117,7 +120,7 @@ class GridSearch:
                 self.ended = "max_steps"
                 break
             spent = time.time() - t0
-            per_fit = spent / max(len(self.curve), 1)
+            per_fit = self.cost(nxt, self.curve) if self.cost is not None else spent / max(len(self.curve), 1)
             if spent + per_fit > self.budget_s:
                 self.ended = "time_budget"
                 break

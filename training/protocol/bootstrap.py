@@ -88,7 +88,9 @@ class _Scored:
         at = np.searchsorted(points, np.arange(len(p)), side="left") * n_users + users
         size = len(points) * n_users
         self.all = np.bincount(at, weights=w, minlength=size).reshape(len(points), n_users).cumsum(axis=0)
-        self.pos = np.bincount(at, weights=w * ys, minlength=size).reshape(len(points), n_users).cumsum(axis=0)
+        self.pos = (
+            np.bincount(at, weights=w * ys, minlength=size).reshape(len(points), n_users).cumsum(axis=0)
+        )
 
     def resample(self, M: np.ndarray, caught_w: np.ndarray, purchase_w: np.ndarray) -> dict[str, np.ndarray]:
         """Every metric for each row of user weights ``M`` (resamples x users)."""

@@ -134,9 +134,12 @@ def summarize(
     bucket_models: tuple[str, ...] | None = None,
     day_offset_ms: int = 0,
     budgets: tuple[float, ...] = (),
+    also_compare: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """See the module docstring; ``bucket_models`` limits the per-bucket intervals,
-    ``day_offset_ms`` is where the data's local day starts (for the budget view)."""
+    ``day_offset_ms`` is where the data's local day starts (for the budget view);
+    ``also_compare``: metrics besides PR-AUC compared with the reference the same way
+    (``paired_<metric>``, a family of their own)."""
     summary: dict[str, Any] = {
         "models": {name: _point(ex, runs, thresholds[name]) for name, runs in scores.items()},
         "n_examples": int(ex.n),
@@ -160,10 +163,12 @@ def summarize(
     summary["n_boot"] = n_boot
     if REFERENCE in res and len(res) > 1:
         others = [n for n in res if n != REFERENCE]
-        summary["paired"] = holm(
-            {n: boot.differences(res, REFERENCE, n) for n in others},
-            {n: res[REFERENCE]["point"]["pr_auc"] - res[n]["point"]["pr_auc"] for n in others},
-        )
+        for metric in ("pr_auc", *also_compare):
+            summary["paired" if metric == "pr_auc" else f"paired_{metric}"] = holm(
+                {n: boot.differences(res, REFERENCE, n, metric) for n in others},
+                {n: res[REFERENCE]["point"][metric] - res[n]["point"][metric] for n in others},
+                metric=metric,
+            )
     if budgets:
         summary["at_budget"] = _at_budget(ex, boot, scores, budgets, day_offset_ms)
     summary["by_activity"] = _by_activity(ex, boot, scores, thresholds, bucket_models)

@@ -68,8 +68,8 @@ def reading_of(paired: dict[str, Any]) -> str:
     return READING_TEXT[paired.get("reading", "cannot_tell")]
 
 
-def _diff(p: dict[str, Any]) -> str:
-    lo, _, hi = p["pr_auc_diff"]
+def _diff(p: dict[str, Any], metric: str = "pr_auc") -> str:
+    lo, _, hi = p[f"{metric}_diff"]
     return f"{p['point']:+.4f} [{lo:+.4f}, {hi:+.4f}]"
 
 
@@ -234,20 +234,28 @@ def reliability_table(bins: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def cold_table(cold: dict[str, Any]) -> str:
+def cold_table(cold: dict[str, Any], skip: tuple[str, ...] = ()) -> str:
     """Every model on the test days' cold replay: PR-AUC and ROC-AUC with intervals, and
-    the Holm-adjusted comparison with the fused model."""
-    ci, paired = cold.get("ci", {}), cold.get("paired", {})
+    the Holm-adjusted comparisons with the fused model on each (``skip``: models left out)."""
+    ci = cold.get("ci", {})
+    by = {"pr_auc": cold.get("paired", {}), "roc_auc": cold.get("paired_roc_auc", {})}
     lines = [
-        "| model | PR-AUC [95% CI] | ROC-AUC [95% CI] | fused minus it, PR-AUC [adjusted] | reading |",
-        "|---|---|---|---|---|",
+        "| model | PR-AUC [95% CI] | ROC-AUC [95% CI] | fused minus it, PR-AUC [adjusted] | reading | "
+        "fused minus it, ROC-AUC [adjusted] | reading |",
+        "|---|---|---|---|---|---|---|",
     ]
     for n in model_order(cold.get("models", {})):
+        if n in skip:
+            continue
         m, c = cold["models"][n], ci.get(n)
-        p = paired.get(n)
+        cells = []
+        for metric, paired in by.items():
+            p = paired.get(n)
+            cells.append(f"{_diff(p, metric) if p else '—'} | {reading_of(p) if p else '—'}")
         lines.append(
             f"| {n} | {m['pr_auc']:.4f}{_ci(c, 'pr_auc')} | {m['roc_auc']:.4f}{_ci(c, 'roc_auc')} | "
-            f"{_diff(p) if p else '—'} | {reading_of(p) if p else '—'} |"
+            + " | ".join(cells)
+            + " |"
         )
     return "\n".join(lines)
 
