@@ -42,7 +42,7 @@ from stream.domain.features import FeatureSpec
 
 __all__ = ["ArtifactError", "LoadedModel", "save_artifact", "load_artifact", "sha256_file"]
 
-FORMAT = "intent-model/2"  # 2: calibrated branches, gcForest cascade of our own
+FORMAT = "intent-model/3"  # 2: calibrated branches, our gcForest; 3: its fold models kept (paths)
 REQUIRED = ("format", "model_version", "feature_spec", "fusion", "resnet", "files")
 
 

@@ -10,15 +10,23 @@
   probabilities; its output, the mean of its forests. Levels are added while the
   validation PR-AUC improves, and the cascade keeps the best prefix.
 
-**Out-of-fold class vectors, as gcForest prescribes.** Every forest here is grown as
-``k`` fold models on user-grouped folds (each with ``n_trees // k`` trees): a training
-row's class vector comes from the fold model that never saw its user, and the next
-stage is fitted on those. Fitting the cascade on in-sample vectors (the scanner's
-training-row probabilities score ROC-AUC 0.92-0.996 against 0.57-0.81 on validation)
-taught it to trust them and stopped it after one level. Folds are by user because a
-user's rows at nearby moments are near-copies of each other. For validation, test
-and serving, the fold models of a forest are pooled into one forest of ``k * (n_trees
-// k)`` trees (18 for 20 with k = 3), which costs what one forest of that size costs.
+**Out-of-fold class vectors, as gcForest prescribes, and the same forests at prediction.**
+Every forest here is grown as ``k`` fold models on user-grouped folds (each with
+``n_trees // k`` trees): a training row's class vector comes from the fold model that
+never saw its user, and the next stage is fitted on those. Fitting the cascade on
+in-sample vectors (the scanner's training-row probabilities score ROC-AUC 0.92-0.996
+against 0.57-0.81 on validation) taught it to trust them and stopped it after one level.
+Folds are by user because a user's rows at nearby moments are near-copies of each other.
+
+A row is predicted along ``k`` **paths**, one per fold: path ``f`` feeds the row through
+fold model ``f`` of the scanner and of every cascade forest, so that each level reads
+class vectors from forests of the size and kind it was fitted on (a training row of fold
+``f`` travelled exactly that path); the prediction is the mean of the paths' outputs.
+Pooling the fold models into one forest of ``k`` times the trees instead (as this module
+did before) handed the next level smoother vectors than it was fitted on. The paths walk
+each tree once per row, as the pooled forest did, so they cost what it cost.
+
+Sample weights (a sampled training moment stands for several) reach every fold model's fit.
 
 The cascade also sees [U, I] itself, as well as the scanned representation: 2 x 9
 window probabilities are a lossy summary of 270 features. Forests are trained by
@@ -43,7 +51,6 @@ chosen on validation by ``intent train``.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -62,19 +69,16 @@ def user_folds(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
     return fold_of_user[inverse]
 
 
-def _pool(models: list[Any]) -> Any:
-    """The fold models as one forest: all their trees, averaged as one forest averages."""
-    pooled = copy.copy(models[0])
-    pooled.estimators_ = [tree for m in models for tree in m.estimators_]
-    pooled.n_estimators = len(pooled.estimators_)
-    return pooled
+def _weights(w: np.ndarray | None, rows: np.ndarray, repeat: int = 1) -> np.ndarray | None:
+    """The sample weights of ``rows`` (each repeated ``repeat`` times), or None."""
+    return None if w is None else np.repeat(np.asarray(w, dtype=np.float64)[rows], repeat)
 
 
 class KFoldForest:
     """One forest (``kind`` ``rf``: random forest, ``crf``: completely random trees) grown
     as ``k`` user-grouped fold models; see the module docstring."""
 
-    _compiled: CompiledForest | None = None  # built on first use, never pickled
+    _compiled: list[CompiledForest] | None = None  # built on first use, never pickled
 
     def __init__(
         self,
@@ -104,39 +108,41 @@ class KFoldForest:
             return RandomForestClassifier(max_features="sqrt", **common)
         return ExtraTreesClassifier(max_features=1, **common)
 
-    def fit_oof(self, X: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    def fit_oof(
+        self, X: np.ndarray, y: np.ndarray, folds: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray:
         """Fit the fold models; returns each row's P(buy) from the model without its fold."""
         oof = np.zeros(len(X), dtype=np.float32)
-        self.fold_models_ = []
+        self.fold_models_: list[Any] = []
         for f in range(self.k):
             held = folds == f
             if len(np.unique(y[~held])) < 2:
                 raise ValueError(f"fold {f}: the other folds hold a single class; too few purchases")
-            model = self.estimator(self.random_state * 1000 + f).fit(X[~held], y[~held])
+            model = self.estimator(self.random_state * 1000 + f)
+            model.fit(X[~held], y[~held], sample_weight=_weights(sample_weight, ~held))
             self.fold_models_.append(model)
             if held.any():
                 oof[held] = CompiledForest(model).predict_proba1(X[held])
-        self.pool()
+        self._compiled = None
         return oof
 
-    def pool(self) -> None:
-        """Pool the fitted fold models into the forest that predicts (see ``fold_models_``)."""
-        self.forest_ = _pool(self.fold_models_)
+    def forget_compiled(self) -> None:
+        """Drop the compiled fold models (after they were refitted)."""
         self._compiled = None
 
-    def compiled(self) -> CompiledForest:
-        """The pooled forest, compiled (built once, never pickled)."""
+    def compiled(self, fold: int) -> CompiledForest:
+        """Fold model ``fold``, compiled (built once, never pickled)."""
         if self._compiled is None:
-            self._compiled = CompiledForest(self.forest_)
-        return self._compiled
+            self._compiled = [CompiledForest(m) for m in self.fold_models_]
+        return self._compiled[fold]
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.compiled().predict_proba1(X).astype(np.float32)
+    def predict(self, X: np.ndarray, fold: int) -> np.ndarray:
+        """P(buy) of each row from fold model ``fold`` (the row's path)."""
+        return self.compiled(fold).predict_proba1(X).astype(np.float32)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_compiled", None)
-        state.pop("fold_models_", None)  # their trees live on in forest_
         return state
 
 
@@ -168,7 +174,9 @@ class MultiGrainedScanner:
         idx = np.asarray(self.starts_)[:, None] + np.arange(self.window)[None, :]
         return X[:, idx].reshape(-1, self.window)
 
-    def fit_oof(self, X: np.ndarray, y: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    def fit_oof(
+        self, X: np.ndarray, y: np.ndarray, folds: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> np.ndarray:
         """Fit both forests fold by fold; returns the out-of-fold representation of ``X``."""
         X = np.asarray(X, dtype=np.float32)
         self.starts_ = self.starts(X.shape[1])
@@ -188,22 +196,37 @@ class MultiGrainedScanner:
             for f in range(self.k):
                 fit_rows = (folds != f) & keep_rows
                 model = forest.estimator(self.random_state * 1000 + 10 * j + f)
-                model.fit(self._instances(X[fit_rows]), np.repeat(y[fit_rows], n_win))
+                model.fit(
+                    self._instances(X[fit_rows]),
+                    np.repeat(y[fit_rows], n_win),
+                    sample_weight=_weights(sample_weight, fit_rows, n_win),
+                )
                 forest.fold_models_.append(model)
                 held = folds == f
                 if held.any():
                     out[held, j * n_win : (j + 1) * n_win] = self._walk([CompiledForest(model)], X[held])
-            forest.pool()
+            forest.forget_compiled()
         return out
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Per row, each pooled forest's P(buy) on each window: (n, 2 * n_windows)."""
-        return self._walk([f.compiled() for f in self.forests_], X)
+    def transform(self, X: np.ndarray, fold: int | None = None) -> np.ndarray:
+        """Per row, each forest's P(buy) on each window, (n, 2 * n_windows), along path
+        ``fold`` (None: the mean over the paths, every fold model's trees)."""
+        if fold is not None:
+            return self._walk([f.compiled(fold) for f in self.forests_], X)
+        return np.mean(self.transform_paths(X), axis=0).astype(np.float32)
+
+    def transform_paths(self, X: np.ndarray) -> list[np.ndarray]:
+        """:meth:`transform` along every path, the windows cut once for all of them."""
+        return self._walk_paths([[f.compiled(k) for f in self.forests_] for k in range(self.k)], X)
 
     def _walk(self, forests: list[CompiledForest], X: np.ndarray) -> np.ndarray:
+        return self._walk_paths([forests], X)[0]
+
+    def _walk_paths(self, paths: list[list[CompiledForest]], X: np.ndarray) -> list[np.ndarray]:
         """A window is walked once for a run of consecutive rows that agree on it: a
         user's candidate pairs repeat the user's features, so the windows that lie in U
-        are walked once per user, with the same probabilities."""
+        are walked once per user, with the same probabilities. The windows are cut once
+        and walked by each path's forests."""
         X = np.asarray(X, dtype=np.float32)
         n, width = len(X), self.window
         differs = X[1:] != X[:-1]  # (n - 1, d); empty for one row or none
@@ -216,12 +239,15 @@ class MultiGrainedScanner:
         inst = np.concatenate(blocks)  # starts_ is never empty (see starts)
         bounds = np.cumsum([0] + [len(b) for b in blocks])
         n_win = len(self.starts_)
-        out = np.empty((n, len(forests) * n_win), dtype=np.float32)
-        for k, forest in enumerate(forests):
-            p = forest.predict_proba1(inst)
-            for j, owner in enumerate(owners):
-                out[:, k * n_win + j] = p[bounds[j] : bounds[j + 1]][owner]
-        return out
+        outs = []
+        for forests in paths:
+            out = np.empty((n, len(forests) * n_win), dtype=np.float32)
+            for k, forest in enumerate(forests):
+                p = forest.predict_proba1(inst)
+                for j, owner in enumerate(owners):
+                    out[:, k * n_win + j] = p[bounds[j] : bounds[j + 1]][owner]
+            outs.append(out)
+        return outs
 
 
 class DeepForest:
@@ -262,18 +288,22 @@ class DeepForest:
         X_val: np.ndarray,
         y_val: np.ndarray,
         val_metric: Callable[[np.ndarray, np.ndarray], float],
+        sample_weight: np.ndarray | None = None,
     ) -> DeepForest:
-        """Fit on ``X``/``y`` (``groups``: each row's user, for the folds); the cascade
-        grows while ``val_metric(y_val, p)`` on ``X_val`` improves (training passes its
-        PR-AUC: the metric is defined once, there)."""
+        """Fit on ``X``/``y`` (``groups``: each row's user, for the folds; ``sample_weight``:
+        each row's weight in every fold model's fit); the cascade grows while
+        ``val_metric(y_val, p)`` on ``X_val`` improves (training passes its PR-AUC: the
+        metric is defined once, there)."""
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(y).astype(int)
         folds = user_folds(groups, self.k, self.random_state)
-        Z = np.hstack([X, self.scanner.fit_oof(X, y, folds)])
-        Z_val = np.hstack([np.asarray(X_val, dtype=np.float32), self.scanner.transform(X_val)])
+        Z = np.hstack([X, self.scanner.fit_oof(X, y, folds, sample_weight)])
+        X_val = np.asarray(X_val, dtype=np.float32)
+        Z_val = [np.hstack([X_val, scanned]) for scanned in self.scanner.transform_paths(X_val)]
         self.levels_: list[list[KFoldForest]] = []
         self.level_val_pr_auc_: list[float] = []
-        best, prev, prev_val = -1.0, None, None
+        best, prev = -1.0, None
+        prev_val: list[np.ndarray | None] = [None] * self.k
         for level in range(self.max_layers):
             forests = [
                 KFoldForest(
@@ -287,10 +317,13 @@ class DeepForest:
                 for j, kind in enumerate(("rf", "rf", "crf", "crf"))
             ]
             inp = Z if prev is None else np.hstack([Z, prev])
-            inp_val = Z_val if prev_val is None else np.hstack([Z_val, prev_val])
-            prev = np.column_stack([f.fit_oof(inp, y, folds) for f in forests])
-            prev_val = np.column_stack([f.predict(inp_val) for f in forests])
-            score = val_metric(y_val, prev_val.mean(axis=1)) if y_val.any() else 0.0
+            prev = np.column_stack([f.fit_oof(inp, y, folds, sample_weight) for f in forests])
+            for f in range(self.k):  # each validation row along every path
+                last = prev_val[f]
+                path_inp = Z_val[f] if last is None else np.hstack([Z_val[f], last])
+                prev_val[f] = np.column_stack([forest.predict(path_inp, f) for forest in forests])
+            p_val = np.mean([v.mean(axis=1) for v in prev_val if v is not None], axis=0)
+            score = val_metric(y_val, p_val) if y_val.any() else 0.0
             self.levels_.append(forests)
             self.level_val_pr_auc_.append(round(score, 5))
             if score <= best + 1e-5:
@@ -305,13 +338,17 @@ class DeepForest:
         return len(self.levels_)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """P(buy) per row: the mean over the ``k`` paths (see the module docstring)."""
         if len(X) == 0:
             return np.zeros(0, dtype=np.float32)
         X = np.asarray(X, dtype=np.float32)
-        Z = np.hstack([X, self.scanner.transform(X)])
-        prev = None
-        for forests in self.levels_:
-            inp = Z if prev is None else np.hstack([Z, prev])
-            prev = np.column_stack([f.predict(inp) for f in forests])
-        assert prev is not None
-        return prev.mean(axis=1).astype(np.float32)
+        out = np.zeros(len(X), dtype=np.float64)
+        for f, scanned in enumerate(self.scanner.transform_paths(X)):
+            Z = np.hstack([X, scanned])
+            prev = None
+            for forests in self.levels_:
+                inp = Z if prev is None else np.hstack([Z, prev])
+                prev = np.column_stack([forest.predict(inp, f) for forest in forests])
+            assert prev is not None
+            out += prev.mean(axis=1)
+        return (out / self.k).astype(np.float32)

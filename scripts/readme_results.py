@@ -26,7 +26,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.report import model_order, reading_of, verdict  # noqa: E402
+from training.protocol.report_tables import cold_table, model_order, reading_of, verdict  # noqa: E402
 
 README = ROOT / "README.md"
 RESULTS = ROOT / "docs" / "results"
@@ -45,59 +45,93 @@ DATA_SETS = {
 }
 
 
+def _ci(c: dict, metric: str, fmt: str = ".4f") -> str:
+    return f" [{c[metric][0]:{fmt}}, {c[metric][1]:{fmt}}]" if metric in c else ""
+
+
 def summary_table(m: dict) -> str:
-    """One row per model: its test PR-AUC and purchase recall with intervals, the paired
-    difference fused minus it, the reading, and its mean cost (the run's report has the
-    full tables: ROC-AUC, F1, per seed, per activity bucket)."""
-    ci, paired = m.get("ci", {}), m.get("paired", {})
+    """One row per model: its test PR-AUC with its interval over users and seeds, its seeds'
+    figures, the Holm-adjusted paired difference fused minus it and its reading, its
+    precision and purchase recall at the 5% budget, and its mean cost (the run's report has
+    the full tables: ROC-AUC, F1, the other budgets, calibration, per activity bucket)."""
+    ci, paired, seeds = m.get("ci", {}), m.get("paired", {}), m.get("seed_figures", {})
     cost = m.get("cost", {}).get("models", {})
+    budget = m.get("at_budget", {})
     lines = [
-        "| model | PR-AUC [95% CI] | purchase recall [95% CI] | fused minus it, PR-AUC [95% CI] | reading | "
-        "µs / pair |",
-        "|---|---|---|---|---|---|",
+        "| model | PR-AUC [95% CI] | per seed | fused minus it [Holm-adjusted] | reading | "
+        "at 5% a day: precision [95% CI] | purchase recall [95% CI] | µs / pair |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for n in model_order(m["models"]):
         if n == "fused_no_prior":
             continue
-        row, c = m["models"][n], ci.get(n, {})
-        pr = (
-            f"{row['pr_auc']:.4f} [{c['pr_auc'][0]:.4f}, {c['pr_auc'][1]:.4f}]"
-            if "pr_auc" in c
-            else f"{row['pr_auc']:.4f}"
-        )
-        rec = (
-            f"{row['purchase_recall']:.3f} [{c['purchase_recall'][0]:.3f}, {c['purchase_recall'][1]:.3f}]"
-            if "purchase_recall" in c
-            else f"{row['purchase_recall']:.3f}"
-        )
+        row = m["models"][n]
+        pr = f"{row['pr_auc']:.4f}{_ci(ci.get(n, {}), 'pr_auc')}"
+        per_seed = ", ".join(f"{v:.4f}" for v in seeds.get(n, {}).get("pr_auc", [])) or "—"
+        if len(set(seeds.get(n, {}).get("pr_auc", []))) == 1:
+            per_seed = "(deterministic)"
         if n in paired:
             lo, _, hi = paired[n]["pr_auc_diff"]
-            diff, reading = (
-                f"{paired[n]['point']:+.4f} [{lo:+.4f}, {hi:+.4f}]",
-                reading_of(paired[n]["pr_auc_diff"]),
-            )
+            diff, reading = f"{paired[n]['point']:+.4f} [{lo:+.4f}, {hi:+.4f}]", reading_of(paired[n])
         else:
             diff, reading = "—", "—"
+        b = budget.get(n, {}).get("5%")
+        prec = f"{b['precision']:.4f}{_ci(b['ci'], 'precision')}" if b else "—"
+        rec = f"{b['purchase_recall']:.3f}{_ci(b['ci'], 'purchase_recall', '.3f')}" if b else "—"
         us = f"{sum(cost[n]['us_per_pair']) / len(cost[n]['us_per_pair']):.1f}" if n in cost else "—"
-        lines.append(f"| {n} | {pr} | {rec} | {diff} | {reading} | {us} |")
+        lines.append(f"| {n} | {pr} | {per_seed} | {diff} | {reading} | {prec} | {rec} | {us} |")
     return "\n".join(lines)
+
+
+def served_line(m: dict) -> str:
+    """The served model's own figures, and the seeds' spread beside them."""
+    s = m["served"]
+    f, c = s["models"]["fused"], s.get("ci", {}).get("fused", {})
+    b = s.get("at_budget", {}).get("fused", {}).get("5%")
+    cal = s.get("calibration", {}).get("fused", {})
+    spread = ", ".join(f"{v:.4f}" for v in s.get("seed_spread", {}).get("pr_auc", []))
+    text = (
+        f"**The served model** (the artifact: seed {s['seed']}'s fused model, the seed with the best "
+        "validation "
+        f"PR-AUC): PR-AUC {f['pr_auc']:.4f}{_ci(c, 'pr_auc')}, ROC-AUC "
+        f"{f['roc_auc']:.4f}{_ci(c, 'roc_auc')}; at "
+        f"its threshold t_p = {s['threshold']:.4f} (set on validation to send 5% of the day's active users "
+        "a day) "
+        f"precision {f['precision']:.4f}{_ci(c, 'precision')}, F1 {f['f1']:.4f}, purchase recall "
+        f"{f['purchase_recall']:.3f}{_ci(c, 'purchase_recall', '.3f')}"
+    )
+    if b:
+        text += (
+            f"; sending the top 5% of each day's active users: precision {b['precision']:.4f}"
+            f"{_ci(b['ci'], 'precision')}, purchase recall {b['purchase_recall']:.3f}"
+            f"{_ci(b['ci'], 'purchase_recall', '.3f')}, lift {b['lift']:.1f}{_ci(b['ci'], 'lift', '.1f')}"
+        )
+    if cal:
+        text += f"; calibration on the test days: Brier {cal['brier']:.5f}, ECE {cal['ece']:.5f}"
+    return text + f". The seeds' spread beside it (fused PR-AUC per seed): {spread}."
 
 
 def _section(name: str, m: dict) -> list[str]:
     title, command = DATA_SETS[name]
     split, fusion = m["split"], m["fusion"]
     horizon = split["embargo_ms"] // 60_000
-    return [
+    unit = split.get("unit", "day")
+    cold = m.get("cold_replay", {})
+    out = [
         f"### {title}",
         "",
+        *[f"**Warning: {w}.**\n" for w in m.get("warnings", [])],
         f"`{command}` (full, not `--quick`): model `{m['model_version']}`, {m['total_s']:,.0f} s, peak RSS "
         f"{m['peak_rss_mb']:,} MB on the 2-core machine; `docs/results/{name}.json` is its `metrics.json` "
-        f"(the run's `report.md` has every table). {m['data']['n_events']:,} events; active days train / "
+        f"(the run's `report.md` has every table). {m['data']['n_events']:,} events; active {unit}s train / "
         f"validation / test {tuple(split['days'])}; horizon {horizon} min; seeds {m['seeds']}; "
-        f"{m.get('n_boot', 0)} bootstrap resamples by user. Test: {split['test']:,} scored rows "
+        f"{m.get('n_boot', 0)} bootstrap resamples of users and seeds. Test: {split['test']:,} scored rows "
         f"({split['test_pos']} positive), {m['n_purchases']} purchases counted; candidate recall "
         f"{m['candidate_recall']} against a ceiling of {m['touched_share']} "
-        "(items the user had touched before).",
+        f"(items the user had touched before). {m['sample_weights']['reason'][:1].upper()}"
+        f"{m['sample_weights']['reason'][1:]}.",
+        "",
+        served_line(m),
         "",
         summary_table(m),
         "",
@@ -107,6 +141,17 @@ def _section(name: str, m: dict) -> list[str]:
         + f"), t_p = {fusion['threshold']:.4f}.",
         "",
     ]
+    if cold:
+        out += [
+            "Cold replay of the test days (every user's state emptied at each day's start, so every user "
+            "is new "
+            f"that day: {cold['n_examples']:,} rows, {cold['n_purchases']} purchases counted; the cold-start "
+            f"prior's weight {cold.get('cold_start_weight')}, chosen on the validation day's cold replay):",
+            "",
+            cold_table(cold, skip=("fused_no_prior",)),
+            "",
+        ]
+    return out
 
 
 def render() -> str:

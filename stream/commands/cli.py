@@ -120,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="+", help="clickstream files or directories")
     p.add_argument("--model", required=True, help="artifact directory")
     p.add_argument("--format", choices=FORMATS)
+    p.add_argument(
+        "--part",
+        choices=("all", "test"),
+        default="all",
+        help="judge all of the data (default) or only the artifact's own test days (its training run's "
+        "split: on its training data, the run's 'served' figures)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
 

@@ -148,9 +148,17 @@ def cmd_train(args: argparse.Namespace) -> int:
             "purchase_recall",
             "n_purchases",
             "paired",
+            "at_budget",
+            "calibration",
+            "served",
+            "cold_replay",
+            "thresholds",
+            "sample_weights",
+            "warnings",
             "seeds",
             "seed_figures",
             "fusion",
+            "split",
             "cost",
             "total_s",
             "peak_rss_mb",
@@ -164,10 +172,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import orjson
 
-    from training.report import results_table
-    from training.scoring import evaluate_artifact
+    from training.protocol.report import results_table
+    from training.protocol.served import evaluate_artifact
 
-    summary = evaluate_artifact(Path(args.model), args.data, args.format, progress=not args.json)
+    summary = evaluate_artifact(
+        Path(args.model), args.data, args.format, progress=not args.json, part=getattr(args, "part", "all")
+    )
     if args.json:
         print(orjson.dumps(summary).decode())
     else:

@@ -58,15 +58,19 @@ def fitted_scanner(X: np.ndarray, y: np.ndarray) -> MultiGrainedScanner:
 def test_scanner_transform_equals_the_scikit_learn_path_and_survives_pickling() -> None:
     X, y = data()
     scanner = fitted_scanner(X, y)
-    fast = scanner.transform(X[:50])
     inst = scanner._instances(X[:50])  # noqa: SLF001
-    slow = np.hstack(
-        [f.forest_.predict_proba(inst)[:, 1].reshape(-1, len(scanner.starts_)) for f in scanner.forests_]
-    ).astype(np.float32)
-    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-6)
+    for k in range(3):  # every path: its fold models, as scikit-learn walks them
+        fast = scanner.transform(X[:50], k)
+        slow = np.hstack(
+            [
+                f.fold_models_[k].predict_proba(inst)[:, 1].reshape(-1, len(scanner.starts_))
+                for f in scanner.forests_
+            ]
+        ).astype(np.float32)
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-6)
     restored = pickle.loads(pickle.dumps(scanner))
-    assert all("_compiled" not in f.__dict__ and "fold_models_" not in f.__dict__ for f in restored.forests_)
-    np.testing.assert_array_equal(restored.transform(X[:50]), fast)
+    assert all("_compiled" not in f.__dict__ for f in restored.forests_)
+    np.testing.assert_array_equal(restored.transform(X[:50]), scanner.transform(X[:50]))
 
 
 def test_scanner_walks_repeated_windows_once_with_the_same_probabilities() -> None:
@@ -77,12 +81,12 @@ def test_scanner_walks_repeated_windows_once_with_the_same_probabilities() -> No
     users = np.repeat(rng.normal(size=(6, 15)).astype(np.float32), [1, 4, 4, 2, 7, 1], axis=0)
     rows = np.hstack([users, rng.normal(size=(len(users), 15)).astype(np.float32)])
     walked = []
-    for forest in (f.compiled() for f in scanner.forests_):
+    for forest in (f.compiled(0) for f in scanner.forests_):
         real = forest.predict_proba1
         forest.predict_proba1 = lambda inst, real=real: walked.append(len(inst)) or real(inst)
-    got = scanner.transform(rows)
+    got = scanner.transform(rows, 0)
     for k in range(len(rows)):  # row by row: nothing to share
-        np.testing.assert_array_equal(got[k], scanner.transform(rows[k : k + 1])[0])
+        np.testing.assert_array_equal(got[k], scanner.transform(rows[k : k + 1], 0)[0])
     # windows 0 and 5 lie in U: 6 users, not 19 rows; the others walk every row
     assert walked[0] == 2 * 6 + 3 * len(rows)
     assert scanner.transform(rows[:0]).shape == (0, 2 * len(scanner.starts_))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.forest import DeepForest, KFoldForest, MultiGrainedScanner, user_folds
-from training.metrics import pr_auc, roc_auc
+from training.protocol.metrics import pr_auc, roc_auc
 
 
 def noisy(n: int = 900, d: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -30,7 +30,7 @@ def test_out_of_fold_scanner_vectors_differ_from_in_sample_ones() -> None:
     X, y, users = noisy()
     scanner = MultiGrainedScanner(window=10, stride=10, n_trees=15, max_depth=None, n_jobs=1)
     oof = scanner.fit_oof(X, y, user_folds(users, 3, 0))
-    in_sample = scanner.transform(X)  # the pooled forests, which saw every training row
+    in_sample = scanner.transform(X)  # every fold model's trees: most saw each training row
     assert oof.shape == in_sample.shape == (len(X), 2 * 3)
     assert np.mean(np.abs(oof - in_sample)) > 0.05
     # in-sample vectors flatter the training rows; out-of-fold ones do not
@@ -45,7 +45,21 @@ def test_a_fold_model_never_scores_the_users_it_was_fitted_on() -> None:
     for k, model in enumerate(f.fold_models_):
         held = folds == k
         np.testing.assert_allclose(oof[held], model.predict_proba(X[held])[:, 1], atol=1e-6)
-    assert len(f.forest_.estimators_) == 12  # the pooled forest: every fold's trees
+    assert sum(len(m.estimators_) for m in f.fold_models_) == 12
+    for k in range(3):  # the path of fold k predicts with fold model k
+        np.testing.assert_allclose(f.predict(X, k), f.fold_models_[k].predict_proba(X)[:, 1], atol=1e-6)
+
+
+def test_a_training_row_travels_at_prediction_the_path_its_class_vectors_came_from() -> None:
+    """The cascade is applied with the forests it was fitted with: along path k, a training
+    row of fold k gets exactly the out-of-fold vectors the next level was fitted on."""
+    X, y, users = noisy()
+    folds = user_folds(users, 3, 0)
+    scanner = MultiGrainedScanner(window=10, stride=10, n_trees=9, max_depth=None, n_jobs=1)
+    oof = scanner.fit_oof(X, y, folds)
+    for k in range(3):
+        held = folds == k
+        np.testing.assert_allclose(scanner.transform(X[held], k), oof[held], atol=1e-6)
 
 
 def test_the_cascade_is_fitted_on_out_of_fold_vectors_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,13 +70,13 @@ def test_the_cascade_is_fitted_on_out_of_fold_vectors_only(monkeypatch: pytest.M
     cascade_outputs: list[np.ndarray] = []
     real_scan, real_fit = MultiGrainedScanner.fit_oof, KFoldForest.fit_oof
 
-    def spy_scan(self, X_, y_, folds):
-        out = real_scan(self, X_, y_, folds)
+    def spy_scan(self, X_, y_, folds, w=None):
+        out = real_scan(self, X_, y_, folds, w)
         scanned.append(out)
         return out
 
-    def spy_fit(self, X_, y_, folds):
-        out = real_fit(self, X_, y_, folds)
+    def spy_fit(self, X_, y_, folds, w=None):
+        out = real_fit(self, X_, y_, folds, w)
         cascade_inputs.append(X_)
         cascade_outputs.append(out)
         return out

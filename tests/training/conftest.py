@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from stream.domain.events import Event
-from training.examples import ExampleSet, build_examples
-from training.fit_networks import NetworkData
-from training.interaction_graph import InteractionGraph
-from training.splits import CalendarSplit
+from training.fitting.networks.fit import NetworkData
+from training.fitting.networks.interaction_graph import InteractionGraph
+from training.protocol.examples import ExampleSet, build_examples
+from training.protocol.splits import CalendarSplit
 
 MIN = 60_000
 SPLIT = CalendarSplit(start=0, val_start=400 * MIN, test_start=500 * MIN, end=600 * MIN, embargo_ms=10 * MIN)
@@ -47,7 +47,7 @@ def synthetic_parts(synthetic_events_list: list[Event]) -> dict[str, ExampleSet]
 
 @pytest.fixture(scope="session")
 def synthetic_graph(synthetic_events_list: list[Event]) -> InteractionGraph:
-    return InteractionGraph.from_events(synthetic_events_list, SPLIT.val_start)
+    return InteractionGraph.from_events(synthetic_events_list, known_until=SPLIT.val_start)
 
 
 @pytest.fixture(scope="session")
