@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from stream.archive.flush import Flush
+from stream.archive.flush import ROW_GROUP_ROWS, Flush
 from stream.domain.events import InvalidEvent, parse_message
 from stream.monitoring.archive_metrics import ArchiveMetrics
 from stream.processing.privacy import Pseudonymizer
@@ -50,6 +50,7 @@ class PartitionFlushes:
         roll_s: float,
         metrics: ArchiveMetrics,
         pseudonymize: Pseudonymizer | None = None,
+        row_group_rows: int = ROW_GROUP_ROWS,
     ) -> None:
         self.root = root
         self.day_offset_ms = day_offset_ms
@@ -57,6 +58,7 @@ class PartitionFlushes:
         self.roll_s = roll_s
         self.metrics = metrics
         self.pseudonymize = pseudonymize or Pseudonymizer("")
+        self.row_group_rows = row_group_rows
         self.flushes: dict[int, Flush] = {}
         #: owned partition -> the next offset to take (None: whatever comes first)
         self.next_offset: dict[int, int | None] = {}
@@ -88,7 +90,9 @@ class PartitionFlushes:
             return False
         flush = self.flushes.get(partition)
         if flush is None:
-            flush = self.flushes[partition] = Flush(self.root, partition, offset, self.day_offset_ms, now)
+            flush = self.flushes[partition] = Flush(
+                self.root, partition, offset, self.day_offset_ms, now, self.row_group_rows
+            )
         try:
             event = parse_message(value, key, kafka_ts if kafka_ts > 0 else None)
         except InvalidEvent as exc:
