@@ -25,6 +25,7 @@ ORDER = (
     "training",
     "stream/io",
     "stream/store",
+    "stream/archive",
     "stream/runtime",
     "stream/bench",
     "stream/commands",
