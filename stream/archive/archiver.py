@@ -53,7 +53,21 @@ from stream.monitoring.archive_metrics import ArchiveMetrics
 from stream.monitoring.metrics import MetricsServer
 from stream.processing.privacy import Pseudonymizer
 
-__all__ = ["Archiver", "ArchiveCounts", "ArchiveError", "run_archive", "archive_group"]
+__all__ = ["Archiver", "ArchiveCounts", "ArchiveError", "run_archive", "archive_group", "check_archive_dir"]
+
+
+def check_archive_dir(settings: Settings) -> None:
+    """Refuse, in one line, an archive directory whose files split days in another time zone
+    (their days would mix); create it when missing."""
+    root = settings.archive_dir
+    root.mkdir(parents=True, exist_ok=True)
+    found = archive_day_offset(root)
+    if found is not None and found != settings.archive_day_offset_ms:
+        raise ArchiveError(
+            f"{root} holds days that start {-found / 3_600_000:+g} h from UTC, but "
+            f"INTENT_ARCHIVE_UTC_OFFSET_H is {settings.archive_utc_offset_h:g}: "
+            "use the archive's time zone, or another directory"
+        )
 
 
 def archive_group(settings: Settings) -> str:
@@ -110,7 +124,7 @@ class Archiver:
     async def run(self, idle_exit_s: float | None = None, stop: asyncio.Event | None = None) -> ArchiveCounts:
         """Archive until ``stop`` is set (or ``idle_exit_s`` without a message), then seal
         and commit what is open."""
-        self._check_directory()
+        check_archive_dir(self.settings)
         self.consumer.subscribe([self.topic], listener=_Rebalance(self))
         await self.consumer.start()
         last_message = time.monotonic()
@@ -151,16 +165,6 @@ class Archiver:
             if start is not None:
                 self.consumer.seek(tp, start)
         return {}
-
-    def _check_directory(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        found = archive_day_offset(self.root)
-        if found is not None and found != self.settings.archive_day_offset_ms:
-            raise ArchiveError(
-                f"{self.root} holds days that start {-found / 3_600_000:+g} h from UTC, but "
-                f"INTENT_ARCHIVE_UTC_OFFSET_H is {self.settings.archive_utc_offset_h:g}: "
-                "use the archive's time zone, or another directory"
-            )
 
     async def _seal(self, partition: int) -> None:
         flush = self.flushes.pop(partition)

@@ -346,7 +346,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
-    from stream.archive.archiver import ArchiveError
+    from stream.archive.archiver import ArchiveError, check_archive_dir
     from stream.io.kafka import check_reachable, ensure_topics
 
     settings = _settings(
@@ -356,12 +356,13 @@ def cmd_archive(args: argparse.Namespace) -> int:
         archive_roll_s=args.archive_roll_s,
         archive_metrics_port=args.archive_metrics_port,
     )
-    asyncio.run(check_reachable(settings))
-    asyncio.run(ensure_topics(settings))
     try:
-        counts = asyncio.run(_archive_until_stopped(settings, args.until_idle))
+        check_archive_dir(settings)
     except ArchiveError as exc:
         raise CommandError(str(exc)) from None
+    asyncio.run(check_reachable(settings))
+    asyncio.run(ensure_topics(settings))
+    counts = asyncio.run(_archive_until_stopped(settings, args.until_idle))
     print(
         f"archived {counts.events:,} events of {settings.topic_events} in {counts.files:,} files "
         f"({counts.bytes / 1e6:,.1f} MB) under {settings.archive_dir}; skipped {counts.skipped}"
