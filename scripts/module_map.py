@@ -28,6 +28,7 @@ ORDER = (
     "training/fitting/networks",
     "stream/io",
     "stream/store",
+    "stream/archive",
     "stream/runtime",
     "stream/bench",
     "stream/commands",

@@ -41,6 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # package (REPO_ROOT is then site-packages) relative to the working directory.
 _CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
 DEFAULT_MODEL_DIR = (REPO_ROOT if _CHECKOUT else Path()) / "artifacts" / "model"
+DEFAULT_ARCHIVE_DIR = (REPO_ROOT if _CHECKOUT else Path()) / "data" / "archive"
 DEFAULT_SAMPLE_DATA = (
     (REPO_ROOT.parent if _CHECKOUT else Path("..")) / "shared" / "data" / "jdata-2016-sample"
 )
@@ -95,6 +96,11 @@ class Settings:
     coupon_cooldown_s: float = _opt(86400.0, "coupons: at most one per user per this (event time)")
     coupon_daily_budget: int = _opt(1000, "coupons: most per UTC day of processing")
     coupon_metrics_port: int = _opt(9109, "coupons: metrics/health port (0 = off)")
+    archive_dir: Path = _opt(DEFAULT_ARCHIVE_DIR, "intent archive: its directory (date=YYYY-MM-DD/*.parquet)")
+    archive_roll_events: int = _opt(1_000_000, "intent archive: most events in a partition's open files")
+    archive_roll_s: float = _opt(300.0, "intent archive: ... or this long after their first (then committed)")
+    archive_utc_offset_h: float = _opt(0.0, "intent archive: its days' time zone, hours east of UTC (JD: 8)")
+    archive_metrics_port: int = _opt(9110, "intent archive: metrics/health port (0 = off)")
     quality_expected_fields: str = _opt("category_id,price", "fields an event should carry (completeness)")
     late_grace_s: float = _opt(300.0, "events later than this are late")
     outlier_sigmas: float = _opt(3.0, "outlier bound in rolling sigmas")
@@ -196,6 +202,11 @@ class Settings:
             coupons=self.topic_coupons,
         )
 
+    @property
+    def archive_day_offset_ms(self) -> int:
+        """Where the archive's day starts, from UTC midnight (as the readers' day offsets)."""
+        return -round(self.archive_utc_offset_h * 3_600_000)
+
     def changelog_topic(self, table: str) -> str:
         """Faust's name for a table's changelog topic."""
         return f"{self.app_id}-{table}-changelog"
@@ -228,7 +239,7 @@ class Settings:
             raise SettingsError(f"INTENT_FETCH_MAX_BYTES: must be >= 1024, got {self.fetch_max_bytes}")
         if self.backlog_linger_ms < 0:
             raise SettingsError(f"INTENT_BACKLOG_LINGER_MS: must be >= 0, got {self.backlog_linger_ms}")
-        for name in ("metrics_port", "coupon_metrics_port"):
+        for name in ("metrics_port", "coupon_metrics_port", "archive_metrics_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 raise SettingsError(f"INTENT_{name.upper()}: not a port: {getattr(self, name)}")
         if not 0 <= self.coupon_min_p <= self.coupon_max_p <= 1:
@@ -249,6 +260,10 @@ class Settings:
         for name in ("state_ttl_days", "state_sweep_s", "state_cache", "standby_replicas"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"INTENT_{name.upper()}: must be >= 0, got {getattr(self, name)}")
+        if self.archive_roll_events < 1 or self.archive_roll_s <= 0 or abs(self.archive_utc_offset_h) > 14:
+            raise SettingsError(
+                f"INTENT_ARCHIVE_ROLL_EVENTS >= 1, _ROLL_S > 0, _UTC_OFFSET_H in -14..14: {self!r}"
+            )
         if self.rocksdb_cache_mb < 8:
             raise SettingsError(f"INTENT_ROCKSDB_CACHE_MB: must be >= 8, got {self.rocksdb_cache_mb}")
 

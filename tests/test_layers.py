@@ -5,6 +5,8 @@
 * ``training`` imports only ``models`` and ``stream.domain``;
 * the rest of ``stream`` never imports ``training``, except the command line and the bench
   (the top floor: ``intent train``, and the bench trains a model when none exists);
+* ``stream.archive`` (``intent archive``) is a plain consumer: no Faust runtime, no tables,
+  no model;
 * no cycle between packages (``stream.domain``, ``stream.processing``, ..., ``models``,
   ``training``).
 """
@@ -58,6 +60,8 @@ def test_lower_layers_never_import_higher_ones() -> None:
     for src, dsts in arrows.items():
         if src.startswith("stream") and src not in ("stream.commands", "stream.bench"):
             assert "training" not in dsts, f"{src} imports training"
+    archive = arrows.get("stream.archive", set())
+    assert archive and not archive & {"stream.runtime", "stream.store", "models", "training"}, archive
 
 
 def test_no_cycle_between_packages() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from stream.commands.handlers import (
     CommandError,
+    cmd_archive,
     cmd_bench,
     cmd_broker,
     cmd_coupons,
@@ -52,6 +53,12 @@ def _positive_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
     return value
+
+
+def _window(p: argparse.ArgumentParser) -> None:
+    """``--since`` / ``--until``: the events of a time range only."""
+    p.add_argument("--since", help="events at or after this date or ISO time (no offset: the data's own day)")
+    p.add_argument("--until", help="events before this date or ISO time (a date: that day's start)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the fused model and the baselines; write an artifact")
     p.add_argument("data", nargs="+", help="clickstream files or directories")
     p.add_argument("--out", required=True, help="artifact directory to write")
-    p.add_argument("--format", choices=FORMATS)
+    p.add_argument("--format", choices=FORMATS, help="detected unless given (parquet: an event archive)")
+    _window(p)
     p.add_argument("--quick", action="store_true", help="a small model in about a minute")
     p.add_argument("--horizon-min", type=float, help="label horizon H in minutes [30]")
     p.add_argument("--seeds", type=_positive_int, help="seeds per model [3; 1 with --quick]")
@@ -119,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a data set with a trained artifact")
     p.add_argument("data", nargs="+", help="clickstream files or directories")
     p.add_argument("--model", required=True, help="artifact directory")
-    p.add_argument("--format", choices=FORMATS)
+    p.add_argument("--format", choices=FORMATS, help="detected unless given (parquet: an event archive)")
+    _window(p)
     p.add_argument(
         "--part",
         choices=("all", "test"),
@@ -133,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("state", help="dump every user's feature state (changelog or offline)")
     p.add_argument("--bootstrap", help="read the users changelog at HOST:PORT")
     p.add_argument("--offline", nargs="+", metavar="DATA", help="replay clickstream files instead")
-    p.add_argument("--format", choices=FORMATS)
+    p.add_argument("--format", choices=FORMATS, help="of --offline DATA (parquet: an event archive)")
+    _window(p)
     p.add_argument("--dump", required=True, help="JSON-lines file to write")
     p.set_defaults(func=cmd_state)
 
@@ -203,6 +213,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_coupons)
 
+    p = sub.add_parser(
+        "archive",
+        help="keep the events topic as Parquet files by event day (training reads them back)",
+        epilog=env_help,
+        formatter_class=fmt,
+    )
+    p.add_argument("--bootstrap", help="Kafka bootstrap HOST:PORT [INTENT_BOOTSTRAP]")
+    p.add_argument("--dir", dest="archive_dir", help="archive directory [INTENT_ARCHIVE_DIR]")
+    p.add_argument(
+        "--roll-events",
+        type=_positive_int,
+        dest="archive_roll_events",
+        help="close a partition's files at this many events [INTENT_ARCHIVE_ROLL_EVENTS]",
+    )
+    p.add_argument(
+        "--roll-s",
+        type=float,
+        dest="archive_roll_s",
+        help="... or this many seconds after their first event [INTENT_ARCHIVE_ROLL_S]",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=_positive_int,
+        dest="archive_metrics_port",
+        help="metrics/health port, 0 = off [INTENT_ARCHIVE_METRICS_PORT]",
+    )
+    p.add_argument(
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help="close every file and exit after this long without a message (default: run until stopped)",
+    )
+    p.set_defaults(func=cmd_archive)
+
     p = sub.add_parser("report", help="render the Grafana dashboard's panels to a PNG from Prometheus")
     p.add_argument(
         "--prometheus", default="http://127.0.0.1:9090", help="Prometheus URL [http://127.0.0.1:9090]"
@@ -218,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     p.add_argument("data", nargs="+", help="clickstream files or directories")
-    p.add_argument("--format", choices=FORMATS)
+    p.add_argument("--format", choices=FORMATS, help="detected unless given (parquet: an event archive)")
+    _window(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_quality)
 

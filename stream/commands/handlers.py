@@ -27,11 +27,20 @@ __all__ = [
     "cmd_report",
     "cmd_quality",
     "cmd_demo",
+    "cmd_archive",
 ]
 
 
 class CommandError(RuntimeError):
     """A user-facing failure: printed as one line, exit status 1."""
+
+
+def _data(paths: list[str], args: argparse.Namespace) -> Any:
+    """The data paths with the ``--since`` / ``--until`` window, for any reader entry point
+    (:class:`~stream.domain.window.WindowedPaths`)."""
+    from stream.domain.window import TimeWindow, WindowedPaths
+
+    return WindowedPaths(paths, TimeWindow.parse(args.since, args.until))
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -136,7 +145,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.seeds:
         cfg.seeds = tuple(range(args.seeds))
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    report = train(args.data, Path(args.out), args.format, cfg, log=log)
+    report = train(_data(args.data, args), Path(args.out), args.format, cfg, log=log)
     if args.json:
         keys = (
             "models",
@@ -176,7 +185,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from training.protocol.served import evaluate_artifact
 
     summary = evaluate_artifact(
-        Path(args.model), args.data, args.format, progress=not args.json, part=getattr(args, "part", "all")
+        Path(args.model),
+        _data(args.data, args),
+        args.format,
+        progress=not args.json,
+        part=getattr(args, "part", "all"),
     )
     if args.json:
         print(orjson.dumps(summary).decode())
@@ -200,7 +213,8 @@ def cmd_state(args: argparse.Namespace) -> int:
         from stream.processing.privacy import Pseudonymizer
 
         key = Settings.from_env().pseudonymize_key
-        states = offline_states(read_clickstream(args.offline, args.format).events, Pseudonymizer(key))
+        read = read_clickstream(_data(args.offline, args), args.format)
+        states = offline_states(read.events, Pseudonymizer(key))
     else:
         from stream.io.kafka import check_reachable
 
@@ -311,7 +325,8 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from stream.domain.readers import read_clickstream
     from stream.monitoring.quality import QualityConfig, assess_events
 
-    read = read_clickstream(args.data, args.format, sort=False)  # lateness in the files' own order
+    # lateness in the files' own order (an archive's: each day's files in offset order)
+    read = read_clickstream(_data(args.data, args), args.format, sort=False)
     # every skipped row is a defect of the file: unreadable, an unknown type, a bad price, or a
     # time outside the data set's published range
     invalid = sum(read.skipped.values())
@@ -342,3 +357,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from stream.commands.demo import run_demo
 
     return run_demo(_settings(args), follow=args.follow, speed=args.speed, limit=args.limit)
+
+
+def cmd_archive(args: argparse.Namespace) -> int:
+    from stream.archive.archiver import ArchiveError, check_archive_dir
+    from stream.io.kafka import check_reachable, ensure_topics
+
+    settings = _settings(
+        args,
+        archive_dir=args.archive_dir,
+        archive_roll_events=args.archive_roll_events,
+        archive_roll_s=args.archive_roll_s,
+        archive_metrics_port=args.archive_metrics_port,
+    )
+    try:
+        check_archive_dir(settings)
+    except ArchiveError as exc:
+        raise CommandError(str(exc)) from None
+    asyncio.run(check_reachable(settings))
+    asyncio.run(ensure_topics(settings))
+    counts = asyncio.run(_archive_until_stopped(settings, args.until_idle))
+    print(
+        f"archived {counts.events:,} events of {settings.topic_events} in {counts.files:,} files "
+        f"({counts.bytes / 1e6:,.1f} MB) under {settings.archive_dir}; skipped {counts.skipped}"
+    )
+    return 0
+
+
+async def _archive_until_stopped(settings: Settings, idle_exit_s: float | None) -> Any:
+    """The archive until SIGTERM or Ctrl-C, which close its open files first."""
+    import signal
+
+    from stream.archive.archiver import run_archive
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return await run_archive(settings, idle_exit_s=idle_exit_s, stop=stop)

@@ -25,6 +25,7 @@ from stream.domain.events import (
     encode_event,
     event_to_dict,
     parse_event,
+    parse_message,
     validate_event,
 )
 from stream.domain.features import (
@@ -61,6 +62,7 @@ __all__ = [
     "item_vector",
     "pair_features",
     "parse_event",
+    "parse_message",
     "read_clickstream",
     "user_vector",
     "validate_event",

@@ -47,6 +47,7 @@ __all__ = [
     "Event",
     "InvalidEvent",
     "parse_event",
+    "parse_message",
     "encode_event",
     "MAX_EVENT_BYTES",
     "DLQ_REASONS",
@@ -207,6 +208,25 @@ def parse_event(raw: bytes | None, now_ms: int | None = None) -> Event:
             raise InvalidEvent("invalid_utf8", str(exc)[:80]) from None
         raise InvalidEvent("invalid_json", str(exc)[:80]) from None
     return validate_event(obj, now_ms)
+
+
+def parse_message(raw: bytes | None, key: bytes | None, now_ms: int | None = None) -> Event:
+    """An ``events`` message as the worker (and the archive) takes it: :func:`parse_event`,
+    and a key, when the message has one, that is the user id (else ``key_mismatch``: the
+    tables are partitioned by it).
+
+    >>> raw = b'{"event_id":"e1","user_id":"u1","item_id":"i9","type":"view","ts":1454284800000}'
+    >>> parse_message(raw, b"u1").user_id
+    'u1'
+    >>> parse_message(raw, b"u2")
+    Traceback (most recent call last):
+    ...
+    stream.domain.events.InvalidEvent: key_mismatch: message key is not the event's user_id
+    """
+    event = parse_event(raw, now_ms)
+    if key is not None and key != event.user_id.encode():
+        raise InvalidEvent("key_mismatch", "message key is not the event's user_id")
+    return event
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

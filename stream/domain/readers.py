@@ -20,6 +20,13 @@ a row outside it is a real defect of the data (Taobao's file has 35, from as ear
 2017-09-11); it is skipped and counted as ``out_of_range``, never fatal. Any row that
 cannot be read is skipped and counted by reason, too.
 
+* ``parquet``: an event archive written by ``intent archive`` (a directory of
+  ``date=YYYY-MM-DD/part-*.parquet`` files; detected from its layout), read by
+  :class:`~stream.domain.archive_reader.ArchiveReader` day by day.
+
+A :class:`~stream.domain.window.TimeWindow` (``--since`` / ``--until``) keeps the events
+of a time range (:class:`~stream.domain.window.WindowedPaths` carries one with the paths).
+
 A directory stands for the action files inside it (``JData_Action_*`` for jdata,
 ``*.csv``/``*.csv.gz`` otherwise), read in name order. Each file is stably sorted by
 event time, so a replay and an offline pass see every user's events in the same order.
@@ -52,6 +59,7 @@ from pathlib import Path
 from typing import TextIO
 
 from stream.domain.events import EVENT_TYPES, Event
+from stream.domain.window import TimeWindow
 
 __all__ = [
     "FORMATS",
@@ -63,9 +71,12 @@ __all__ = [
     "read_text",
     "detect_format",
     "expand_paths",
+    "ARCHIVE",
 ]
 
-FORMATS = ("canonical", "retailrocket", "jdata", "taobao")
+#: the text formats, then the event archive's
+FORMATS = ("canonical", "retailrocket", "jdata", "taobao", "parquet")
+ARCHIVE = "parquet"
 CHINA = timezone(timedelta(hours=8))
 JDATA_TYPES = {
     "1": "view",
@@ -105,17 +116,20 @@ class ReadResult:
     skipped: Counter[str] = field(default_factory=Counter)
     files: list[Path] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)  # per file
+    day_offsets: list[int] = field(default_factory=list)  # per file: where its day starts
 
     def extend(self, other: ReadResult) -> None:
         self.events.extend(other.events)
         self.skipped.update(other.skipped)
         self.files.extend(other.files)
         self.formats.extend(other.formats)
+        self.day_offsets.extend(other.day_offsets)
 
     @property
     def day_offset_ms(self) -> int:
-        """Where the data's calendar day starts (its first file's format; UTC otherwise)."""
-        return DAY_OFFSETS_MS.get(self.formats[0], 0) if self.formats else 0
+        """Where the data's calendar day starts, from UTC midnight (its first file's: its
+        format's, or the archive's time zone; UTC otherwise)."""
+        return self.day_offsets[0] if self.day_offsets else 0
 
 
 def _open(path: Path) -> TextIO:
@@ -279,6 +293,7 @@ def read_text(handle: TextIO, stem: str, fmt: str | None = None, sort: bool = Tr
     if fmt != found:
         raise ClickstreamError(f"{stem}: header does not match format {fmt!r}")
     result.formats.append(fmt)
+    result.day_offsets.append(DAY_OFFSETS_MS.get(fmt, 0))
     parse = _canonical_parser(first) if fmt == "canonical" else _PARSERS[fmt]
     rows: Iterable[tuple[int, list[str]]] = enumerate(reader, start=1)
     if fmt == "taobao":  # no header: the first row is data, and row numbers count it
@@ -320,14 +335,47 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def read_clickstream(paths: Iterable[str | Path], fmt: str | None = None, sort: bool = True) -> ReadResult:
+def read_clickstream(
+    paths: Iterable[str | Path], fmt: str | None = None, sort: bool = True, window: TimeWindow | None = None
+) -> ReadResult:
     """Read every file of a data set, in replay order (each file in its own order with
-    ``sort=False``)."""
+    ``sort=False``), keeping the events within ``window`` (or the window ``paths``
+    carries, :class:`~stream.domain.window.WindowedPaths`). An event archive is read
+    when ``fmt`` is ``parquet`` or the paths are one."""
+    window = window or getattr(paths, "window", None)
+    paths = list(paths)
+    if fmt == ARCHIVE or (fmt is None and paths and _archives(paths)):
+        return _read_archive(paths, window, sort)
     result = ReadResult()
     for path in expand_paths(paths):
         stem = path.name.split(".")[0]
         with _open(path) as handle:
             part = read_text(handle, stem, fmt, sort)
         part.files.append(path)
+        if window is not None and part.day_offsets:
+            lo, hi = window.bounds(part.day_offsets[0])
+            part.events = [e for e in part.events if lo <= e.ts < hi]
         result.extend(part)
     return result
+
+
+def _archives(paths: list[str | Path]) -> bool:
+    """Whether ``paths`` are an event archive (all of them, or none: never a mix)."""
+    from stream.domain.archive_reader import is_archive
+
+    found = [is_archive(p) for p in paths]
+    if any(found) and not all(found):
+        raise ClickstreamError("an event archive cannot be read together with clickstream files")
+    return all(found)
+
+
+def _read_archive(paths: list[str | Path], window: TimeWindow | None, sort: bool) -> ReadResult:
+    from stream.domain.archive_reader import ArchiveReader  # pyarrow: imported when needed
+
+    reader = ArchiveReader(paths, window, sort)
+    return ReadResult(
+        events=list(reader),
+        files=reader.files,
+        formats=[ARCHIVE] * len(reader.files),
+        day_offsets=[reader.day_offset_ms] * len(reader.files),
+    )

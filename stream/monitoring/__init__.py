@@ -9,6 +9,7 @@ and a read; none of them touches Kafka or Faust.
 0.5
 """
 
+from stream.monitoring.archive_metrics import ArchiveMetrics
 from stream.monitoring.drift import DriftMonitor
 from stream.monitoring.live_accuracy import LiveAccuracy
 from stream.monitoring.metrics import CouponMetrics, MetricsServer, PartitionGauge, WorkerMetrics
@@ -16,6 +17,7 @@ from stream.monitoring.outcomes import OutcomeMonitor
 from stream.monitoring.quality import QualityConfig, QualityMonitor, Verdict, assess_events
 
 __all__ = [
+    "ArchiveMetrics",
     "CouponMetrics",
     "DriftMonitor",
     "LiveAccuracy",

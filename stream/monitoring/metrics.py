@@ -1,6 +1,7 @@
 """Prometheus metrics of the worker, and the HTTP server for ``/metrics`` and ``/healthz``.
 
-Every metric the dashboards and alerts use is defined here, once.
+Every metric the dashboards and alerts use is defined here, once (``intent archive``'s
+in :mod:`stream.monitoring.archive_metrics`).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -22,7 +23,15 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["WorkerMetrics", "CouponMetrics", "MetricsServer", "PartitionGauge", "observe_many"]
+__all__ = [
+    "WorkerMetrics",
+    "CouponMetrics",
+    "MetricsServer",
+    "ServedMetrics",
+    "PartitionGauge",
+    "observe_many",
+    "render_registry",
+]
 
 LATENESS_BUCKETS = (0.1, 1, 5, 30, 60, 300, 900, 3600, 21600, 86400, 604800, 2592000, 31536000)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -276,10 +285,10 @@ class WorkerMetrics:
         self.drift_raised_at.labels(detector=detector).set(at)
 
     def render(self, names: Collection[str] = ()) -> bytes:
-        return _render(self.registry, names)
+        return render_registry(self.registry, names)
 
 
-def _render(registry: CollectorRegistry, names: Collection[str]) -> bytes:
+def render_registry(registry: CollectorRegistry, names: Collection[str]) -> bytes:
     """The exposition of ``registry``; with ``names``, of those samples' metrics only."""
     return generate_latest(registry.restricted_registry(names) if names else registry)
 
@@ -324,7 +333,15 @@ class CouponMetrics:
         )
 
     def render(self, names: Collection[str] = ()) -> bytes:
-        return _render(self.registry, names)
+        return render_registry(self.registry, names)
+
+
+class ServedMetrics(Protocol):
+    """What :class:`MetricsServer` serves: the exposition, and a ``ready`` gauge."""
+
+    ready: Gauge
+
+    def render(self, names: Collection[str] = ()) -> bytes: ...
 
 
 class MetricsServer:
@@ -336,7 +353,7 @@ class MetricsServer:
     2.5 ms of its interpreter, and ``intent bench`` polls every 20 ms while it times a
     drain (the whole page there took about 2% of the worker's rate)."""
 
-    def __init__(self, metrics: WorkerMetrics | CouponMetrics, host: str, port: int) -> None:
+    def __init__(self, metrics: ServedMetrics, host: str, port: int) -> None:
         self.metrics = metrics
         outer = self
 

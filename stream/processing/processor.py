@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping, MutableMapping, Sequence
 
 from models.scorer import Scores
-from stream.domain.events import InvalidEvent, dlq_record, encode_event, parse_event
+from stream.domain.events import InvalidEvent, dlq_record, encode_event, parse_message
 from stream.domain.state import ItemStats, UserState, event_fingerprint
 from stream.monitoring.drift import DriftMonitor
 from stream.monitoring.metrics import WorkerMetrics, observe_many
@@ -160,9 +160,7 @@ class EventProcessor:
                 latest[partition] = msg
                 epoch = epochs.get(partition, 0)
             try:
-                event = parse_event(msg.value, now_ms)
-                if msg.key is not None and msg.key != event.user_id.encode():
-                    raise InvalidEvent("key_mismatch", "message key is not the event's user_id")
+                event = parse_message(msg.value, msg.key, now_ms)
             except InvalidEvent as exc:
                 await self._to_dlq(msg, exc.reason, exc.detail)
                 result.dlq += 1

@@ -14,6 +14,7 @@ import yaml
 
 from stream.commands.report import DASHBOARD, load_panels
 from stream.config import REPO_ROOT, Settings
+from stream.monitoring.archive_metrics import ArchiveMetrics
 from stream.monitoring.metrics import WorkerMetrics
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -28,9 +29,10 @@ def tool(name: str) -> str:
 
 
 def exported_metric_names() -> set[str]:
-    """Every sample name the worker's /metrics can show."""
+    """Every sample name the worker's and the archiver's /metrics can show."""
     names: set[str] = set()
-    for family in WorkerMetrics().registry.collect():
+    families = [*WorkerMetrics().registry.collect(), *ArchiveMetrics().registry.collect()]
+    for family in families:
         base = family.name
         names |= {
             "counter": {f"{base}_total", f"{base}_created"},
@@ -59,7 +61,7 @@ def compose_config() -> dict:
     return yaml.safe_load(out.stdout)
 
 
-INTENT_SERVICES = ("train", "worker", "replayer", "coupons")
+INTENT_SERVICES = ("train", "worker", "replayer", "coupons", "archive")
 
 
 def test_docker_compose_config_is_valid_and_builds_one_image_for_every_intent_service() -> None:
@@ -74,6 +76,7 @@ def test_docker_compose_config_is_valid_and_builds_one_image_for_every_intent_se
         "alertmanager",
         "grafana",
         "coupons",
+        "archive",
     } <= set(services)
     assert len({(services[n]["image"], str(services[n]["build"])) for n in INTENT_SERVICES}) == 1
     assert services["worker"]["build"]["dockerfile"] == "deploy/Dockerfile"
@@ -81,7 +84,7 @@ def test_docker_compose_config_is_valid_and_builds_one_image_for_every_intent_se
 
 def test_long_running_services_restart_and_the_worker_scales() -> None:
     services = compose_config()["services"]
-    for name in ("kafka", "worker", "coupons", "prometheus", "alertmanager", "grafana"):
+    for name in ("kafka", "worker", "coupons", "archive", "prometheus", "alertmanager", "grafana"):
         assert services[name].get("restart") == "unless-stopped", name
     for name in ("train", "kafka-init", "replayer"):  # one-shot: a failure is reported, not looped
         assert services[name].get("restart", "no") == "no", name
@@ -113,7 +116,7 @@ def test_kafka_listens_for_the_host_and_the_containers_use_the_internal_listener
     assert advertised["localhost:9092"] == "HOST" and advertised["kafka:19092"] == "INTERNAL"
     assert kafka["KAFKA_INTER_BROKER_LISTENER_NAME"] == "INTERNAL"
     assert services["kafka"]["ports"] == ["127.0.0.1:9092:9092/tcp"]  # the host only, not its network
-    for name in ("worker", "replayer", "coupons"):
+    for name in ("worker", "replayer", "coupons", "archive"):
         assert services[name]["environment"]["INTENT_BOOTSTRAP"] == "kafka:19092", name
     assert "kafka:19092" in services["kafka-init"]["command"][0]
     # real Kafka answers a waiting fetch when data arrives: the embedded broker's 10 ms
@@ -201,8 +204,8 @@ def test_alert_rules_cover_the_budgets_and_use_real_metrics() -> None:
     known = exported_metric_names()
     for r in rules:
         used = metrics_in(r["expr"])
-        if re.search(r"\bup\{", r["expr"]):  # Prometheus's own scrape health
-            assert 'job="intent-worker"' in r["expr"], r["alert"]
+        if re.search(r"\bup\{", r["expr"]):  # Prometheus's own scrape health, of a job we scrape
+            assert re.search(r'job="(intent-worker|intent-archive)"', r["expr"]), r["alert"]
         else:
             assert used, r["alert"]
         assert used <= known, r["alert"]
@@ -224,13 +227,16 @@ def test_dashboard_has_the_panels_and_every_query_names_an_exported_metric() -> 
         "Users in state",
         "Live precision / recall / F1",
         "Model version",
+        "Archive: events written / skipped",
+        "Archive: lag per partition",
+        "Archive: seconds since the last file",
     } <= titles
     known = exported_metric_names()
     for p in panels:
         assert p.targets, p.title
         for expr, _ in p.targets:
             used = metrics_in(expr)
-            assert used and used <= known, f"{p.title}: {used - known} not exported by the worker"
+            assert used and used <= known, f"{p.title}: {used - known} not exported by the worker or archive"
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids))
 
@@ -250,9 +256,26 @@ def test_grafana_provisioning_points_at_prometheus_and_the_dashboard_folder() ->
 
 def test_prometheus_finds_every_worker_replica_by_dns() -> None:
     prom = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
-    (job,) = prom["scrape_configs"]
+    (job,) = [j for j in prom["scrape_configs"] if "dns_sd_configs" in j]
     (sd,) = job["dns_sd_configs"]
     assert job["job_name"] == "intent-worker"  # the alerts' up{job="intent-worker"}
     assert (sd["names"], sd["type"], sd["port"]) == (["worker"], "A", Settings().metrics_port)
     assert "worker" in compose_config()["services"]
     assert Path(DEPLOY / "prometheus" / prom["rule_files"][0]).exists()
+
+
+def test_the_archive_runs_in_its_own_service_with_a_volume_a_health_check_and_a_scrape_job() -> None:
+    """``intent archive`` in compose: its Parquet files in a volume the image's user owns,
+    healthy on its own metrics port, scraped by Prometheus under job intent-archive."""
+    compose = compose_config()
+    archive = compose["services"]["archive"]
+    env, port = archive["environment"], Settings().archive_metrics_port
+    assert archive["command"] == ["archive"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in archive["volumes"]}
+    assert mounts[env["INTENT_ARCHIVE_DIR"]] in compose["volumes"]
+    assert env["INTENT_ARCHIVE_DIR"] == "/archive"
+    assert "chown intent:intent /models /coupons /state /archive" in (DEPLOY / "Dockerfile").read_text()
+    assert f"127.0.0.1:{port}/healthz" in " ".join(archive["healthcheck"]["test"])
+    prom = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (job,) = [j for j in prom["scrape_configs"] if j["job_name"] == "intent-archive"]
+    assert job["static_configs"][0]["targets"] == [f"archive:{port}"]

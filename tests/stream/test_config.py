@@ -38,6 +38,10 @@ def test_ssl_and_plaintext() -> None:
         {"INTENT_THRESHOLD": "-1"},
         {"INTENT_HORIZON_MIN": "0"},
         {"INTENT_COOLDOWN_S": "soon"},
+        {"INTENT_ARCHIVE_ROLL_EVENTS": "0"},
+        {"INTENT_ARCHIVE_ROLL_S": "0"},
+        {"INTENT_ARCHIVE_UTC_OFFSET_H": "20"},
+        {"INTENT_ARCHIVE_METRICS_PORT": "70000"},
     ],
 )
 def test_bad_values_are_refused(env: dict) -> None:

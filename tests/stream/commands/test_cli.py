@@ -52,7 +52,8 @@ def test_help_lists_commands_and_environment() -> None:
 def test_missing_file_and_bad_arguments(tmp_path: Path) -> None:
     assert "no such file" in one_line_error(run("replay", str(tmp_path / "nope.csv")))
     assert "--speed" in one_line_error(run("replay", "x.csv", "--speed", "fast"))
-    assert "invalid choice" in one_line_error(run("replay", "x.csv", "--format", "parquet"))
+    assert "invalid choice" in one_line_error(run("replay", "x.csv", "--format", "avro"))
+    assert "--since: not a date" in one_line_error(run("quality", "x.csv", "--since", "monday"))
     assert "INTENT_PARTITIONS" in one_line_error(run("worker", env={"INTENT_PARTITIONS": "many"}))
 
 
@@ -148,3 +149,47 @@ def test_quality_counts_rows_out_of_the_data_sets_time_range(tmp_path, capsys) -
     assert main(["quality", str(data), "--json"]) == 0
     r = orjson.loads(capsys.readouterr().out)
     assert r["skipped_rows"] == {"out_of_range": 1} and r["events"] == 49 and r["validity"] == 0.98
+
+
+@pytest.fixture(scope="module")
+def jd_archive(tmp_path_factory: pytest.TempPathFactory, jdata_events: list) -> Path:
+    """The JD sample as an event archive, in China time like the file readers' days."""
+    from stream.archive.flush import archive_events
+
+    root = tmp_path_factory.mktemp("archive")
+    archive_events(root, jdata_events, day_offset_ms=-8 * 3_600_000)
+    return root
+
+
+def test_evaluate_state_and_quality_read_an_archive_and_a_window_as_they_read_the_file(
+    jd_archive: Path, jdata_dir: Path, quick_model, tmp_path: Path, capsys
+) -> None:
+    """The archive (detected, or --format parquet) and --since/--until give the same figures
+    as the file: the training entry points read it through the same reader."""
+    import orjson
+
+    april = ["--since", "2016-04-01", "--until", "2016-05-01"]
+
+    def json_of(*args: str) -> dict:
+        assert main([*args, "--json"]) == 0
+        return orjson.loads(capsys.readouterr().out)
+
+    from_file = json_of("evaluate", "--model", str(quick_model[0]), str(jdata_dir), *april)
+    from_archive = json_of("evaluate", "--model", str(quick_model[0]), str(jd_archive), *april)
+    assert from_archive == from_file and 0 < from_file["n_examples"]
+    for data, name in ((jdata_dir, "file"), (jd_archive, "archive")):
+        assert main(["state", "--offline", str(data), *april, "--dump", str(tmp_path / f"{name}.jsonl")]) == 0
+    assert (tmp_path / "archive.jsonl").read_bytes() == (tmp_path / "file.jsonl").read_bytes()
+    assert capsys.readouterr().out.count("wrote ") == 2
+    file_quality = json_of("quality", str(jdata_dir), "--since", "2016-03-01")
+    archive_quality = json_of("quality", str(jd_archive), "--format", "parquet", "--since", "2016-03-01")
+    for key in ("events", "completeness", "validity", "missing_share", "by_source"):
+        assert archive_quality[key] == file_quality[key], key
+
+
+def test_archive_refuses_a_directory_of_another_time_zone_in_one_line(jd_archive: Path) -> None:
+    err = one_line_error(run("archive", "--dir", str(jd_archive), "--bootstrap", "127.0.0.1:1"))
+    assert "holds days that start +8 h from UTC, but INTENT_ARCHIVE_UTC_OFFSET_H is 0" in err
+    china = {"INTENT_ARCHIVE_UTC_OFFSET_H": "8"}
+    err = one_line_error(run("archive", "--dir", str(jd_archive), "--bootstrap", "127.0.0.1:1", env=china))
+    assert "cannot reach Kafka" in err
