@@ -58,7 +58,8 @@ import orjson
 from aiokafka import ConsumerRebalanceListener
 
 from stream.config import Settings
-from stream.monitoring.metrics import CouponMetrics, MetricsServer
+from stream.monitoring.coupon_metrics import CouponMetrics
+from stream.monitoring.metrics_server import MetricsServer
 from stream.processing.intents import Intent, InvalidIntent, decode_intent
 
 __all__ = ["CouponPolicy", "CouponDecision", "CouponBook", "run_coupons", "CSV_FIELDS"]

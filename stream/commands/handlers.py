@@ -85,7 +85,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def run_worker(settings: Settings) -> None:
-    from stream.monitoring.metrics import MetricsServer
+    from stream.monitoring.metrics_server import MetricsServer
     from stream.runtime.app import create_worker, faust_worker
     from stream.runtime.membership import evict_predecessor
 

@@ -9,9 +9,11 @@ and a read; none of them touches Kafka or Faust.
 0.5
 """
 
+from stream.monitoring.coupon_metrics import CouponMetrics
 from stream.monitoring.drift import DriftMonitor
 from stream.monitoring.live_accuracy import LiveAccuracy
-from stream.monitoring.metrics import CouponMetrics, MetricsServer, PartitionGauge, WorkerMetrics
+from stream.monitoring.metrics import PartitionGauge, WorkerMetrics
+from stream.monitoring.metrics_server import MetricsServer
 from stream.monitoring.outcomes import OutcomeMonitor
 from stream.monitoring.quality import QualityConfig, QualityMonitor, Verdict, assess_events
 

@@ -16,7 +16,7 @@ from stream.io.broker import free_port
 from stream.io.kafka import ensure_topics, producer, read_topic
 from stream.io.replay import replay_events
 from stream.io.worker_process import scrape
-from stream.monitoring.metrics import CouponMetrics
+from stream.monitoring.coupon_metrics import CouponMetrics
 from stream.processing.intents import INTENT_SCHEMA_VERSION, Intent, decode_intent, encode_intent
 from tests.conftest import settings_for, wait_for
 
