@@ -22,13 +22,14 @@ every loader of an artifact takes.
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp())
 >>> reg = ModelRegistry(root)
+>>> def writer(version):
+...     return lambda out: out.mkdir() or (out / "manifest.json").write_text(f'{{"model_version": "{version}"}}')
 >>> for v in ("v1", "v2"):
-...     staged = reg.staging(); (staged / "manifest.json").write_text('{"model_version": "%s"}' % v)
-...     _ = reg.add(staged)
->>> reg.current() is None, [i.version for i in reg.versions()]
-(True, ['v1', 'v2'])
->>> reg.promote("v1"), reg.promote("v2"), reg.current()
-((None, 'v1'), ('v1', 'v2'), 'v2')
+...     _ = reg.add_written(writer(v))
+>>> reg.current(), [i.version for i in reg.versions()]  # the first version added is served
+('v1', ['v1', 'v2'])
+>>> reg.promote("v2"), reg.current()
+(('v1', 'v2'), 'v2')
 >>> served_path(root) == root / "versions" / "v2"
 True
 >>> reg.rollback(), reg.current()
@@ -41,8 +42,10 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "ModelRegistry",
@@ -174,6 +177,19 @@ class ModelRegistry:
             tmp.rename(target)
             shutil.rmtree(artifact, ignore_errors=True)
         return str(version)
+
+    def add_written(self, write: Callable[[Path], Any], promote: bool = False) -> tuple[str, Any]:
+        """A version written by ``write(directory)`` (``intent train``), added; promoted when
+        asked or when nothing is served yet. Returns (the version, what ``write`` returned)."""
+        staging = self.staging()
+        try:
+            written = write(staging / "model")
+            version = self.add(staging / "model")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if promote or self.current() is None:
+            self.promote(version)
+        return version, written
 
     def write_pointer(self, pointer: Pointer) -> None:
         """Replace ``current`` atomically (a reader sees the old or the new pointer)."""

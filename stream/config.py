@@ -42,7 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Default file locations: beside the code in a source checkout; for an installed
 # package (REPO_ROOT is then site-packages) relative to the working directory.
 _CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
-DEFAULT_MODEL_DIR = (REPO_ROOT if _CHECKOUT else Path()) / "artifacts" / "model"
+DEFAULT_MODEL_DIR = (REPO_ROOT if _CHECKOUT else Path()) / "artifacts" / "registry"
 DEFAULT_SAMPLE_DATA = (
     (REPO_ROOT.parent if _CHECKOUT else Path("..")) / "shared" / "data" / "jdata-2016-sample"
 )

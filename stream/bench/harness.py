@@ -26,6 +26,7 @@ __all__ = [
     "ensure_model",
     "run_directory",
     "bench_broker",
+    "train_served_model",
 ]
 
 
@@ -70,6 +71,19 @@ def processed(m: dict[str, float]) -> float:
     return m.get(PROCESSED, 0.0)
 
 
+def train_served_model(settings: Settings, write: Callable[[Path], Any]) -> None:
+    """A model written by ``write(directory)`` served from ``settings.model_dir``: a new,
+    promoted version of the registry there (the default), or the plain artifact
+    directory it names when one exists there already."""
+    from models.registry import ModelRegistry, is_registry
+
+    path = settings.model_dir
+    if path.exists() and not is_registry(path) and any(path.iterdir()):
+        write(path)
+    else:
+        ModelRegistry(path, keep=settings.model_keep).add_written(write, promote=True)
+
+
 def ensure_model(base: Settings, log: Callable[[str], None]) -> None:
     """Train a quick model into ``base.model_dir`` unless a valid artifact is there."""
     from models.artifact import ArtifactError, verify_artifact
@@ -80,7 +94,10 @@ def ensure_model(base: Settings, log: Callable[[str], None]) -> None:
         from training.pipeline import TrainConfig, train
 
         log(f"no model at {base.model_dir}: training a quick one")
-        train([base.sample_data], base.model_dir, cfg=TrainConfig(quick=True, progress=False), log=log)
+        train_served_model(
+            base,
+            lambda out: train([base.sample_data], out, cfg=TrainConfig(quick=True, progress=False), log=log),
+        )
 
 
 def run_directory(kind: str) -> Path:

@@ -73,10 +73,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from stream.io.kafka import check_partitions, check_reachable, ensure_topics
 
     settings = _settings(args, partitions=args.partitions)
+    if settings.model_sync == "kafka":  # this worker's registry copy, from the topic
+        from stream.io.model_topic import first_model
+
+        asyncio.run(first_model(settings))
     try:
         verify_artifact(settings.model_dir)
+        from stream.runtime.model_loading import challenger_path
+
+        if (challenger := challenger_path(settings)) is not None:
+            verify_artifact(challenger)
     except ArtifactError as exc:
-        raise CommandError(f"{exc} (train one with: intent train DATA --out {settings.model_dir})") from None
+        raise CommandError(
+            f"{exc} (train one with: intent train DATA --registry {settings.model_dir})"
+        ) from None
     asyncio.run(check_reachable(settings))
     asyncio.run(check_partitions(settings))
     asyncio.run(ensure_topics(settings))
@@ -128,6 +138,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import orjson
 
+    from models.registry import is_registry
+    from stream.commands.model_commands import train_into_registry
     from training.pipeline import TrainConfig, train
 
     cfg = TrainConfig(quick=args.quick, progress=not args.json)
@@ -136,7 +148,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.seeds:
         cfg.seeds = tuple(range(args.seeds))
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    report = train(args.data, Path(args.out), args.format, cfg, log=log)
+    out = Path(args.out) if args.out else None
+    if out is None or is_registry(out):  # a new version beside the others, never over the served one
+        root = out or Path(args.registry or Settings.from_env().model_dir)
+        run = lambda o: train(args.data, o, args.format, cfg, log=log)  # noqa: E731
+        report = train_into_registry(root, run, args.promote, log)
+        args.out = str(root / "versions" / report["model_version"])
+    else:
+        report = train(args.data, out, args.format, cfg, log=log)
     if args.json:
         keys = (
             "models",

@@ -21,6 +21,7 @@ from pathlib import Path
 from models.artifact import ArtifactError, LoadedModel, load_artifact
 from models.registry import ModelRegistry, is_registry
 from stream.config import Settings
+from stream.io.model_topic import RegistryMirror
 from stream.monitoring.metrics import WorkerMetrics
 from stream.processing.processor import EventProcessor, ServingModel
 from stream.processing.volume import VolumeTarget
@@ -64,6 +65,9 @@ class ModelLoading:
         self._challenger: LoadedModel | None = None
         target = settings.target_intents_per_day
         self.volume = VolumeTarget(target, share) if target else None
+        self.mirror: RegistryMirror | None = (
+            RegistryMirror(settings) if settings.model_sync == "kafka" else None
+        )
 
     def challenger(self) -> LoadedModel | None:
         """The challenger, loaded once (None when none is set, or when it is refused:
@@ -136,6 +140,11 @@ class ModelLoading:
         """Swap a new version into ``proc`` between two batches (one assignment: a batch
         in flight keeps the model it started with), logged with both versions; the old
         model's scoring process is closed after the batch in flight (and its retry)."""
+        if self.mirror is not None:  # versions and the pointer from the models topic first
+            try:
+                await self.mirror.pull()
+            except Exception as exc:  # the broker is away: the next poll tries again
+                log.warning("could not read %s: %r", self.settings.topic_models, exc)
         swapped = await self.newer(proc.model)
         if swapped is None:
             return False
