@@ -23,7 +23,8 @@ every loader of an artifact takes.
 >>> root = Path(tempfile.mkdtemp())
 >>> reg = ModelRegistry(root)
 >>> def writer(version):
-...     return lambda out: out.mkdir() or (out / "manifest.json").write_text(f'{{"model_version": "{version}"}}')
+...     body = f'{{"model_version": "{version}"}}'
+...     return lambda out: out.mkdir() or (out / "manifest.json").write_text(body)
 >>> for v in ("v1", "v2"):
 ...     _ = reg.add_written(writer(v))
 >>> reg.current(), [i.version for i in reg.versions()]  # the first version added is served
