@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -65,11 +66,19 @@ class _RecentScores:
         return int(self.current.n + self.previous.n)
 
     def quantile(self, rank: float) -> float:
+        """The threshold that leaves about ``1 - rank`` of the scores at or above it. Scores
+        can tie (a forest's leaves): then either the tied value or the next float up,
+        whichever leaves the share nearer the one wanted."""
         merged = self._new(200)
         for sketch in (self.previous, self.current):
             if sketch.n:
                 merged.merge(sketch)
-        return float(merged.get_quantile(rank))
+        t = float(merged.get_quantile(rank))
+        with_ties = 1.0 - merged.get_rank(t, inclusive=False)  # p >= t
+        without = 1.0 - merged.get_rank(t, inclusive=True)  # p > t
+        if abs(without - (1.0 - rank)) < abs(with_ties - (1.0 - rank)):
+            return float(np.nextafter(np.float32(t), np.float32(2.0)))
+        return t
 
 
 class VolumeTarget:
@@ -83,7 +92,7 @@ class VolumeTarget:
         self,
         per_day: float,
         share: Callable[[], float] = lambda: 1.0,
-        window: int = 100_000,
+        window: int = 20_000,
         min_scores: int = 1_000,
         keep_pairs: int = 4_096,
     ) -> None:
@@ -158,3 +167,16 @@ class VolumeTarget:
     def seed(self, version: str, scores: np.ndarray) -> None:
         """A new version's scores of :meth:`recent_pairs`, before it serves."""
         self._sketch(version).update(scores)
+
+    def prepare(self, scorer: Any, challenger: str | None = None) -> bool:
+        """Score :meth:`recent_pairs` with a new version's ``scorer`` (blocking: the worker
+        runs it in a thread) and seed its sketch (and the challenger's, named
+        ``challenger``, when the scorer shadow-scores one). False when nothing was seeded."""
+        pairs = self.recent_pairs()
+        if pairs is None:
+            return False
+        scores = scorer.score(*pairs)
+        self.seed(scorer.model_version, scores.probability)
+        if challenger is not None and scores.challenger is not None:
+            self.seed(challenger, scores.challenger.probability)
+        return True

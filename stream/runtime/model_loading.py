@@ -171,14 +171,10 @@ class ModelLoading:
     async def _seed(self, model: ServingModel) -> None:
         """The new version's scores of the latest pairs, into its volume sketch."""
         assert self.volume is not None
-        pairs = self.volume.recent_pairs()
-        if pairs is None:
-            return
+        challenger = model.challenger.version if model.challenger is not None else None
         try:
-            scores = await asyncio.get_running_loop().run_in_executor(None, model.scorer.score, *pairs)
+            await asyncio.get_running_loop().run_in_executor(
+                None, self.volume.prepare, model.scorer, challenger
+            )
         except Exception as exc:  # the first batches seed it instead
             log.warning("could not seed model %s's threshold: %r", model.scorer.model_version, exc)
-            return
-        self.volume.seed(model.scorer.model_version, scores.probability)
-        if scores.challenger is not None and model.challenger is not None:
-            self.volume.seed(model.challenger.version, scores.challenger.probability)
