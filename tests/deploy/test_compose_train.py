@@ -108,7 +108,7 @@ def test_train_on_a_mount_point_writes_the_artifact_and_a_retrain_swaps_it_in(
         "$@" > '{out}/first.log' 2>&1; echo $? > '{out}/first.rc'
         cp -r '{model}' '{out}/first'
         "$@" > '{out}/again.log' 2>&1; echo $? > '{out}/again.rc'
-        intent train "$INTENT_SAMPLE_DATA" --out "$INTENT_MODEL_DIR" --quick > '{out}/retrain.log' 2>&1
+        intent train "$INTENT_SAMPLE_DATA" --registry "$INTENT_MODEL_DIR" --quick --promote > '{out}/retrain.log' 2>&1
         echo $? > '{out}/retrain.rc'
         cp -r '{model}' '{out}/retrained'
         ls -A '{volume}' > '{out}/volume.ls'
@@ -134,8 +134,11 @@ def test_train_on_a_mount_point_writes_the_artifact_and_a_retrain_swaps_it_in(
     assert read("retrain.rc") == "0", read("retrain.log")
     second = load_artifact(out / "retrained").manifest
     assert second["model_version"] != first["model_version"]
-    # swapped in by rename: nothing left beside it but the artifact
+    # a new version beside the first in the registry, promoted; nothing else in the volume
     assert read("volume.ls").split() == [model.name]
+    assert sorted(p.name for p in (out / "retrained" / "versions").iterdir()) == sorted(
+        [first["model_version"], second["model_version"]]
+    )
     assert orjson.loads((out / "retrained" / "manifest.json").read_bytes())["library_versions"]
 
 
