@@ -108,7 +108,8 @@ def test_train_on_a_mount_point_writes_the_artifact_and_a_retrain_swaps_it_in(
         "$@" > '{out}/first.log' 2>&1; echo $? > '{out}/first.rc'
         cp -r '{model}' '{out}/first'
         "$@" > '{out}/again.log' 2>&1; echo $? > '{out}/again.rc'
-        intent train "$INTENT_SAMPLE_DATA" --registry "$INTENT_MODEL_DIR" --quick --promote > '{out}/retrain.log' 2>&1
+        intent train "$INTENT_SAMPLE_DATA" --registry "$INTENT_MODEL_DIR" --quick --promote \
+            > '{out}/retrain.log' 2>&1
         echo $? > '{out}/retrain.rc'
         cp -r '{model}' '{out}/retrained'
         ls -A '{volume}' > '{out}/volume.ls'
