@@ -27,6 +27,7 @@ __all__ = [
     "run_directory",
     "bench_broker",
     "train_served_model",
+    "challenger_registry",
 ]
 
 
@@ -119,3 +120,32 @@ def bench_broker(base: Settings, run_dir: Path) -> Iterator[Settings]:
         yield replace(base, bootstrap=broker.bootstrap)
     finally:
         broker.stop()
+
+
+def challenger_registry(model_dir: Path, run_dir: Path) -> tuple[Path, str]:
+    """A registry in ``run_dir`` serving the artifact served from ``model_dir``, with a
+    challenger beside it: the same artifact recalibrated (its forest branch's Platt
+    intercept moved), which costs what any challenger of the same architecture costs.
+    Returns the registry and the challenger's version."""
+    import shutil
+
+    import orjson
+
+    from models.registry import ModelRegistry, served_path
+
+    source = served_path(model_dir)
+    registry = ModelRegistry(run_dir / f"challenger-registry-{uuid.uuid4().hex[:6]}")
+    version = ""
+    for shift in (0.0, 0.5):
+
+        def write(out: Path, shift: float = shift) -> str:
+            shutil.copytree(source, out)
+            manifest = orjson.loads((out / "manifest.json").read_bytes())
+            if shift:
+                manifest["model_version"] += "-recalibrated"
+                manifest["fusion"]["calibration"]["forest"]["b"] += shift
+            (out / "manifest.json").write_bytes(orjson.dumps(manifest))
+            return str(manifest["model_version"])
+
+        version = registry.add_written(write)[0]
+    return registry.root, version
