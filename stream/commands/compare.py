@@ -155,7 +155,7 @@ def compare_from_prometheus(url: str, window: str = "1h") -> dict[str, Any]:
     for role, (_, counts) in chosen.items():  # one pseudo-user an outcome: Prometheus has no users
         rows = [(f"{o}{k}", o) for o in ("tp", "fp", "fn") for k in range(round(counts.get(o, 0.0)))]
         pseudo[role] = user_counts(rows)
-    live = {}
+    live: dict[str, dict[str, float]] = {}
     for r in api.query("max by (metric, bound) (intent_challenger_difference)"):
         live.setdefault(r["metric"]["metric"], {})[r["metric"]["bound"]] = float(r["value"][1])
     return {

@@ -25,6 +25,7 @@ import asyncio
 import hashlib
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ async def ensure_model_topic(settings: Settings) -> None:
         await admin.close()
 
 
-async def _send(settings: Settings, records: list[tuple[bytes, bytes | None]]) -> None:
+async def _send(settings: Settings, records: Sequence[tuple[bytes, bytes | None]]) -> None:
     from stream.io.kafka import producer
 
     await ensure_model_topic(settings)

@@ -24,7 +24,7 @@ from dataclasses import replace
 from models.scorer import Scores
 from stream.domain.events import InvalidEvent, dlq_record, encode_event, parse_event
 from stream.domain.state import ItemStats, UserState, event_fingerprint
-from stream.monitoring.comparison import METRICS, ShadowComparison
+from stream.monitoring.comparison import ShadowComparison
 from stream.monitoring.drift import DriftMonitor
 from stream.monitoring.metrics import WorkerMetrics, observe_many
 from stream.monitoring.outcomes import CHALLENGER, CHAMPION, OutcomeMonitor
@@ -130,12 +130,9 @@ class EventProcessor:
 
     def shadow_gate(self) -> IntentGate | None:
         """The challenger's gate (None when none is shadow scored)."""
-        c = self.model.challenger
-        return (
-            None
-            if c is None
-            else IntentGate(c.policy.threshold, self.cooldown_ms, c.policy.horizon_ms, c.version)
-        )
+        if (c := self.model.challenger) is None:
+            return None
+        return IntentGate(c.policy.threshold, self.cooldown_ms, c.policy.horizon_ms, c.version)
 
     async def _to_dlq(self, msg: RawMessage, reason: str, detail: str) -> None:
         self.metrics.dlq.labels(reason=reason).inc()
@@ -319,8 +316,8 @@ class EventProcessor:
                     closed += 1
         self.outcomes.flush(self.metrics)
         compared = self.comparison.result() if self.model.challenger is not None else None
-        for metric in METRICS if compared is not None else ():
-            for bound, value in zip(("estimate", "lower", "upper"), compared.difference[metric]):
+        for metric, bounds in compared.difference.items() if compared is not None else ():
+            for bound, value in zip(("estimate", "lower", "upper"), bounds):
                 self.metrics.challenger_difference.labels(metric=metric, bound=bound).set(value)
         return closed
 
@@ -389,10 +386,10 @@ class EventProcessor:
             if role == CHAMPION:
                 assert staged.U is not None and staged.I is not None
                 self.volume.remember(staged.U, staged.I, staged.sizes)
-            p = scores.probability
-            gate = replace(
-                gate, threshold=self.volume.threshold(gate.version, p, staged.event_ts, gate.threshold, role)
+            threshold = self.volume.threshold(
+                gate.version, scores.probability, staged.event_ts, gate.threshold, role
             )
+            gate = replace(gate, threshold=threshold)
         self.metrics.threshold.labels(model_version=gate.version, role=role).set(gate.threshold)
         gates = self.gates if role == CHAMPION else self.challenger_gates
         gated = gate_scored(staged, scores, gates, gate, now_ms, self.max_intent_age_ms, self.quality.is_bot)

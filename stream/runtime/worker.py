@@ -133,8 +133,7 @@ class Worker:
         self._processor: EventProcessor | None = None
         self._building = asyncio.Lock()
         # the volume target's share of the fleet: the events partitions this worker owns
-        share = lambda: len(self.upkeep.events_partitions) / settings.partitions  # noqa: E731
-        self.models = ModelLoading(settings, self.metrics, self.SCORE_TIMEOUT_S, share)
+        self.models = ModelLoading(settings, self.metrics, self.SCORE_TIMEOUT_S, self._fleet_share)
         self._acking: asyncio.Future[None] | None = None
         session_ms = int(settings.session_timeout_s * 1000)
         self.rebalance = RebalanceBarrier(timeout_s=session_ms / 2000)
@@ -160,6 +159,10 @@ class Worker:
         app.on_partitions_revoked.connect(self.on_partitions_revoked)
         app.on_partitions_assigned.connect(self.on_partitions_assigned)
         app.on_rebalance_complete.connect(self.on_rebalance_complete)
+
+    def _fleet_share(self) -> float:
+        """This worker's share of the fleet's traffic: the events partitions it owns."""
+        return len(self.upkeep.events_partitions) / self.settings.partitions
 
     # -- output ---------------------------------------------------------------------
     def _aiokafka_producer(self) -> Any:
