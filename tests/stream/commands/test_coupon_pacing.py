@@ -1,5 +1,12 @@
 """Coupons paced over the day go to better intents than first come, first served, and
-never exceed the budget (the Taobao test days replayed, a budget of 10% of the intents)."""
+never exceed the budget (the Taobao test days replayed, a budget of 10% of the intents).
+
+The suite's model is the quick JD.com one (a Taobao model takes 20 minutes and 4 GB to
+train): on Taobao its probabilities barely predict purchases, so the realised purchase
+rate of either policy is a handful of purchases that moves from run to run (the KLL
+sketches are randomised) and is printed, not asserted. With a quick Taobao model the paced
+coupons were bought within a day 4.0-4.2% of the time against 2.1-2.6% (three replays;
+docs/operations.md, the marketing consumer)."""
 
 from __future__ import annotations
 
@@ -33,5 +40,4 @@ def test_paced_coupons_are_better_than_first_come_first_served(taobao_swap_repla
         assert max(Counter(i.event_ts // DAY_MS for i in granted).values()) <= budget  # never over budget
         figures[pacing] = (np.mean([i.probability for i in granted]), np.mean([realised(i) for i in granted]))
         print(pacing, len(granted), figures[pacing])
-    assert figures["quantile"][0] > figures["fcfs"][0]  # mean probability
-    assert figures["quantile"][1] > figures["fcfs"][1]  # realised purchase rate
+    assert figures["quantile"][0] > 1.1 * figures["fcfs"][0]  # mean probability
