@@ -18,7 +18,6 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
-import orjson
 import pytest
 
 from models.artifact import load_artifact
@@ -140,7 +139,7 @@ def test_train_on_a_mount_point_writes_the_artifact_and_a_retrain_swaps_it_in(
     assert sorted(p.name for p in (out / "retrained" / "versions").iterdir()) == sorted(
         [first["model_version"], second["model_version"]]
     )
-    assert orjson.loads((out / "retrained" / "manifest.json").read_bytes())["library_versions"]
+    assert second["library_versions"]
 
 
 def test_train_says_in_one_line_how_to_give_it_data_when_the_mount_is_empty(tmp_path: Path) -> None:
