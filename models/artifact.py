@@ -12,7 +12,8 @@ Layout::
 
 :func:`load_artifact` refuses, with :class:`ArtifactError`, a directory whose manifest
 is missing or malformed, whose feature spec differs from this code's, or any of whose
-files is missing or fails its checksum. Saving writes a temporary sibling and renames
+files is missing or fails its checksum. Both take a registry too (:mod:`models.registry`):
+its current version is loaded. Saving writes a temporary sibling and renames
 it into place, so a reader never sees half an artifact.
 """
 
@@ -35,6 +36,7 @@ from models.calibration import PlattCalibrator
 from models.cold_start import ColdStartPrior
 from models.forest import DeepForest
 from models.fusion import FusedScorer
+from models.registry import served_path
 from models.resnet import PurchaseResNet
 from models.versions import library_versions, version_mismatch
 from stream.domain.catalogue import Catalogue
@@ -146,8 +148,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def verify_artifact(path: Path) -> dict[str, Any]:
-    """Check manifest, feature spec and every checksum; returns the manifest."""
-    path = Path(path)
+    """Check manifest, feature spec and every checksum; returns the manifest. ``path``:
+    an artifact directory, or a registry (its current version, see :mod:`models.registry`)."""
+    path = served_path(path)
     manifest = read_manifest(path)
     code = FeatureSpec()
     code_spec = FeatureSpec(**{**manifest["feature_spec"], "version": code.version, "layout": code.layout})
@@ -175,8 +178,9 @@ def verify_artifact(path: Path) -> dict[str, Any]:
 
 
 def load_artifact(path: Path | str) -> LoadedModel:
-    """Verify, then load. Nothing is unpickled before its checksum matched."""
-    path = Path(path)
+    """Verify, then load (``path``: as :func:`verify_artifact` takes it). Nothing is
+    unpickled before its checksum matched."""
+    path = served_path(path)
     manifest = verify_artifact(path)
     spec = FeatureSpec(**manifest["feature_spec"])
     try:

@@ -27,11 +27,15 @@ __all__ = ["Scores", "Scorer"]
 
 @dataclass(frozen=True)
 class Scores:
-    """Fused probability and the two components, one entry per row."""
+    """Fused probability and the two components, one entry per row; with shadow scoring
+    (:class:`models.shadow.ShadowScorer`), the challenger's scores of the same rows and
+    the seconds they took."""
 
     probability: np.ndarray
     resnet: np.ndarray
     forest: np.ndarray
+    challenger: Scores | None = None
+    challenger_s: float = 0.0
 
 
 class Scorer(Protocol):

@@ -34,13 +34,15 @@ __all__ = [
     "ITEMS_TABLE",
     "GATES_TABLE",
     "SOURCES_TABLE",
+    "CHALLENGER_GATES_TABLE",
+    "TABLES",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Default file locations: beside the code in a source checkout; for an installed
 # package (REPO_ROOT is then site-packages) relative to the working directory.
 _CHECKOUT = (REPO_ROOT / "pyproject.toml").is_file()
-DEFAULT_MODEL_DIR = (REPO_ROOT if _CHECKOUT else Path()) / "artifacts" / "model"
+DEFAULT_MODEL_DIR = (REPO_ROOT if _CHECKOUT else Path()) / "artifacts" / "registry"
 DEFAULT_ARCHIVE_DIR = (REPO_ROOT if _CHECKOUT else Path()) / "data" / "archive"
 DEFAULT_SAMPLE_DATA = (
     (REPO_ROOT.parent if _CHECKOUT else Path("..")) / "shared" / "data" / "jdata-2016-sample"
@@ -54,6 +56,8 @@ class SettingsError(ValueError):
 
 #: the worker's tables; each has a changelog topic (:meth:`Settings.changelog_topic`)
 USERS_TABLE, ITEMS_TABLE, GATES_TABLE, SOURCES_TABLE = "users", "items", "gates", "sources"
+CHALLENGER_GATES_TABLE = "challenger-gates"  # the shadow-scored model's gates
+TABLES = (USERS_TABLE, ITEMS_TABLE, GATES_TABLE, SOURCES_TABLE, CHALLENGER_GATES_TABLE)
 #: the table stores INTENT_STORE may name (stream.store.stores)
 STORES = ("memory://", "rocksdb://")
 
@@ -67,6 +71,8 @@ class Topics:
     intents: str = "purchase-intent"
     item_events: str = "events-by-item"
     coupons: str = "coupons"
+    shadow_intents: str = "purchase-intent-shadow"
+    feature_log: str = "feature-log"
 
     def names(self) -> tuple[str, ...]:
         """Every topic we create (tables' changelogs are Faust's own)."""
@@ -91,11 +97,15 @@ class Settings:
     topic_intents: str = _opt("purchase-intent", "output topic")
     topic_item_events: str = _opt("events-by-item", "valid events re-keyed by item")
     topic_coupons: str = _opt("coupons", "coupon decisions (intent coupons)")
+    topic_shadow_intents: str = _opt("purchase-intent-shadow", "the challenger's would-be intents")
+    topic_feature_log: str = _opt("feature-log", "a sample of scored pairs with their features")
+    topic_models: str = _opt("model-registry", "model versions and the current pointer (sync=kafka)")
     coupon_min_p: float = _opt(0.0, "coupons: lowest intent probability")
     coupon_max_p: float = _opt(1.0, "coupons: highest intent probability (above: buys anyway)")
     coupon_cooldown_s: float = _opt(86400.0, "coupons: at most one per user per this (event time)")
     coupon_daily_budget: int = _opt(1000, "coupons: most per UTC day of processing")
     coupon_metrics_port: int = _opt(9109, "coupons: metrics/health port (0 = off)")
+    coupon_pacing: str = _opt("quantile", "coupons: quantile (the day's best, paced) | fcfs (arrival order)")
     archive_dir: Path = _opt(DEFAULT_ARCHIVE_DIR, "intent archive: its directory (date=YYYY-MM-DD/*.parquet)")
     archive_roll_events: int = _opt(1_000_000, "intent archive: most events in a partition's open files")
     archive_roll_s: float = _opt(300.0, "intent archive: ... or this long after their first (then committed)")
@@ -106,7 +116,12 @@ class Settings:
     outlier_sigmas: float = _opt(3.0, "outlier bound in rolling sigmas")
     bot_min_per_minute: int = _opt(60, "events per user per minute before a user can be marked a bot")
     exclude_outliers: int = _opt(0, "1: keep price-outlier events out of the features")
-    model_dir: Path = _opt(DEFAULT_MODEL_DIR, "trained model artifact")
+    model_dir: Path = _opt(DEFAULT_MODEL_DIR, "model registry (serves its current version) or artifact")
+    model_keep: int = _opt(5, "registry: versions kept (never the served one, its predecessor, a challenger)")
+    model_sync: str = _opt("", "registry: empty = the directory alone | kafka: mirror INTENT_TOPIC_MODELS")
+    challenger: str = _opt("", "registry version shadow-scored beside the served one; empty = none")
+    target_intents_per_day: float | None = _opt(None, "intents a day for the fleet: sets the threshold")
+    feature_log_rate: float = _opt(0.001, "share of scored pairs logged with features (0 = off)")
     sample_data: Path = _opt(DEFAULT_SAMPLE_DATA, "clickstream the demo replays and trains on")
     metrics_host: str = _opt("127.0.0.1", "metrics/health bind address")
     metrics_port: int = _opt(9108, "metrics/health port (0 = off)")
@@ -140,19 +155,16 @@ class Settings:
         "process", "process: the model runs in a child process (no GIL shared with the event loop) | thread"
     )
     model_threads: int = _opt(1, "threads the model may use per scoring call")
-    model_poll_s: float = _opt(5.0, "how often the worker looks for a new model artifact")
+    model_poll_s: float = _opt(5.0, "how often the worker looks for a new model (or registry pointer)")
     store: str = _opt(
         "memory://",
         "table store: memory:// (restored from the changelogs at every start) | rocksdb:// (on disk in "
         "INTENT_DATA_DIR; a restart reads the changelogs' tail)",
     )
     data_dir: Path = _opt(
-        Path("/tmp/intent-worker"),
-        "worker data (RocksDB tables, group membership), a folder per worker identity",
+        Path("/tmp/intent-worker"), "worker data: RocksDB, member id; a folder per identity"
     )
-    state_ttl_days: float = _opt(
-        30.0, "users and items not seen for this long (event time) are removed; 0 = never"
-    )
+    state_ttl_days: float = _opt(30.0, "users/items unseen this long (event time) are removed; 0 = never")
     state_sweep_s: float = _opt(300.0, "how often the worker looks for state past the retention")
     state_cache: int = _opt(1024, "decoded user states kept in memory (the latest touched)")
     standby_replicas: int = _opt(
@@ -172,9 +184,7 @@ class Settings:
         "member its dead predecessor left behind; auto = HOSTNAME-METRICS_PORT (none when the metrics "
         "port is 0); empty = none",
     )
-    fetch_max_wait_ms: int = _opt(
-        10, "longest a fetch waits for data (the embedded broker never cuts it short)"
-    )
+    fetch_max_wait_ms: int = _opt(10, "longest a fetch waits (the embedded broker never answers early)")
     fetch_max_bytes: int = _opt(
         8 * 1024 * 1024,
         "most a fetch takes from one partition (1 MiB, the clients' default, left a worker in a backlog "
@@ -200,6 +210,8 @@ class Settings:
             intents=self.topic_intents,
             item_events=self.topic_item_events,
             coupons=self.topic_coupons,
+            shadow_intents=self.topic_shadow_intents,
+            feature_log=self.topic_feature_log,
         )
 
     @property
@@ -247,8 +259,15 @@ class Settings:
                 "INTENT_COUPON_MIN_P/MAX_P: need 0 <= min <= max <= 1, got "
                 f"{self.coupon_min_p}, {self.coupon_max_p}"
             )
-        if self.scoring not in ("process", "thread"):
-            raise SettingsError(f"INTENT_SCORING: process or thread, got {self.scoring!r}")
+        for name, allowed in (
+            ("scoring", ("process", "thread")),
+            ("coupon_pacing", ("quantile", "fcfs")),
+            ("model_sync", ("", "kafka")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise SettingsError(f"INTENT_{name.upper()}: one of {allowed}, got {getattr(self, name)!r}")
+        if not 0 <= self.feature_log_rate <= 1 or (self.target_intents_per_day or 0) < 0:
+            raise SettingsError("INTENT_FEATURE_LOG_RATE in [0, 1] and INTENT_TARGET_INTENTS_PER_DAY >= 0")
         if self.max_intent_age_s < 0:
             raise SettingsError(f"INTENT_MAX_INTENT_AGE_S: must be >= 0, got {self.max_intent_age_s}")
         if self.threshold is not None and not 0 <= self.threshold <= 1:
@@ -357,10 +376,10 @@ class Settings:
 
 
 def _type_of(name: str) -> str:
-    for f in fields(Settings):
-        if f.name == name:
-            return str(f.type)
-    raise SettingsError(f"unknown setting {name!r}")
+    found = [str(f.type) for f in fields(Settings) if f.name == name]
+    if not found:
+        raise SettingsError(f"unknown setting {name!r}")
+    return found[0]
 
 
 def _convert(name: str, type_name: Any, raw: Any) -> Any:

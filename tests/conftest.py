@@ -86,3 +86,44 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.25, what: str =
             return last
         time.sleep(interval)
     raise TimeoutError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def add_variant(
+    src: Path, registry: Path, version: str, forest_shift: float = 0.0, w_r: float | None = None
+) -> str:
+    """A copy of the artifact ``src`` added to ``registry`` as ``version``, its forest
+    branch's Platt intercept moved by ``forest_shift`` (a model with another calibration:
+    the same ranking, other probabilities), its ResNet weighed ``w_r`` when given. The
+    manifest holds no checksum of itself, so the copy verifies."""
+    import shutil
+
+    import orjson
+
+    from models.registry import ModelRegistry
+
+    def write(out: Path) -> None:
+        shutil.copytree(src, out)
+        manifest = orjson.loads((out / "manifest.json").read_bytes())
+        manifest["model_version"] = version
+        manifest["fusion"]["calibration"]["forest"]["b"] += forest_shift
+        if w_r is not None:
+            manifest["fusion"]["w_r"], manifest["fusion"]["w_f"] = w_r, 1 - w_r
+        (out / "manifest.json").write_bytes(orjson.dumps(manifest))
+
+    return ModelRegistry(registry).add_written(write)[0]
+
+
+@pytest.fixture(scope="session")
+def taobao_swap_replay(quick_model, tmp_path_factory: pytest.TempPathFactory):
+    """The Taobao test days (after one day of warm-up) through the processor with a target
+    of 1,000 intents a day, hot-swapped at the second test day to a model with another
+    calibration; for the volume and coupon tests."""
+    from stream.processing.volume import VolumeTarget
+    from tests.stream.taobao_replay import replay, test_days
+
+    registry = tmp_path_factory.mktemp("taobao") / "registry"
+    # the quick JD model scores Taobao with few distinct values: a ResNet share spreads them
+    first = add_variant(quick_model[0], registry, "A", w_r=0.5)
+    second = add_variant(quick_model[0], registry, "B-recalibrated", forest_shift=1.5, w_r=0.5)
+    versions = registry / "versions"
+    return replay(test_days(warmup_days=1), [versions / first, versions / second], VolumeTarget(1000))

@@ -50,7 +50,7 @@ from stream.archive.resume import archive_day_offset, resume_partitions, start_o
 from stream.config import Settings
 from stream.io.kafka import consumer
 from stream.monitoring.archive_metrics import ArchiveMetrics
-from stream.monitoring.metrics import MetricsServer
+from stream.monitoring.metrics_server import MetricsServer
 from stream.processing.privacy import Pseudonymizer
 
 __all__ = ["Archiver", "ArchiveCounts", "ArchiveError", "run_archive", "archive_group", "check_archive_dir"]

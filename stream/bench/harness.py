@@ -26,6 +26,8 @@ __all__ = [
     "ensure_model",
     "run_directory",
     "bench_broker",
+    "train_served_model",
+    "challenger_registry",
 ]
 
 
@@ -70,6 +72,19 @@ def processed(m: dict[str, float]) -> float:
     return m.get(PROCESSED, 0.0)
 
 
+def train_served_model(settings: Settings, write: Callable[[Path], Any]) -> None:
+    """A model written by ``write(directory)`` served from ``settings.model_dir``: a new,
+    promoted version of the registry there (the default), or the plain artifact
+    directory it names when one exists there already."""
+    from models.registry import ModelRegistry, is_registry
+
+    path = settings.model_dir
+    if path.exists() and not is_registry(path) and any(path.iterdir()):
+        write(path)
+    else:
+        ModelRegistry(path, keep=settings.model_keep).add_written(write, promote=True)
+
+
 def ensure_model(base: Settings, log: Callable[[str], None]) -> None:
     """Train a quick model into ``base.model_dir`` unless a valid artifact is there."""
     from models.artifact import ArtifactError, verify_artifact
@@ -80,7 +95,10 @@ def ensure_model(base: Settings, log: Callable[[str], None]) -> None:
         from training.pipeline import TrainConfig, train
 
         log(f"no model at {base.model_dir}: training a quick one")
-        train([base.sample_data], base.model_dir, cfg=TrainConfig(quick=True, progress=False), log=log)
+        train_served_model(
+            base,
+            lambda out: train([base.sample_data], out, cfg=TrainConfig(quick=True, progress=False), log=log),
+        )
 
 
 def run_directory(kind: str) -> Path:
@@ -102,3 +120,32 @@ def bench_broker(base: Settings, run_dir: Path) -> Iterator[Settings]:
         yield replace(base, bootstrap=broker.bootstrap)
     finally:
         broker.stop()
+
+
+def challenger_registry(model_dir: Path, run_dir: Path) -> tuple[Path, str]:
+    """A registry in ``run_dir`` serving the artifact served from ``model_dir``, with a
+    challenger beside it: the same artifact recalibrated (its forest branch's Platt
+    intercept moved), which costs what any challenger of the same architecture costs.
+    Returns the registry and the challenger's version."""
+    import shutil
+
+    import orjson
+
+    from models.registry import ModelRegistry, served_path
+
+    source = served_path(model_dir)
+    registry = ModelRegistry(run_dir / f"challenger-registry-{uuid.uuid4().hex[:6]}")
+    version = ""
+    for shift in (0.0, 0.5):
+
+        def write(out: Path, shift: float = shift) -> str:
+            shutil.copytree(source, out)
+            manifest = orjson.loads((out / "manifest.json").read_bytes())
+            if shift:
+                manifest["model_version"] += "-recalibrated"
+                manifest["fusion"]["calibration"]["forest"]["b"] += shift
+            (out / "manifest.json").write_bytes(orjson.dumps(manifest))
+            return str(manifest["model_version"])
+
+        version = registry.add_written(write)[0]
+    return registry.root, version

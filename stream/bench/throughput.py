@@ -17,7 +17,10 @@ new user-item pairs). Each stage gets its own topics and consumer group.
    event-to-intent latency (produce time -> intent arrival at a consumer) at fixed offered
    loads, after a warm-up at the same load that is not measured (a worker that just
    started, and a VM whose cores just woke, answer slower for a fraction of a second).
-   The latency worker runs with threshold 0, so every new pair yields an intent.
+   The latency worker runs with threshold 0, so every new pair yields an intent. The
+   drain once more with a challenger shadow-scored beside the model (``INTENT_CHALLENGER``:
+   the served artifact recalibrated, see :func:`~stream.bench.harness.challenger_registry`)
+   gives the cost of shadow scoring (``worker_eps_with_challenger``, ``challenger_cost``).
 4. Model cost: microseconds per scored pair for each branch and the fusion, on the pairs
    the worker builds from the real sample (a random full set of 16 candidates per user
    made the ResNet's per-user cost look four times smaller than it is on real users).
@@ -43,6 +46,7 @@ from stream.bench.harness import (
     PROCESSED,
     bench_broker,
     bench_worker,
+    challenger_registry,
     ensure_model,
     processed,
     rounds,
@@ -52,7 +56,7 @@ from stream.bench.harness import (
 from stream.bench.histories import taobao_shape
 from stream.bench.model_cost import model_cost, served_pairs
 from stream.bench.state_scale import StateScaleConfig, fill_state
-from stream.config import Settings
+from stream.config import Settings, replace
 from stream.domain.events import Event, encode_event, parse_event
 from stream.domain.readers import read_clickstream
 from stream.io.kafka import consumer, ensure_topics, producer
@@ -178,13 +182,13 @@ def naive_eps(settings: Settings, events: list[Event], seconds: float, run_dir: 
 
 
 def worker_eps(
-    settings: Settings, events: list[Event], run_dir: Path, replay: bool = True
+    settings: Settings, events: list[Event], run_dir: Path, replay: bool = True, **env: str
 ) -> tuple[float, float, float]:
     """(events/s, RSS MB, users) for a worker draining a preloaded topic (``replay=False``:
-    the events are on ``settings.topic_events`` already)."""
+    the events are on ``settings.topic_events`` already); ``env``: more INTENT_* settings."""
     if replay:
         asyncio.run(replay_events(events, settings))
-    proc = bench_worker(settings, run_dir / "worker.log")
+    proc = bench_worker(settings, run_dir / ("worker-challenger.log" if env else "worker.log"), **env)
     try:
         eps = drain_rate(proc, len(events), 600)
         n_users = len({e.user_id for e in events})
@@ -302,6 +306,20 @@ def run_bench(cfg: BenchConfig, base: Settings, log: Callable[[str], None] = pri
         result["worker_vs_io_limit"] = round(eps / result["io_limit_eps"], 3)
         result["worker_vs_naive"] = round(eps / max(result["naive_eps"], 1e-9), 1)
         result["worker_vs_faust_floor"] = round(eps / result["faust_floor_eps"], 3)
+        # Shadow scoring's cost: the same drain with a challenger scored beside the model.
+        registry, challenger = challenger_registry(base.model_dir, run_dir)
+        shadow_settings = replace(stage_settings(base, "shadow"), topic_events=worker_settings.topic_events)
+        shadow = worker_eps(
+            replace(shadow_settings, model_dir=registry),
+            worker_events,
+            run_dir,
+            False,
+            INTENT_CHALLENGER=challenger,
+        )[0]
+        log(f"   worker with a challenger (shadow scoring): {shadow:,.0f} events/s")
+        result["worker_eps_with_challenger"] = round(shadow, 1)
+        result["worker_with_challenger_vs_io_limit"] = round(shadow / result["io_limit_eps"], 3)
+        result["challenger_cost"] = round(1 - shadow / eps, 3)  # share of the worker's rate
         result["latency_ms"] = {}
         for rate in cfg.loads:
             n, warmup = int(rate * cfg.latency_seconds), int(rate * cfg.warmup_seconds)
@@ -357,6 +375,9 @@ def render_table(r: dict[str, Any]) -> str:
         f"naive Faust agent:                 {r['naive_eps']:>10,.1f} events/s",
         f"intent worker:                     {r['worker_eps']:>10,.0f} events/s "
         f"({r['worker_vs_io_limit']:.0%} of I/O limit, {r['worker_vs_naive']:,.0f}x naive)",
+        f"  with a challenger (shadow):      {r['worker_eps_with_challenger']:>10,.0f} events/s "
+        f"({r['worker_with_challenger_vs_io_limit']:.0%} of I/O limit; shadow scoring costs "
+        f"{r['challenger_cost']:.0%} of the rate)",
         "latency (produce -> intent received), ms:",
     ]
     for rate, v in r["latency_ms"].items():

@@ -27,6 +27,7 @@ from stream.commands.handlers import (
     cmd_train,
     cmd_worker,
 )
+from stream.commands.model_commands import cmd_compare, cmd_models, cmd_skew
 from stream.config import SettingsError, describe_env
 from stream.domain.readers import FORMATS
 
@@ -115,7 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the fused model and the baselines; write an artifact")
     p.add_argument("data", nargs="+", help="clickstream files or directories")
-    p.add_argument("--out", required=True, help="artifact directory to write")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--out", help="a plain artifact directory to write (a registry: a new version in it)")
+    where.add_argument("--registry", help="a new version in this registry [INTENT_MODEL_DIR]")
+    p.add_argument("--promote", action="store_true", help="serve the new version at once (registry)")
     p.add_argument("--format", choices=FORMATS, help="detected unless given (parquet: an event archive)")
     _window(p)
     p.add_argument("--quick", action="store_true", help="a small model in about a minute")
@@ -138,6 +142,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("models", help="the model registry: list, promote, rollback, prune", epilog=env_help)
+    p.add_argument("action", choices=("list", "promote", "rollback", "prune"))
+    p.add_argument("version", nargs="?", help="the version to promote")
+    p.add_argument("--registry", help="registry directory [INTENT_MODEL_DIR]")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("compare", help="champion vs challenger on the same live window, with intervals")
+    p.add_argument("--bootstrap", help="read the topics at HOST:PORT [INTENT_BOOTSTRAP]")
+    p.add_argument("--prometheus", help="from Prometheus at URL instead (outcomes by role and version)")
+    p.add_argument("--window", default="1h", help="Prometheus range of the outcomes [1h]")
+    p.add_argument("--horizon-min", type=float, help="label horizon [the served model's]")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("skew", help="logged live features against the same features recomputed offline")
+    p.add_argument("data", nargs="+", help="the clickstream the logged pairs came from")
+    p.add_argument("--bootstrap", help="read the feature log at HOST:PORT [INTENT_BOOTSTRAP]")
+    p.add_argument("--model", help="registry or artifact (catalogue) [INTENT_MODEL_DIR]")
+    p.add_argument("--format", choices=FORMATS)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_skew)
 
     p = sub.add_parser("state", help="dump every user's feature state (changelog or offline)")
     p.add_argument("--bootstrap", help="read the users changelog at HOST:PORT")
@@ -287,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("INTENT_LOG_LEVEL", "WARNING"))
     from models.artifact import ArtifactError
+    from models.registry import RegistryError
     from stream.domain.readers import ClickstreamError
     from stream.io.broker import BrokerError
     from stream.io.kafka import KafkaUnreachable
@@ -298,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         CommandError,
         SettingsError,
         ArtifactError,
+        RegistryError,
         BrokerError,
         KafkaUnreachable,
         ClickstreamError,

@@ -8,13 +8,17 @@ intent to the ``coupons`` topic (key = user id) and to a CSV file:
 * one coupon per user per ``cooldown_ms`` (event time of the intent);
 * at most ``daily_budget`` coupons per UTC day of processing (the day the decision is
   made): a backlog of intents spanning N event days, read at once, spends one day's
-  budget, not N.
+  budget, not N;
+* the budget is paced over the day (``pacing="quantile"``, the default): an intent is
+  granted only when its probability reaches a threshold that adapts to the day's traffic,
+  so the budget goes to the day's best intents (:mod:`stream.commands.coupon_pacing`);
+  ``pacing="fcfs"`` grants in arrival order until the budget is spent.
 
 Intents are read by :func:`stream.processing.intents.decode_intent`, which ignores fields it does
 not know, so a producer that adds a field to the contract is still served. Unreadable
 intents are counted by reason and skipped. With ``INTENT_COUPON_METRICS_PORT`` (or
 ``--metrics-port``) the consumer serves its own ``/metrics`` and ``/healthz``
-(:class:`stream.monitoring.metrics.CouponMetrics`): decisions by outcome, unreadable intents,
+(:class:`stream.monitoring.coupon_metrics.CouponMetrics`): decisions by outcome, unreadable intents,
 redeliveries, lag per partition, today's budget left.
 
 Idempotent across restarts: the ``coupons`` topic is the ledger. At start the book
@@ -25,7 +29,7 @@ An intent redelivered after a crash finds its decision in the book and is skippe
 no user gets a second coupon for it.
 
 >>> from stream.processing.intents import Intent
->>> book = CouponBook(CouponPolicy(min_probability=0.5, cooldown_ms=60_000, daily_budget=2))
+>>> book = CouponBook(CouponPolicy(min_probability=0.5, cooldown_ms=60_000, daily_budget=2, pacing="fcfs"))
 >>> def intent(user, p, ts, trig):
 ...     return Intent(user, "i1", p, 0.3, "v1", {"resnet": p, "forest": p}, trig, ts, ts, 1.0)
 >>> [book.decide(intent(*args)).reason for args in [
@@ -37,11 +41,17 @@ True
 
 A backlog spanning three event days, decided on one day, spends one day's budget:
 
->>> book, today = CouponBook(CouponPolicy(daily_budget=2)), 20_000 * DAY_MS
+>>> book, today = CouponBook(CouponPolicy(daily_budget=2, pacing="fcfs")), 20_000 * DAY_MS
 >>> [book.decide(intent(f"u{d}", 0.9, d * DAY_MS, f"e{d}"), today).reason for d in range(3)]
 ['granted', 'granted', 'budget']
 >>> book.decide(intent("u9", 0.9, 0, "e9"), today + DAY_MS).reason, book.budget_left(today + DAY_MS)
 ('granted', 1)
+
+Paced (the default), the first intents only teach the pacer the day's probabilities:
+
+>>> book = CouponBook(CouponPolicy(daily_budget=2))
+>>> book.decide(intent("u1", 0.9, 0, "e1"), today).reason
+'paced'
 """
 
 from __future__ import annotations
@@ -57,8 +67,10 @@ from typing import Any
 import orjson
 from aiokafka import ConsumerRebalanceListener
 
+from stream.commands.coupon_pacing import Pacer
 from stream.config import Settings
-from stream.monitoring.metrics import CouponMetrics, MetricsServer
+from stream.monitoring.coupon_metrics import CouponMetrics
+from stream.monitoring.metrics_server import MetricsServer
 from stream.processing.intents import Intent, InvalidIntent, decode_intent
 
 __all__ = ["CouponPolicy", "CouponDecision", "CouponBook", "run_coupons", "CSV_FIELDS"]
@@ -72,10 +84,17 @@ class CouponPolicy:
     max_probability: float = 1.0
     cooldown_ms: int = DAY_MS
     daily_budget: int = 1000
+    pacing: str = "quantile"  # or "fcfs": first come, first served
 
     @classmethod
     def from_settings(cls, s: Settings) -> CouponPolicy:
-        return cls(s.coupon_min_p, s.coupon_max_p, int(s.coupon_cooldown_s * 1000), s.coupon_daily_budget)
+        return cls(
+            s.coupon_min_p,
+            s.coupon_max_p,
+            int(s.coupon_cooldown_s * 1000),
+            s.coupon_daily_budget,
+            s.coupon_pacing,
+        )
 
 
 @dataclass(frozen=True)
@@ -90,7 +109,7 @@ class CouponDecision:
     event_ts: int
     day: int  # days since the epoch (UTC) of decided_at: the budget's day
     coupon: bool
-    reason: str  # granted | below_band | above_band | cooldown | budget
+    reason: str  # granted | below_band | above_band | cooldown | budget | paced
     decided_at: int
 
     def encode(self) -> bytes:
@@ -117,10 +136,14 @@ class CouponBook:
         self.decided: set[str] = set()
         self.last_coupon: dict[str, int] = {}
         self.per_day: dict[int, int] = {}
+        self.pacer = Pacer() if policy.pacing == "quantile" else None
 
-    def record(self, d: CouponDecision) -> None:
-        """Fold a decision in (a new one, or one read back from the ledger)."""
+    def record(self, d: CouponDecision, paced: bool = False) -> None:
+        """Fold a decision in (a new one, or one read back from the ledger); ``paced``:
+        the pacer has seen its intent already."""
         self.decided.add(d.decision_id)
+        if self.pacer is not None and not paced and d.reason in ("granted", "budget", "paced"):
+            self.pacer.observe(d.probability, d.decided_at)  # an intent that could have had one
         if d.coupon:
             self.last_coupon[d.user_id] = max(self.last_coupon.get(d.user_id, d.event_ts), d.event_ts)
             self.per_day[d.day] = self.per_day.get(d.day, 0) + 1
@@ -141,6 +164,8 @@ class CouponBook:
             reason = "cooldown"
         elif self.per_day.get(day, 0) >= p.daily_budget:
             reason = "budget"
+        elif self.pacer is not None and not self._paced_in(intent.probability, now_ms):
+            reason = "paced"
         else:
             reason = "granted"
         d = CouponDecision(
@@ -155,8 +180,17 @@ class CouponBook:
             reason,
             now_ms,
         )
-        self.record(d)
+        self.record(d, paced=reason in ("granted", "paced"))
         return d
+
+    def _paced_in(self, probability: float, now_ms: int) -> bool:
+        """Whether ``probability`` reaches the paced threshold (seen first by the pacer)."""
+        assert self.pacer is not None
+        self.pacer.observe(probability, now_ms)
+        self.threshold = self.pacer.threshold(self.budget_left(now_ms), now_ms)
+        return probability >= self.threshold
+
+    threshold = 0.0  # the latest paced threshold
 
     def budget_left(self, now_ms: int | None = None) -> int:
         """Coupons still allowed today (UTC processing day)."""

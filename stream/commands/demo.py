@@ -70,10 +70,13 @@ def run_demo(
         verify_artifact(settings.model_dir)
         print(f"model: {settings.model_dir}")
     except ArtifactError:
+        from stream.bench.harness import train_served_model
         from training.pipeline import TrainConfig, train
 
         print(f"no usable model at {settings.model_dir}: training a quick one on {settings.sample_data}")
-        train([settings.sample_data], settings.model_dir, cfg=TrainConfig(quick=True, progress=True))
+        train_served_model(
+            settings, lambda out: train([settings.sample_data], out, cfg=TrainConfig(quick=True))
+        )
     run_dir = Path(os.environ.get("INTENT_RUN_DIR", "/tmp/intent-demo"))
     run_dir.mkdir(parents=True, exist_ok=True)
     with EmbeddedBroker(log_file=run_dir / "broker.log") as broker:

@@ -82,10 +82,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from stream.io.kafka import check_partitions, check_reachable, ensure_topics
 
     settings = _settings(args, partitions=args.partitions)
+    if settings.model_sync == "kafka":  # this worker's registry copy, from the topic
+        from stream.io.model_topic import first_model
+
+        asyncio.run(first_model(settings))
     try:
         verify_artifact(settings.model_dir)
+        from stream.runtime.model_loading import challenger_path
+
+        if (challenger := challenger_path(settings)) is not None:
+            verify_artifact(challenger)
     except ArtifactError as exc:
-        raise CommandError(f"{exc} (train one with: intent train DATA --out {settings.model_dir})") from None
+        raise CommandError(
+            f"{exc} (train one with: intent train DATA --registry {settings.model_dir})"
+        ) from None
     asyncio.run(check_reachable(settings))
     asyncio.run(check_partitions(settings))
     asyncio.run(ensure_topics(settings))
@@ -94,7 +104,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def run_worker(settings: Settings) -> None:
-    from stream.monitoring.metrics import MetricsServer
+    from stream.monitoring.metrics_server import MetricsServer
     from stream.runtime.app import create_worker, faust_worker
     from stream.runtime.membership import evict_predecessor
 
@@ -137,6 +147,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     import orjson
 
+    from models.registry import is_registry
+    from stream.commands.model_commands import train_into_registry
     from training.pipeline import TrainConfig, train
 
     cfg = TrainConfig(quick=args.quick, progress=not args.json)
@@ -145,7 +157,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.seeds:
         cfg.seeds = tuple(range(args.seeds))
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    report = train(_data(args.data, args), Path(args.out), args.format, cfg, log=log)
+    data = _data(args.data, args)
+    out = Path(args.out) if args.out else None
+    if out is None or is_registry(out):  # a new version beside the others, never over the served one
+        root = out or Path(args.registry or Settings.from_env().model_dir)
+        run = lambda o: train(data, o, args.format, cfg, log=log)  # noqa: E731
+        report = train_into_registry(root, run, args.promote, log)
+        args.out = str(root / "versions" / report["model_version"])
+    else:
+        report = train(data, out, args.format, cfg, log=log)
     if args.json:
         keys = (
             "models",

@@ -46,6 +46,7 @@ def load_panels(path: Path = DASHBOARD) -> list[Panel]:
             [(t["expr"], t.get("legendFormat", "")) for t in p.get("targets", [])],
         )
         for p in dash["panels"]
+        if p["type"] != "row"  # a row only groups the panels below it
     ]
 
 

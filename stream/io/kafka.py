@@ -291,10 +291,10 @@ async def check_partitions(settings: Settings) -> None:
     not ``INTENT_PARTITIONS``: the tables are partitioned like ``events`` (a user's
     changelog partition is their events partition), so another count would put users'
     state where no worker reads it. Topics that do not exist yet are created later."""
-    from stream.config import GATES_TABLE, ITEMS_TABLE, SOURCES_TABLE, USERS_TABLE
+    from stream.config import TABLES
 
     names = [*settings.topics.names()]
-    names += [settings.changelog_topic(t) for t in (USERS_TABLE, ITEMS_TABLE, GATES_TABLE, SOURCES_TABLE)]
+    names += [settings.changelog_topic(t) for t in TABLES]
     for name in names:
         n = await topic_partitions(settings, name)
         if n is not None and n != settings.partitions:

@@ -10,9 +10,11 @@ and a read; none of them touches Kafka or Faust.
 """
 
 from stream.monitoring.archive_metrics import ArchiveMetrics
+from stream.monitoring.coupon_metrics import CouponMetrics
 from stream.monitoring.drift import DriftMonitor
 from stream.monitoring.live_accuracy import LiveAccuracy
-from stream.monitoring.metrics import CouponMetrics, MetricsServer, PartitionGauge, WorkerMetrics
+from stream.monitoring.metrics import PartitionGauge, WorkerMetrics
+from stream.monitoring.metrics_server import MetricsServer
 from stream.monitoring.outcomes import OutcomeMonitor
 from stream.monitoring.quality import QualityConfig, QualityMonitor, Verdict, assess_events
 

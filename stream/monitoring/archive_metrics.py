@@ -1,5 +1,5 @@
 """Prometheus metrics of ``intent archive`` (its own registry and port,
-``INTENT_ARCHIVE_METRICS_PORT``), served by :class:`~stream.monitoring.metrics.MetricsServer`.
+``INTENT_ARCHIVE_METRICS_PORT``), served by :class:`~stream.monitoring.metrics_server.MetricsServer`.
 
 >>> m = ArchiveMetrics()
 >>> m.skipped.labels(reason="invalid_json").inc(); m.partition_lag.set(0, 12)

@@ -1,37 +1,20 @@
-"""Prometheus metrics of the worker, and the HTTP server for ``/metrics`` and ``/healthz``.
+"""Prometheus metrics of the worker (``intent coupons``' are in
+:mod:`stream.monitoring.coupon_metrics`, ``intent archive``'s in
+:mod:`stream.monitoring.archive_metrics`; the HTTP server of all three in
+:mod:`stream.monitoring.metrics_server`).
 
-Every metric the dashboards and alerts use is defined here, once (``intent archive``'s
-in :mod:`stream.monitoring.archive_metrics`).
+Every metric the dashboards and alerts use is defined here, once.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection, Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
-from urllib.parse import parse_qs
+from typing import Any
 
 import numpy as np
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    Info,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 
-__all__ = [
-    "WorkerMetrics",
-    "CouponMetrics",
-    "MetricsServer",
-    "ServedMetrics",
-    "PartitionGauge",
-    "observe_many",
-    "render_registry",
-]
+__all__ = ["WorkerMetrics", "PartitionGauge", "observe_many", "render_registry"]
 
 LATENESS_BUCKETS = (0.1, 1, 5, 30, 60, 300, 900, 3600, 21600, 86400, 604800, 2592000, 31536000)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -168,14 +151,50 @@ class WorkerMetrics:
         )
         self.partition_lag = PartitionGauge(self.lag)
         self.model = Info("intent_model", "Model artifact being served", registry=r)
+        # Live accuracy, per model version and role (champion: published; challenger:
+        # shadow-scored), so that neither a hot swap nor a challenger mixes two models.
         self.live = Gauge(
             "intent_live_metric",
-            "Live precision/recall/F1 of published intents (rolling window of resolved outcomes)",
-            ["metric"],
+            "Live precision/recall/F1 of intents (rolling window of resolved outcomes), by model "
+            "version and role (champion | challenger)",
+            ["metric", "model_version", "role"],
             registry=r,
         )
         self.outcomes = Counter(
-            "intent_outcomes_total", "Resolved intents: tp, fp, fn", ["outcome"], registry=r
+            "intent_outcomes_total",
+            "Resolved intents: tp, fp, fn, by model version and role",
+            ["outcome", "model_version", "role"],
+            registry=r,
+        )
+        self.shadow_intents = Counter(
+            "intent_shadow_intents_published_total",
+            "The challenger's would-be intents, published to the shadow topic",
+            registry=r,
+        )
+        self.shadow_scoring = Histogram(
+            "intent_shadow_scoring_seconds",
+            "The challenger's share of a batch's model call (its scoring, in the scoring process)",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.threshold = Gauge(
+            "intent_threshold",
+            "The probability threshold intents are held to, by model version and role (moves with "
+            "INTENT_TARGET_INTENTS_PER_DAY)",
+            ["model_version", "role"],
+            registry=r,
+        )
+        self.challenger_difference = Gauge(
+            "intent_challenger_difference",
+            "Challenger minus champion on the same live window: estimate and 95% bootstrap bounds "
+            "(resampling users), by metric (precision | recall)",
+            ["metric", "bound"],
+            registry=r,
+        )
+        self.feature_log = Counter(
+            "intent_feature_log_total",
+            "Scored pairs logged with their feature vectors (INTENT_FEATURE_LOG_RATE)",
+            registry=r,
         )
         self.ready = Gauge("intent_ready", "1 when the worker is consuming, else 0", registry=r)
         self.model_reloads = Counter("intent_model_reloads_total", "Models hot-swapped in", registry=r)
@@ -249,8 +268,8 @@ class WorkerMetrics:
         )
         self.live_by_activity = Gauge(
             "intent_live_metric_by_activity",
-            "Live precision/recall/F1 by user activity bucket (cold < 5 events)",
-            ["metric", "bucket"],
+            "Live precision/recall/F1 by user activity bucket (cold < 5 events), model version and role",
+            ["metric", "bucket", "model_version", "role"],
             registry=r,
         )
 
@@ -291,103 +310,3 @@ class WorkerMetrics:
 def render_registry(registry: CollectorRegistry, names: Collection[str]) -> bytes:
     """The exposition of ``registry``; with ``names``, of those samples' metrics only."""
     return generate_latest(registry.restricted_registry(names) if names else registry)
-
-
-class CouponMetrics:
-    """``intent coupons``' metrics (its own registry and port, see
-    ``INTENT_COUPON_METRICS_PORT``)."""
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        r = self.registry = registry or CollectorRegistry()
-        self.decisions = Counter(
-            "intent_coupon_decisions_total",
-            "Coupon decisions by outcome: granted, below_band, above_band, cooldown, budget",
-            ["outcome"],
-            registry=r,
-        )
-        self.unreadable = Counter(
-            "intent_coupon_unreadable_total",
-            "Intents that could not be read, by reason",
-            ["reason"],
-            registry=r,
-        )
-        self.redelivered = Counter(
-            "intent_coupon_redelivered_total", "Intents read again that already had a decision", registry=r
-        )
-        self.lag = Gauge(
-            "intent_coupon_consumer_lag",
-            "Intents not yet decided, per partition owned",
-            ["partition"],
-            registry=r,
-        )
-        self.partition_lag = PartitionGauge(self.lag)
-        self.budget_left = Gauge(
-            "intent_coupon_budget_remaining",
-            "Coupons left in today's budget (UTC processing day)",
-            registry=r,
-        )
-        self.ready = Gauge(
-            "intent_coupon_ready",
-            "1 when the ledger is restored and intents are consumed, else 0",
-            registry=r,
-        )
-
-    def render(self, names: Collection[str] = ()) -> bytes:
-        return render_registry(self.registry, names)
-
-
-class ServedMetrics(Protocol):
-    """What :class:`MetricsServer` serves: the exposition, and a ``ready`` gauge."""
-
-    ready: Gauge
-
-    def render(self, names: Collection[str] = ()) -> bytes: ...
-
-
-class MetricsServer:
-    """``/metrics`` (Prometheus text) and ``/healthz`` (200 ready, 503 not) on one port,
-    for any metrics object with ``render()`` and a ``ready`` gauge.
-
-    ``/metrics?name[]=intent_events_total`` renders only the named samples' metrics,
-    as prometheus_client's own handler does: the whole page costs the worker about
-    2.5 ms of its interpreter, and ``intent bench`` polls every 20 ms while it times a
-    drain (the whole page there took about 2% of the worker's rate)."""
-
-    def __init__(self, metrics: ServedMetrics, host: str, port: int) -> None:
-        self.metrics = metrics
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                path, _, query = self.path.partition("?")
-                if path == "/metrics":
-                    names = parse_qs(query).get("name[]", [])
-                    body, status, ctype = outer.metrics.render(names), 200, CONTENT_TYPE_LATEST
-                elif path == "/healthz":
-                    ok = outer.metrics.ready._value.get() == 1  # noqa: SLF001
-                    body, status, ctype = (
-                        (b"ok\n" if ok else b"not ready\n"),
-                        (200 if ok else 503),
-                        "text/plain",
-                    )
-                else:
-                    body, status, ctype = b"not found\n", 404, "text/plain"
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:  # no per-request logging
-                pass
-
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="metrics")
-
-    def start(self) -> MetricsServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()

@@ -18,6 +18,7 @@ from stream.domain.catalogue import Catalogue
 from stream.domain.events import Event
 from stream.domain.features import FeatureSpec, pair_features
 from stream.domain.state import ItemStats, UserState
+from stream.domain.state_codec import encode_item
 from stream.monitoring.quality import QualityConfig
 from stream.processing.gate import IntentGate
 from stream.processing.intents import Intent
@@ -31,6 +32,8 @@ __all__ = [
     "BatchResult",
     "StagedBatch",
     "Trigger",
+    "Challenger",
+    "FeatureSample",
 ]
 
 
@@ -61,6 +64,19 @@ class Sinks:
     intents: Send
     #: After a batch's intents: sends what ``intents`` collected (see stream.runtime.publisher).
     flush_intents: Callable[[], Awaitable[None]] = _nothing_to_flush
+    #: The challenger's would-be intents (collected like ``intents``, sent by its flush).
+    shadow_intents: Send | None = None
+    #: Scored pairs with their feature vectors (see stream.processing.feature_log).
+    feature_log: Send | None = None
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """The model shadow-scored beside the served one (``INTENT_CHALLENGER``): its version
+    and what its would-be intents are held to."""
+
+    version: str
+    policy: ServingPolicy
 
 
 @dataclass
@@ -72,6 +88,7 @@ class ServingModel:
     catalogue: Catalogue | None
     spec: FeatureSpec
     policy: ServingPolicy
+    challenger: Challenger | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,7 @@ class ProcessorConfig:
     #: A trigger written to ``events`` longer ago than this publishes nothing (0: no limit).
     max_intent_age_ms: int = 0
     pseudonymize_key: str = ""  # empty: user ids as they come
+    feature_log_rate: float = 0.0  # share of scored pairs logged with their features
 
     @classmethod
     def from_settings(cls, settings: Settings, score_timeout_s: float = 10.0) -> ProcessorConfig:
@@ -97,6 +115,7 @@ class ProcessorConfig:
             quality=QualityConfig.from_settings(settings),
             max_intent_age_ms=int(settings.max_intent_age_s * 1000),
             pseudonymize_key=settings.pseudonymize_key,
+            feature_log_rate=settings.feature_log_rate,
         )
 
 
@@ -111,6 +130,18 @@ class BatchResult:
 class Trigger(NamedTuple):
     event: Event
     ingest_ms: float
+
+
+class FeatureSample(NamedTuple):
+    """A scored pair picked for the feature log: its row, user, item, rank among the
+    user's candidates, and the item's statistics as its features read them (encoded)."""
+
+    row: int
+    user_id: str
+    item_id: str
+    rank: int
+    n_candidates: int
+    item_stats: bytes | None
 
 
 @dataclass
@@ -131,21 +162,37 @@ class StagedBatch:
     I: np.ndarray | None = None
     scoring: asyncio.Future[Scores] | None = None  # the model call, submitted when staged
     submitted_at: float = 0.0
+    shadow_gate: IntentGate | None = None  # the challenger's (None: no shadow scoring)
+    event_ts: int = 0  # the latest event time processed when it was staged
+    samples: list[FeatureSample] = field(default_factory=list)  # for the feature log
 
     @property
     def n_pairs(self) -> int:
         return 0 if self.U is None else len(self.U)
 
+    _rows: int = 0
     _U_parts: list[np.ndarray] = field(default_factory=list)
     _I_parts: list[np.ndarray] = field(default_factory=list)
 
     def add_pairs(
-        self, users: Iterable[tuple[str, UserState]], max_candidates: int, items: Mapping[str, ItemStats]
+        self,
+        users: Iterable[tuple[str, UserState]],
+        max_candidates: int,
+        items: Mapping[str, ItemStats],
+        sample: Callable[[int], np.ndarray] | None = None,
     ) -> None:
-        """These users' candidate pairs (call :meth:`seal` after the last)."""
+        """These users' candidate pairs (call :meth:`seal` after the last); ``sample(n)``:
+        which of a user's n pairs the feature log takes (their item statistics are read
+        here, with the features, before anything else can change them)."""
         for uid, state in users:
             cands = state.candidates(max_candidates)
             U, I = pair_features(self.model.spec, uid, state, cands, items, self.model.catalogue)
+            if sample is not None:
+                for j in sample(len(cands)).tolist():
+                    stats = items.get(cands[j])
+                    encoded = None if stats is None else encode_item(stats)
+                    self.samples.append(FeatureSample(self._rows + j, uid, cands[j], j, len(cands), encoded))
+            self._rows += len(cands)
             self._U_parts.append(U)
             self._I_parts.append(I)
             self.sizes.append(len(cands))

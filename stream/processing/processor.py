@@ -19,13 +19,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import replace
 
 from models.scorer import Scores
 from stream.domain.events import InvalidEvent, dlq_record, encode_event, parse_message
 from stream.domain.state import ItemStats, UserState, event_fingerprint
+from stream.monitoring.comparison import ShadowComparison
 from stream.monitoring.drift import DriftMonitor
 from stream.monitoring.metrics import WorkerMetrics, observe_many
-from stream.monitoring.outcomes import OutcomeMonitor
+from stream.monitoring.outcomes import CHALLENGER, CHAMPION, OutcomeMonitor
 from stream.monitoring.quality import QualityMonitor
 from stream.processing.batch import (
     BatchResult,
@@ -36,12 +38,15 @@ from stream.processing.batch import (
     StagedBatch,
     Trigger,
 )
+from stream.processing.feature_log import log_features, sampler
 from stream.processing.gate import IntentGate
 from stream.processing.intents import Intent, encode_intent
 from stream.processing.item_events import ItemActivity
 from stream.processing.model_calls import ModelCalls
 from stream.processing.privacy import Pseudonymizer
+from stream.processing.role_gates import Gated, gate_scored, resolve_event, sweep
 from stream.processing.source_log import SourceLogs
+from stream.processing.volume import VolumeTarget
 
 __all__ = [
     "RawMessage",
@@ -65,7 +70,10 @@ class EventProcessor:
     """Runs batches of raw messages through the pure steps (see the module docstring).
 
     ``users``, ``items`` and ``gates`` are the worker's tables (plain dicts in tests and
-    the bench); ``model`` is swapped whole on a hot swap; ``sinks`` are where outputs go.
+    the bench), ``challenger_gates`` the challenger's gates (see
+    :mod:`stream.processing.role_gates`); ``model`` is swapped whole on a hot swap; ``sinks``
+    are where outputs go; ``volume``: the threshold set as intents a day
+    (:mod:`stream.processing.volume`), or None for the model's own.
     """
 
     def __init__(
@@ -78,6 +86,8 @@ class EventProcessor:
         metrics: WorkerMetrics,
         config: ProcessorConfig | None = None,
         sources: SourceLogs | None = None,
+        challenger_gates: MutableMapping[str, dict] | None = None,
+        volume: VolumeTarget | None = None,
     ) -> None:
         config = config or ProcessorConfig()
         self.users, self.items, self.gates = users, items, gates
@@ -100,6 +110,10 @@ class EventProcessor:
         self.sources = SourceLogs() if sources is None else sources
         self.sweep_interval_s = 30.0
         self._last_sweep = time.monotonic()
+        self.challenger_gates = {} if challenger_gates is None else challenger_gates
+        self.volume = volume
+        self.comparison = ShadowComparison()
+        self._sample = sampler(config.feature_log_rate)
 
     @property
     def threshold(self) -> float:
@@ -112,7 +126,13 @@ class EventProcessor:
         return self.model.policy.horizon_ms
 
     def gate(self) -> IntentGate:
-        return IntentGate(self.threshold, self.cooldown_ms, self.horizon_ms)
+        return IntentGate(self.threshold, self.cooldown_ms, self.horizon_ms, self.model.scorer.model_version)
+
+    def shadow_gate(self) -> IntentGate | None:
+        """The challenger's gate (None when none is shadow scored)."""
+        if (c := self.model.challenger) is None:
+            return None
+        return IntentGate(c.policy.threshold, self.cooldown_ms, c.policy.horizon_ms, c.version)
 
     async def _to_dlq(self, msg: RawMessage, reason: str, detail: str) -> None:
         self.metrics.dlq.labels(reason=reason).inc()
@@ -133,9 +153,9 @@ class EventProcessor:
         """
         result = BatchResult()
         self.metrics.batch_events.observe(len(messages))
-        gate = self.gate()
+        gate, shadow_gate = self.gate(), self.shadow_gate()
         if time.monotonic() - self._last_sweep >= self.sweep_interval_s:
-            self.sweep_expired(gate)
+            self.sweep_expired(gate, shadow_gate)
         dirty: dict[str, UserState] = {}
         triggers: dict[str, list[Trigger]] = {}
         item_activity = ItemActivity(self.partitions, self._partition_of)
@@ -192,23 +212,17 @@ class EventProcessor:
             item_activity.add(event)
             if ts > watermark:
                 watermark = ts
+            if shadow_gate is not None:  # the challenger's own gates: never mixed with these
+                shadow = self.challenger_gates
+                for outcome, version in resolve_event(
+                    shadow, shadow_gate, uid, shadow.get(uid), etype, event.item_id, ts
+                ):
+                    self._outcome(outcome, state.n_events, version, uid, CHALLENGER)
             gstate = gates.get(uid)
             if gstate is None and etype != "transaction":
                 continue  # most users: no intent open, no purchase to resolve
-            changed = False
-            if gstate is not None:
-                n_items = len(gstate)
-                for _ in gate.expire(gstate, ts):
-                    self._outcome("fp", state.n_events)
-                    changed = True
-                changed = changed or len(gstate) != n_items
-            if etype == "transaction":
-                gstate = {} if gstate is None else gstate
-                outcome = gate.resolve_purchase(gstate, event.item_id, ts)
-                self._outcome(outcome, state.n_events)
-                changed = changed or outcome == "tp"
-            if changed and gstate is not None:
-                gates[uid] = gstate
+            for outcome, version in resolve_event(gates, gate, uid, gstate, etype, event.item_id, ts):
+                self._outcome(outcome, state.n_events, version, uid)
         self.watermark = watermark
         for partition, last in latest.items():
             self.sources.anchor(partition, last.offset, last.key, last.value)
@@ -218,7 +232,7 @@ class EventProcessor:
         self._flush_monitors()
         for uid, state in dirty.items():
             self.users[uid] = state  # one changelog write per user per batch
-        staged = StagedBatch(result, gate, triggers, self.model)
+        staged = StagedBatch(result, gate, triggers, self.model, shadow_gate=shadow_gate, event_ts=watermark)
         # History (every event of the user in this batch written to the topic longer ago
         # than the maximum intent age) publishes no intent: its users are not scored.
         max_age = self.max_intent_age_ms
@@ -232,13 +246,17 @@ class EventProcessor:
             for start in range(0, len(changed_users), YIELD_EVERY):
                 if start:
                     await asyncio.sleep(0)
-                staged.add_pairs(changed_users[start : start + YIELD_EVERY], self.max_candidates, self.items)
+                staged.add_pairs(
+                    changed_users[start : start + YIELD_EVERY], self.max_candidates, self.items, self._sample
+                )
             staged.seal()
             self.metrics.batch_pairs.observe(staged.n_pairs)
             if staged.U is not None and staged.I is not None:
                 staged.submitted_at = time.perf_counter()
                 staged.scoring = self.calls.submit(staged.model.scorer, staged.U, staged.I, staged.sizes)
         self.metrics.users.set(len(self.users))
+        if staged.samples and self.sinks.feature_log is not None:
+            self.metrics.feature_log.inc(await log_features(staged, self.sinks.feature_log))
         for partition, value in item_activity.messages():  # one record per partition per batch
             await self.sinks.item_events(partition, value)
         return staged
@@ -277,34 +295,34 @@ class EventProcessor:
             staged.result.intents = await self._publish(staged, scores)
         return staged.result
 
-    def sweep_expired(self, gate: IntentGate | None = None) -> int:
+    def sweep_expired(self, gate: IntentGate | None = None, shadow_gate: IntentGate | None = None) -> int:
         """Close the intents of users who have not come back within the horizon, each a
-        false positive (a returning user's are closed at their next event). Runs between
-        batches, so it never races a batch's gate updates; "now" is the latest event time
-        processed less the late-arrival grace, so a lagging partition is not cut short."""
+        false positive (a returning user's are closed at their next event), in each
+        role's gates. Runs between batches, so it never races a batch's gate updates;
+        "now" is the latest event time processed less the late-arrival grace, so a
+        lagging partition is not cut short. The live comparison is exported here too."""
         self._last_sweep = time.monotonic()
-        gate = gate or self.gate()
         now = self.watermark - self.quality.config.late_grace_ms
         closed = 0
-        for uid in list(self.gates):
-            gstate = self.gates.get(uid)
-            if not gstate:
-                continue
-            before = len(gstate)
-            expired = list(gate.expire(gstate, now))
-            if not expired and len(gstate) == before:
-                continue
-            state = self.users.get(uid)
-            for _ in expired:
-                self._outcome("fp", state.n_events if state is not None else 0)
-            closed += len(expired)
-            self.gates[uid] = gstate
+        for role, gates, role_gate in (
+            (CHAMPION, self.gates, gate or self.gate()),
+            (CHALLENGER, self.challenger_gates, shadow_gate),
+        ):
+            if role_gate is not None:
+                for uid, n_events, version in sweep(gates, role_gate, now, self.users):
+                    self._outcome("fp", n_events, version, uid, role)
+                    closed += 1
         self.outcomes.flush(self.metrics)
+        compared = self.comparison.result() if self.model.challenger is not None else None
+        for metric, bounds in compared.difference.items() if compared is not None else ():
+            for bound, value in zip(("estimate", "lower", "upper"), bounds):
+                self.metrics.challenger_difference.labels(metric=metric, bound=bound).set(value)
         return closed
 
-    def _outcome(self, outcome: str, n_events: int) -> None:
-        for detector in self.outcomes.update(outcome, n_events):
+    def _outcome(self, outcome: str, n_events: int, version: str, uid: str, role: str = CHAMPION) -> None:
+        for detector in self.outcomes.update(outcome, n_events, version, role):
             self._drift_raised(detector)
+        self.comparison.update(role, uid, outcome)
 
     def _drift_raised(self, detector: str) -> None:
         self.metrics.drift_raised(detector, self.drift.raised_at[detector])
@@ -315,7 +333,7 @@ class EventProcessor:
         self.outcomes.flush(self.metrics)
 
     async def _publish(self, staged: StagedBatch, scores: Scores | None) -> list[Intent]:
-        model, gate, triggers = staged.model, staged.gate, staged.triggers
+        triggers = staged.triggers
         if scores is None:
             for uid, _ in staged.owners:
                 for trig in triggers[uid]:
@@ -330,55 +348,19 @@ class EventProcessor:
             return []
         for detector in self.drift.update_scores(scores.probability):
             self._drift_raised(detector)
-        # Gate decisions and their writes first, with no await between them (a staged
-        # batch may touch the same gates as soon as this yields); the sends after.
-        published: list[Intent] = []
-        row = 0
         now_ms = time.time() * 1000
-        max_age, stale_pairs = self.max_intent_age_ms, 0
-        for (uid, cands), size in zip(staged.owners, staged.sizes):
-            trig = triggers[uid][-1]
-            gstate = self.gates.get(uid) or {}
-            before = {k: list(v) for k, v in gstate.items()}
-            # History (a backfill, a topic read from its start, a long outage): it builds
-            # state, but is no news to marketing. Its gate decisions are made on a copy
-            # and dropped, so the user's first fresh event is judged as if the history
-            # had published nothing (each stale scoring above the threshold counts).
-            stale = max_age > 0 and now_ms - trig.ingest_ms > max_age
-            if stale:
-                gstate = before
-            bot = self.quality.is_bot(uid)
-            for j, item in enumerate(cands):
-                p = float(scores.probability[row + j])
-                if gate.should_publish(gstate, item, p, trig.event.ts):
-                    if stale:
-                        stale_pairs += 1
-                        continue
-                    if bot:  # crawlers and bots are not sent to marketing
-                        self.metrics.suppressed.labels(reason="bot").inc()
-                        continue
-                    published.append(
-                        Intent(
-                            user_id=uid,
-                            item_id=item,
-                            probability=round(p, 6),
-                            threshold=gate.threshold,
-                            model_version=model.scorer.model_version,
-                            components={
-                                "resnet": round(float(scores.resnet[row + j]), 6),
-                                "forest": round(float(scores.forest[row + j]), 6),
-                            },
-                            trigger_event_id=trig.event.event_id,
-                            event_ts=trig.event.ts,
-                            scored_at=int(now_ms),
-                            latency_ms=round(now_ms - trig.ingest_ms, 3),
-                        )
-                    )
-            row += size
-            if not stale and gstate != before:
-                self.gates[uid] = gstate
-        if stale_pairs:
-            self.metrics.suppressed.labels(reason="stale").inc(stale_pairs)
+        champion = self._gate(staged, scores, CHAMPION, now_ms)
+        published = champion.intents
+        if champion.stale:
+            self.metrics.suppressed.labels(reason="stale").inc(champion.stale)
+        if champion.bots:
+            self.metrics.suppressed.labels(reason="bot").inc(champion.bots)
+        if scores.challenger is not None and staged.shadow_gate is not None and self.sinks.shadow_intents:
+            shadow = self._gate(staged, scores.challenger, CHALLENGER, now_ms).intents
+            for intent in shadow:
+                await self.sinks.shadow_intents(intent.user_id.encode(), encode_intent(intent))
+            self.metrics.shadow_intents.inc(len(shadow))
+            self.metrics.shadow_scoring.observe(scores.challenger_s)
         for intent in published:
             await self.sinks.intents(intent.user_id.encode(), encode_intent(intent))
         await self.sinks.flush_intents()
@@ -392,3 +374,23 @@ class EventProcessor:
         )
         self.metrics.intents.inc(len(published))
         return published
+
+    def _gate(self, staged: StagedBatch, scores: Scores, role: str, now_ms: float) -> Gated:
+        """One role's decisions on a scored batch, at its threshold (set by the volume
+        target when there is one)."""
+        gate = staged.gate if role == CHAMPION else staged.shadow_gate
+        assert gate is not None
+        if self.volume is not None:
+            if role == CHAMPION:
+                assert staged.U is not None and staged.I is not None
+                self.volume.remember(staged.U, staged.I, staged.sizes)
+            threshold = self.volume.threshold(
+                gate.version, scores.probability, staged.event_ts, gate.threshold, role
+            )
+            gate = replace(gate, threshold=threshold)
+        self.metrics.threshold.labels(model_version=gate.version, role=role).set(gate.threshold)
+        gates = self.gates if role == CHAMPION else self.challenger_gates
+        gated = gate_scored(staged, scores, gates, gate, now_ms, self.max_intent_age_ms, self.quality.is_bot)
+        if self.volume is not None:
+            self.volume.published(role, len(gated.intents), gated.above)
+        return gated

@@ -12,6 +12,8 @@ compact bytes of :mod:`stream.domain.state_codec` in our stores (:mod:`stream.st
 * ``gates``  user_id -> intent gate state (see :mod:`stream.processing.gate`).
 * ``sources`` events partition -> its :class:`~stream.processing.source_log.SourceLog`
   (kept in the changelog partition of the same number).
+* ``challenger-gates`` user_id -> the challenger's gate state (shadow scoring, see
+  :mod:`stream.processing.role_gates`): the champion's and the challenger's never mix.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from typing import Any
 import faust
 import orjson
 
-from stream.config import GATES_TABLE, ITEMS_TABLE, SOURCES_TABLE, USERS_TABLE, Settings
+from stream.config import (
+    CHALLENGER_GATES_TABLE,
+    GATES_TABLE,
+    ITEMS_TABLE,
+    SOURCES_TABLE,
+    USERS_TABLE,
+    Settings,
+)
 from stream.domain.state_codec import decode_item, decode_user, encode_item, encode_user
 from stream.io.kafka import read_end_offsets
 from stream.monitoring.metrics import WorkerMetrics
@@ -208,13 +217,14 @@ def build_tables(app: faust.App, settings: Settings) -> WorkerTables:
     sources = table(
         app.Table, SOURCES_TABLE, lambda log: log.encode(), SourceLog.decode, partition_of=_source_partition
     )
-    return WorkerTables(users, items, gates, sources, batched)
+    challenger_gates = table(app.Table, CHALLENGER_GATES_TABLE, orjson.dumps, orjson.loads)
+    return WorkerTables(users, items, gates, sources, batched, challenger_gates)
 
 
 def run_reference_agent(create: Callable[[Settings], tuple[faust.App, WorkerMetrics]]) -> None:
     """Run one of the bench's reference agents (naive, pass-through) from the ``INTENT_*``
     environment, as the worker runs: the same Faust worker and a /metrics endpoint."""
-    from stream.monitoring.metrics import MetricsServer
+    from stream.monitoring.metrics_server import MetricsServer
 
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)

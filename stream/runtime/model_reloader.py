@@ -1,6 +1,8 @@
-"""Hot swap of the served model when a new artifact lands in the model directory.
+"""Hot swap of the served model when a new artifact lands in the model directory, or a
+registry's ``current`` pointer names another version (a promotion or a rollback).
 
-The worker polls ``manifest.json``; when its model version changes, the new artifact is
+The worker polls the served ``manifest.json`` (in a registry: of the version ``current``
+names, see :mod:`models.registry`); when its model version changes, the new artifact is
 loaded and verified (manifest, feature version, every checksum) off the event loop, and
 only then swapped in, whole, between two batches. A corrupt or mismatched artifact is
 refused with its reason logged once and counted, and the old model keeps serving.
@@ -20,6 +22,7 @@ from pathlib import Path
 import orjson
 
 from models.artifact import ArtifactError, LoadedModel, load_artifact
+from models.registry import RegistryError, served_path
 
 __all__ = ["ModelReloader"]
 
@@ -35,8 +38,9 @@ class ModelReloader:
     def changed_version(self) -> str | None:
         """The version in the directory's manifest if it differs from the served one."""
         try:
-            version = orjson.loads((self.model_dir / "manifest.json").read_bytes())["model_version"]
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            manifest = served_path(self.model_dir) / "manifest.json"
+            version = orjson.loads(manifest.read_bytes())["model_version"]
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, RegistryError):
             return None
         if version == self.current_version or version in self.refused:
             return None

@@ -52,18 +52,30 @@ class ScoringProcessError(RuntimeError):
     """The child could not load the model, or failed or hung while scoring."""
 
 
-def _serve(model_dir: str, expected_version: str, threads: int, conn: Any) -> None:
-    """The child: load the artifact, then answer ``(U, I, sizes)`` until ``None``."""
+def _load(model_dir: str, expected_version: str) -> Any:
+    from models.artifact import load_artifact
+
+    loaded = load_artifact(model_dir)
+    if loaded.scorer.model_version != expected_version:
+        raise ScoringProcessError(f"found model {loaded.scorer.model_version}, expected {expected_version}")
+    return loaded
+
+
+def _serve(
+    model_dir: str, expected_version: str, threads: int, conn: Any, challenger: tuple[str, str] | None = None
+) -> None:
+    """The child: load the artifact (and the challenger's, to score beside it: see
+    :mod:`models.shadow`), then answer ``(U, I, sizes)`` until ``None``."""
     try:
         import torch
 
-        from models.artifact import load_artifact
+        from models.shadow import ShadowScorer
 
         torch.set_num_threads(threads)
-        loaded = load_artifact(model_dir)
+        loaded = _load(model_dir, expected_version)
         scorer, spec = loaded.scorer, loaded.spec
-        if scorer.model_version != expected_version:
-            raise ScoringProcessError(f"found model {scorer.model_version}, expected {expected_version}")
+        if challenger is not None:
+            scorer = ShadowScorer(scorer, _load(*challenger).scorer)
         # warm up (numba's and torch's first calls are slow) before saying ready
         scorer.score(np.zeros((1, spec.user_dim), np.float32), np.zeros((1, spec.item_dim), np.float32), [1])
         conn.send(("ready", scorer.model_version))
@@ -79,9 +91,21 @@ def _serve(model_dir: str, expected_version: str, threads: int, conn: Any) -> No
             return
         try:
             s = scorer.score(*request)
-            conn.send(("ok", (s.probability, s.resnet, s.forest)))
+            shadow = s.challenger
+            extra = (
+                () if shadow is None else ((shadow.probability, shadow.resnet, shadow.forest), s.challenger_s)
+            )
+            conn.send(("ok", (s.probability, s.resnet, s.forest, *extra)))
         except Exception as exc:  # one bad batch must not end the child
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _scores(payload: tuple[Any, ...]) -> Scores:
+    """The child's answer: the champion's three arrays, then the challenger's and its
+    seconds when it has one."""
+    if len(payload) == 3:
+        return Scores(*payload)
+    return Scores(*payload[:3], challenger=Scores(*payload[3]), challenger_s=float(payload[4]))
 
 
 @dataclass
@@ -103,8 +127,12 @@ class ScoringProcess:
         threads: int = 1,
         timeout_s: float = 10.0,
         start_timeout_s: float = 120.0,
+        challenger: tuple[Path, str] | None = None,
     ) -> None:
+        """``challenger``: (artifact directory, version) of a model to shadow-score beside it."""
         self.model_dir, self.expected_version = str(model_dir), model_version
+        self.challenger = None if challenger is None else (str(challenger[0]), challenger[1])
+        self.challenger_version = None if challenger is None else challenger[1]
         self.threads, self.timeout_s, self.start_timeout_s = threads, timeout_s, start_timeout_s
         self._lock = threading.Lock()
         self._replacing: asyncio.Future | None = None  # a new child starting for the async calls
@@ -122,7 +150,7 @@ class ScoringProcess:
             target=_serve,
             name="intent-scorer",
             daemon=True,
-            args=(self.model_dir, self.expected_version, self.threads, child),
+            args=(self.model_dir, self.expected_version, self.threads, child, self.challenger),
         )
         self._proc.start()
         child.close()
@@ -162,7 +190,7 @@ class ScoringProcess:
                 self._restart(f"died ({exc!r})")
         if kind != "ok":
             raise ScoringProcessError(payload)
-        return Scores(*payload)
+        return _scores(payload)
 
     def submit(self, U: np.ndarray, I: np.ndarray, sizes: Sequence[int]) -> asyncio.Future[Scores]:
         """Queue a call from the event loop; the future gets its :class:`Scores` or a
@@ -228,7 +256,7 @@ class ScoringProcess:
             self._deadline.cancel()
         if call is not None and not call.answer.done():
             if kind == "ok":
-                call.answer.set_result(Scores(*payload))
+                call.answer.set_result(_scores(payload))
             else:
                 call.answer.set_exception(ScoringProcessError(payload))
         assert self._loop is not None

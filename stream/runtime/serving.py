@@ -26,8 +26,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from models.artifact import LoadedModel
+from models.shadow import ShadowScorer
 from stream.config import Settings
 from stream.domain.catalogue import Catalogue
+from stream.processing.batch import Challenger
 from stream.processing.policy import ServingPolicy
 from stream.processing.privacy import Pseudonymizer
 from stream.processing.processor import ServingModel
@@ -61,18 +63,38 @@ def serving_policy(loaded: LoadedModel, settings: Settings) -> ServingPolicy:
     )
 
 
-def serving_model(loaded: LoadedModel, settings: Settings, score_timeout_s: float = 10.0) -> ServingModel:
+def serving_model(
+    loaded: LoadedModel,
+    settings: Settings,
+    score_timeout_s: float = 10.0,
+    challenger: LoadedModel | None = None,
+) -> ServingModel:
     """``loaded`` as served: by default its model runs in a child process
     (``INTENT_SCORING=process``, see :mod:`stream.runtime.scoring_process`). Starting one takes
-    seconds, so the worker calls this in an executor."""
+    seconds, so the worker calls this in an executor. With ``challenger`` (another
+    version), the challenger is scored beside it on the same pairs, in the same call
+    (:mod:`models.shadow`); its features are the served model's (the same feature code,
+    and the served artifact's catalogue)."""
+    if challenger is not None and challenger.scorer.model_version == loaded.scorer.model_version:
+        challenger = None  # promoted: nothing to compare it with
     scorer: Any = loaded.scorer
     if settings.scoring == "process":
         scorer = ScoringProcess(
-            loaded.path, loaded.scorer.model_version, settings.model_threads, timeout_s=0.9 * score_timeout_s
+            loaded.path,
+            loaded.scorer.model_version,
+            settings.model_threads,
+            timeout_s=0.9 * score_timeout_s,
+            challenger=None if challenger is None else (challenger.path, challenger.scorer.model_version),
         )
+    elif challenger is not None:
+        scorer = ShadowScorer(loaded.scorer, challenger.scorer)
+    shadow = None
+    if challenger is not None:
+        shadow = Challenger(challenger.scorer.model_version, serving_policy(challenger, settings))
     return ServingModel(
         scorer,
         served_catalogue(loaded.catalogue, Pseudonymizer(settings.pseudonymize_key)),
         loaded.spec,
         serving_policy(loaded, settings),
+        shadow,
     )

@@ -65,6 +65,8 @@ class WorkerTables:
     sources: StateTable
     #: (changelog topic, table) for every table: the worker sends their changelogs
     batched: list[tuple[str, StateTable]] = field(default_factory=list)
+    #: the challenger's gates (see stream.processing.role_gates), partitioned like gates
+    challenger_gates: StateTable | None = None
 
 
 class Commits:

@@ -6,7 +6,8 @@ methods are what Faust runs, connected once by :meth:`Worker.register`:
   published and acknowledged, three batches overlapping.
 * :meth:`Worker.count_items` (an agent on ``events-by-item``): the global ``items`` table.
 * :meth:`Worker.load_model` (a task) and :meth:`Worker.reload_model` (a timer): the first
-  model (loading from :meth:`Worker.start_loading` on), then each new artifact version.
+  model (loading from :meth:`Worker.start_loading` on), then each new artifact version
+  (or registry pointer: see :class:`~stream.runtime.model_loading.ModelLoading`).
 * :meth:`Worker.probe_broker`, :meth:`Worker.report_lag` (timers) and the rebalance
   signal handlers: readiness, lag and the lifecycle log.
 * :meth:`Worker.expire_state` (a timer): the retention (see :class:`StateUpkeep`, which
@@ -36,7 +37,6 @@ from stream.runtime.membership import MemberRecord
 from stream.runtime.model_loading import ModelLoading
 from stream.runtime.publisher import PartitionBatches
 from stream.runtime.rebalance import RebalanceBarrier
-from stream.runtime.scoring_process import ScoringProcess
 from stream.runtime.state_upkeep import StateUpkeep
 from stream.runtime.tables import ChangelogWriter, Deliveries, WorkerTables
 
@@ -125,10 +125,13 @@ class Worker:
             item_events=lambda part, v: self._send(topics.item_events, None, v, part),
             intents=self._add_intent,
             flush_intents=self._send_intents,
+            shadow_intents=self._add_shadow_intent,
+            feature_log=lambda k, v: self._send(topics.feature_log, k, v),
         )
         self._processor: EventProcessor | None = None
         self._building = asyncio.Lock()
-        self.models = ModelLoading(settings, self.metrics, self.SCORE_TIMEOUT_S)
+        # the volume target's share of the fleet: the events partitions this worker owns
+        self.models = ModelLoading(settings, self.metrics, self.SCORE_TIMEOUT_S, self._fleet_share)
         self._acking: asyncio.Future[None] | None = None
         session_ms = int(settings.session_timeout_s * 1000)
         self.rebalance = RebalanceBarrier(timeout_s=session_ms / 2000)
@@ -155,6 +158,10 @@ class Worker:
         app.on_partitions_assigned.connect(self.on_partitions_assigned)
         app.on_rebalance_complete.connect(self.on_rebalance_complete)
 
+    def _fleet_share(self) -> float:
+        """This worker's share of the fleet's traffic: the events partitions it owns."""
+        return len(self.upkeep.events_partitions) / self.settings.partitions
+
     # -- output ---------------------------------------------------------------------
     def _aiokafka_producer(self) -> Any:
         return self.app.producer._ensure_producer()  # noqa: SLF001
@@ -171,6 +178,9 @@ class Worker:
 
     async def _add_intent(self, key: bytes | None, value: bytes) -> None:
         self._intents.add(self.topics.intents, key, value)
+
+    async def _add_shadow_intent(self, key: bytes | None, value: bytes) -> None:
+        self._intents.add(self.topics.shadow_intents, key, value)
 
     async def _send_intents(self) -> None:
         for delivery in await self._intents.send():
@@ -197,6 +207,8 @@ class Worker:
                     self.metrics,
                     ProcessorConfig.from_settings(self.settings, self.SCORE_TIMEOUT_S),
                     self.sources,
+                    tables.challenger_gates,
+                    self.models.volume,
                 )
         return self._processor
 
@@ -222,25 +234,8 @@ class Worker:
         self._update_ready()
 
     async def reload_model(self) -> None:
-        """Timer: serve the artifact directory's model once its version changes."""
-        proc = await self.processor()
-        swapped = await self.models.newer(proc.model)
-        if swapped is None:
-            return
-        loaded, model = swapped
-        old = proc.model.scorer
-        # one assignment: a batch in flight keeps the model it started with
-        proc.model = model
-        self.metrics.model_reloads.inc()
-        log.warning(
-            "now serving model %s (threshold %.4g, label horizon %d min)",
-            loaded.scorer.model_version,
-            proc.threshold,
-            proc.horizon_ms // 60_000,
-        )
-        if isinstance(old, ScoringProcess):  # after the batch in flight (and its retry)
-            loop = asyncio.get_running_loop()
-            loop.call_later(2 * self.SCORE_TIMEOUT_S, lambda: loop.run_in_executor(None, old.close))
+        """Timer: serve the model directory's (or registry's) new version, if any."""
+        await self.models.reload(await self.processor())
 
     # -- the events -----------------------------------------------------------------
     async def _acknowledge(self, batch: list[Any], previous: asyncio.Future[None] | None) -> None:

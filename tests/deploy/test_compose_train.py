@@ -18,7 +18,6 @@ import subprocess
 import sys
 from pathlib import Path, PurePosixPath
 
-import orjson
 import pytest
 
 from models.artifact import load_artifact
@@ -108,7 +107,8 @@ def test_train_on_a_mount_point_writes_the_artifact_and_a_retrain_swaps_it_in(
         "$@" > '{out}/first.log' 2>&1; echo $? > '{out}/first.rc'
         cp -r '{model}' '{out}/first'
         "$@" > '{out}/again.log' 2>&1; echo $? > '{out}/again.rc'
-        intent train "$INTENT_SAMPLE_DATA" --out "$INTENT_MODEL_DIR" --quick > '{out}/retrain.log' 2>&1
+        intent train "$INTENT_SAMPLE_DATA" --registry "$INTENT_MODEL_DIR" --quick --promote \
+            > '{out}/retrain.log' 2>&1
         echo $? > '{out}/retrain.rc'
         cp -r '{model}' '{out}/retrained'
         ls -A '{volume}' > '{out}/volume.ls'
@@ -134,9 +134,12 @@ def test_train_on_a_mount_point_writes_the_artifact_and_a_retrain_swaps_it_in(
     assert read("retrain.rc") == "0", read("retrain.log")
     second = load_artifact(out / "retrained").manifest
     assert second["model_version"] != first["model_version"]
-    # swapped in by rename: nothing left beside it but the artifact
+    # a new version beside the first in the registry, promoted; nothing else in the volume
     assert read("volume.ls").split() == [model.name]
-    assert orjson.loads((out / "retrained" / "manifest.json").read_bytes())["library_versions"]
+    assert sorted(p.name for p in (out / "retrained" / "versions").iterdir()) == sorted(
+        [first["model_version"], second["model_version"]]
+    )
+    assert second["library_versions"]
 
 
 def test_train_says_in_one_line_how_to_give_it_data_when_the_mount_is_empty(tmp_path: Path) -> None:

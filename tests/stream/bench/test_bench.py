@@ -19,6 +19,7 @@ def test_quick_bench_reports_every_figure(quick_model, capsys, monkeypatch, tmp_
         "faust_floor_eps",
         "naive_eps",
         "worker_eps",
+        "worker_eps_with_challenger",
         "worker_vs_io_limit",
         "worker_vs_naive",
         "serialized_bytes_per_user",

@@ -16,7 +16,7 @@ from stream.io.broker import free_port
 from stream.io.kafka import ensure_topics, producer, read_topic
 from stream.io.replay import replay_events
 from stream.io.worker_process import scrape
-from stream.monitoring.metrics import CouponMetrics
+from stream.monitoring.coupon_metrics import CouponMetrics
 from stream.processing.intents import INTENT_SCHEMA_VERSION, Intent, decode_intent, encode_intent
 from tests.conftest import settings_for, wait_for
 
@@ -42,7 +42,7 @@ def test_coupons_from_a_replay_are_idempotent_across_restarts(
         what="intents on the topic",
     )
     intents = [decode_intent(r.value) for r in asyncio.run(read_topic(s, s.topic_intents))]
-    policy = CouponPolicy(min_probability=0.0, max_probability=1.0, cooldown_ms=600_000, daily_budget=40)
+    policy = CouponPolicy(0.0, 1.0, cooldown_ms=600_000, daily_budget=40, pacing="fcfs")
     csv_path = tmp_path / "coupons.csv"
 
     counts = asyncio.run(run_coupons(s, policy, csv_path, idle_exit_s=3, log=lambda m: None))
@@ -103,7 +103,7 @@ def test_an_intent_with_a_new_field_earns_its_coupon_and_the_consumer_exports_me
 
     asyncio.run(publish())
     metrics = CouponMetrics()
-    policy = CouponPolicy(min_probability=0.5, daily_budget=10)
+    policy = CouponPolicy(min_probability=0.5, daily_budget=10, pacing="fcfs")
     scraped: dict[str, float] = {}
 
     async def run_and_scrape() -> dict[str, int]:

@@ -3,7 +3,8 @@ import urllib.request
 
 import pytest
 
-from stream.monitoring.metrics import MetricsServer, WorkerMetrics
+from stream.monitoring.metrics import WorkerMetrics
+from stream.monitoring.metrics_server import MetricsServer
 
 
 def get(url: str) -> tuple[int, str]:

@@ -270,7 +270,9 @@ async def test_pipelined_batches_end_where_sequential_ones_do(jdata_events) -> N
 
     assert len(rec_s.sent["intents"]) > 50
     assert published(rec_p) == published(rec_s)
-    assert pipelined.outcomes.live.get() == sequential.outcomes.live.get()
+    assert {k: w.live.get() for k, w in pipelined.outcomes.windows.items()} == {
+        k: w.live.get() for k, w in sequential.outcomes.windows.items()
+    }
 
 
 async def test_history_builds_state_but_publishes_no_intent() -> None:

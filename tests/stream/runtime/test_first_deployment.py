@@ -76,7 +76,11 @@ def test_backfill_builds_state_publishes_nothing_and_coupons_spend_one_budget(
 
     counts = asyncio.run(
         run_coupons(
-            s, CouponPolicy(daily_budget=budget), tmp_path / "c.csv", idle_exit_s=3, log=lambda m: None
+            s,
+            CouponPolicy(daily_budget=budget, pacing="fcfs"),
+            tmp_path / "c.csv",
+            idle_exit_s=3,
+            log=lambda m: None,
         )
     )
     ledger = [CouponDecision.decode(r.value) for r in asyncio.run(read_topic(s, s.topic_coupons))]

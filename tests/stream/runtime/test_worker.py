@@ -10,7 +10,7 @@ from typing import Any
 
 from faust.types import TP
 
-from stream.config import Settings
+from stream.config import TABLES, Settings
 from stream.runtime.app import create_worker
 from stream.runtime.faust_patches import app_hooks
 from stream.runtime.intake import MessageBatches
@@ -44,7 +44,7 @@ def test_the_worker_runs_as_the_apps_tasks_agent_timers_and_signal_handlers(tmp_
     hooks = app_hooks(app)
     assert hooks.fetch_max_wait_ms == 7 and hooks.end_offsets is not None
     assert [topic for topic, _ in worker.tables.batched] == [
-        settings.changelog_topic(name) for name in ("users", "items", "gates", "sources")
+        settings.changelog_topic(name) for name in TABLES
     ]
 
 
