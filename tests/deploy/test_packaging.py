@@ -180,6 +180,8 @@ def test_default_paths_of_an_installed_package_are_relative_to_the_working_direc
         "from stream.config import Settings as S; s = S(); print(s.model_dir, s.sample_data, s.archive_dir)",
         cwd=tmp_path,
     )
-    assert proc.stdout.split() == ["artifacts/registry", "../shared/data/jdata-2016-sample", "data/archive"], (
-        proc.stderr
-    )
+    assert proc.stdout.split() == [
+        "artifacts/registry",
+        "../shared/data/jdata-2016-sample",
+        "data/archive",
+    ], proc.stderr
