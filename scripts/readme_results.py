@@ -193,6 +193,13 @@ def render_bench(r: dict) -> str:
             f"of I/O, {r['worker_vs_naive']:,.0f}x naive",
             ">= 50% of I/O, >= 10x naive",
         ),
+        (
+            "... with a challenger shadow-scored beside the served model (`INTENT_CHALLENGER`)",
+            f"{r['worker_eps_with_challenger']:,.0f} events/s: "
+            f"{r['worker_with_challenger_vs_io_limit']:.1%} of I/O (shadow scoring costs "
+            f"{r['challenger_cost']:.0%} of the rate)",
+            "",
+        ),
         *[
             (
                 f"latency p50 / p95 / p99 at {int(rate):,} events/s offered",

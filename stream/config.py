@@ -127,51 +127,29 @@ class Settings:
     metrics_port: int = _opt(9108, "metrics/health port (0 = off)")
     threshold: float | None = _opt(None, "intent threshold; unset (or empty): the served model's t_p")
     horizon_min: float | None = _opt(
-        None,
-        "label horizon in minutes (how long an intent waits for its purchase); unset: the served model's",
+        None, "minutes an intent waits for its purchase; unset: the served model's"
     )
     cooldown_s: float = _opt(3600.0, "re-publish an intent above threshold after this")
     max_intent_age_s: float = _opt(
-        600.0,
-        "publish no intent for an event written to the events topic longer ago than this (its Kafka "
-        "timestamp; it still updates state); 0 = no limit",
+        600.0, "no intent for an event older than this (Kafka timestamp); 0 = no limit"
     )
     batch_size: int = _opt(1024, "max events per scoring micro-batch")
     batch_ms: float = _opt(5.0, "max wait to fill a micro-batch")
-    backlog_batch_size: int = _opt(
-        8192,
-        "max events per micro-batch while at least this many wait (a backlog); never below INTENT_BATCH_SIZE",
-    )
-    item_window_ms: float = _opt(
-        1000.0, "item activity gathered before the items table is updated (a write a touched item a window)"
-    )
+    backlog_batch_size: int = _opt(8192, "max events per micro-batch while this many wait (a backlog)")
+    item_window_ms: float = _opt(1000.0, "item activity gathered before the items table is written")
     backlog_linger_ms: float = _opt(250.0, "max wait to fill a backlog's micro-batch")
-    max_candidates: int = _opt(
-        32,
-        "items scored per user: open carts, then the most recent (the network's catalogue; training's "
-        "n_candidates)",
-    )
-    scoring: str = _opt(
-        "process", "process: the model runs in a child process (no GIL shared with the event loop) | thread"
-    )
+    max_candidates: int = _opt(32, "items scored per user: open carts, then the most recent")
+    scoring: str = _opt("process", "process: the model runs in a child process (its own GIL) | thread")
     model_threads: int = _opt(1, "threads the model may use per scoring call")
     model_poll_s: float = _opt(5.0, "how often the worker looks for a new model (or registry pointer)")
-    store: str = _opt(
-        "memory://",
-        "table store: memory:// (restored from the changelogs at every start) | rocksdb:// (on disk in "
-        "INTENT_DATA_DIR; a restart reads the changelogs' tail)",
-    )
+    store: str = _opt("memory://", "table store: memory:// | rocksdb:// (on disk in INTENT_DATA_DIR)")
     data_dir: Path = _opt(
         Path("/tmp/intent-worker"), "worker data: RocksDB, member id; a folder per identity"
     )
     state_ttl_days: float = _opt(30.0, "users/items unseen this long (event time) are removed; 0 = never")
     state_sweep_s: float = _opt(300.0, "how often the worker looks for state past the retention")
     state_cache: int = _opt(1024, "decoded user states kept in memory (the latest touched)")
-    standby_replicas: int = _opt(
-        0,
-        "standby copies of each table partition kept by other workers (RocksDB: a takeover reads only "
-        "the changelog's tail)",
-    )
+    standby_replicas: int = _opt(0, "standby copies of each table partition kept by other workers")
     rocksdb_cache_mb: int = _opt(256, "RocksDB: block cache shared by every table (memtables charged to it)")
     session_timeout_s: float = _opt(
         10.0,

@@ -53,6 +53,13 @@ def WorkerProcess(bootstrap: str, model: Path, data_dir: Path, log: Path, **env:
     return StreamWorker(settings, log, **env)
 
 
+#: The quick model's own threshold sends an intent to 5% of a validation day's active users
+#: (training's volume cut, on users with months of history); a replay into empty state scores
+#: lower (the JD sample's first minutes: no pair above 0.15), so tests that need intents serve
+#: at this threshold.
+REPLAY_THRESHOLD = "0.05"
+
+
 @pytest.fixture
 def start_worker(broker: EmbeddedBroker, quick_model: tuple[Path, dict], tmp_path: Path):
     workers: list[StreamWorker] = []

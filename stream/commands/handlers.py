@@ -31,6 +31,14 @@ __all__ = [
 ]
 
 
+#: what ``intent train --json`` prints of the run's report
+TRAIN_JSON_KEYS = (
+    "models n_examples positive_rate candidate_recall touched_share ci purchase_recall n_purchases "
+    "paired at_budget calibration served cold_replay thresholds sample_weights warnings seeds "
+    "seed_figures fusion split cost total_s peak_rss_mb"
+).split()
+
+
 class CommandError(RuntimeError):
     """A user-facing failure: printed as one line, exit status 1."""
 
@@ -167,32 +175,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         report = train(data, out, args.format, cfg, log=log)
     if args.json:
-        keys = (
-            "models",
-            "n_examples",
-            "positive_rate",
-            "candidate_recall",
-            "touched_share",
-            "ci",
-            "purchase_recall",
-            "n_purchases",
-            "paired",
-            "at_budget",
-            "calibration",
-            "served",
-            "cold_replay",
-            "thresholds",
-            "sample_weights",
-            "warnings",
-            "seeds",
-            "seed_figures",
-            "fusion",
-            "split",
-            "cost",
-            "total_s",
-            "peak_rss_mb",
-        )
-        print(orjson.dumps({k: report[k] for k in keys if k in report}).decode())
+        print(orjson.dumps({k: report[k] for k in TRAIN_JSON_KEYS if k in report}).decode())
     else:
         print((Path(args.out) / "report.md").read_text())
     return 0

@@ -18,7 +18,7 @@ from stream.io.replay import replay_events
 from stream.io.worker_process import scrape
 from stream.monitoring.coupon_metrics import CouponMetrics
 from stream.processing.intents import INTENT_SCHEMA_VERSION, Intent, decode_intent, encode_intent
-from tests.conftest import settings_for, wait_for
+from tests.conftest import REPLAY_THRESHOLD, settings_for, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def test_coupons_from_a_replay_are_idempotent_across_restarts(
     broker, start_worker, jdata_events, tmp_path
 ) -> None:
     s = replace(settings_for(broker), coupon_metrics_port=0)
-    worker = start_worker()
+    worker = start_worker(INTENT_THRESHOLD=REPLAY_THRESHOLD)
     worker.wait_ready()
     asyncio.run(replay_events(jdata_events[:2500], s))
     wait_for(

@@ -15,7 +15,7 @@ from stream.io.kafka import read_topic
 from stream.io.replay import replay_events
 from stream.io.worker_process import scrape
 from stream.processing.intents import decode_intent
-from tests.conftest import WorkerProcess, add_variant, settings_for, wait_for
+from tests.conftest import REPLAY_THRESHOLD, WorkerProcess, add_variant, settings_for, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +68,7 @@ def test_challenger_shadow_scored_then_rollback_serves_the_previous_version(
         INTENT_CHALLENGER=challenger,
         INTENT_MODEL_POLL_S="0.3",
         INTENT_MAX_INTENT_AGE_S="0",
+        INTENT_THRESHOLD=REPLAY_THRESHOLD,
     )
     try:
         w.wait_ready(90)

@@ -16,7 +16,7 @@ from stream.io.kafka import group_lag, producer, read_topic
 from stream.io.replay import replay_events
 from stream.io.state_dump import changelog_states, dump_lines, offline_states
 from stream.processing.intents import decode_intent
-from tests.conftest import settings_for, wait_for
+from tests.conftest import REPLAY_THRESHOLD, settings_for, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def wait_drained(settings, *workers, timeout: float = 180, what: str = "the topi
 
 def test_replay_to_intents(broker, start_worker, jdata_events) -> None:
     s = settings_for(broker)
-    worker = start_worker()
+    worker = start_worker(INTENT_THRESHOLD=REPLAY_THRESHOLD)
     worker.wait_ready()
     events = jdata_events[:N]
     asyncio.run(replay_events(events, s))
