@@ -214,9 +214,11 @@ def render_bench(r: dict) -> str:
             "<= 50 at 1024",
         ),
         (
-            f"state per user: worker RSS added by {r['memory_users']:,} users of "
-            f"{r['memory_events_per_user']:.0f} events (serialized)",
-            f"**{r['rss_per_user_bytes']:,.0f} bytes** ({r['serialized_bytes_per_user']:,.0f})",
+            f"state per user: worker RSS one more user costs (between half and all of "
+            f"{r['memory_users']:,} users of {r['memory_events_per_user']:.0f} events); "
+            "all RSS added / users; serialized",
+            f"**{r['rss_marginal_bytes_per_user']:,.0f} bytes**; {r['rss_per_user_bytes']:,.0f}; "
+            f"{r['serialized_bytes_per_user']:,.0f}",
             "<= 2 KB",
         ),
     ]

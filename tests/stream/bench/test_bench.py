@@ -26,7 +26,8 @@ def test_quick_bench_reports_every_figure(quick_model, capsys, monkeypatch, tmp_
         "rss_mb",
     ):
         assert r[key] > 0, key
-    assert "rss_per_user_bytes" in r  # 500 users: too few for the RSS they add to be more than noise
+    # 500 users: too few for the RSS they add to be more than noise
+    assert "rss_per_user_bytes" in r and "rss_marginal_bytes_per_user" in r
     assert set(r["latency_ms"]) == {"100", "500"}
     assert all({"p50", "p95", "p99"} <= set(v) and v["n"] > 0 for v in r["latency_ms"].values())
     assert {name: set(v) for name, v in r["model_us_per_pair"].items()} == {
