@@ -112,7 +112,7 @@ def fit_baseline(
             y_val,
             seed,
             max_rounds=300 if quick else 2000,
-            patience=50 if quick else 100,
+            patience=50 if quick else 60,  # over two smoothing windows past the best raw round
             window=5 if quick else 25,
         )
         return Baseline(name, booster, fn, {**params, "rounds": rounds}, curve=curve)
