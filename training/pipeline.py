@@ -48,7 +48,7 @@ from training.protocol.splits import DAY_MS, WEAKER_VERDICT, CalendarSplit, fitt
 from training.protocol.stages import Stages, peak_rss_mb
 from training.run_report import fingerprint, run_report
 
-__all__ = ["TrainConfig", "train", "fingerprint", "cold_resets"]
+__all__ = ["TrainConfig", "train", "fingerprint", "cold_resets", "read_data"]
 
 
 def cold_resets(split: CalendarSplit, day_offset_ms: int) -> list[int]:
@@ -64,9 +64,11 @@ def cold_resets(split: CalendarSplit, day_offset_ms: int) -> list[int]:
     return sorted(days | {split.val_start, split.test_start})
 
 
-def _read(
+def read_data(
     data: list[str | Path], fmt: str | None, cfg: TrainConfig, log: Callable[[str], None]
 ) -> tuple[Any, CalendarSplit, list[str]]:
+    """The events read, the calendar split (by hours for short data, with a warning) and
+    the warnings; shortens ``cfg.horizon_ms`` when validation or test is too short for it."""
     read = read_clickstream(data, fmt)
     if not read.events:
         raise ValueError("the data set holds no usable events")
@@ -120,7 +122,7 @@ def train(
     cfg = (cfg or TrainConfig()).scaled()
     stage = Stages(log)
     with stage("read data"):
-        read, split, warnings = _read(data, fmt, cfg, log)
+        read, split, warnings = read_data(data, fmt, cfg, log)
         catalogue = load_catalogue(read.files)
         spec = FeatureSpec()
     log(

@@ -15,12 +15,11 @@ from stream.config import Settings
 
 __all__ = [
     "CommandError",
+    "windowed_data",
     "run_worker",
     "cmd_broker",
     "cmd_worker",
     "cmd_replay",
-    "cmd_train",
-    "cmd_evaluate",
     "cmd_state",
     "cmd_bench",
     "cmd_coupons",
@@ -35,7 +34,7 @@ class CommandError(RuntimeError):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
-def _data(paths: list[str], args: argparse.Namespace) -> Any:
+def windowed_data(paths: list[str], args: argparse.Namespace) -> Any:
     """The data paths with the ``--since`` / ``--until`` window, for any reader entry point
     (:class:`~stream.domain.window.WindowedPaths`)."""
     from stream.domain.window import TimeWindow, WindowedPaths
@@ -144,85 +143,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    import orjson
-
-    from models.registry import is_registry
-    from stream.commands.model_commands import train_into_registry
-    from training.pipeline import TrainConfig, train
-
-    cfg = TrainConfig(quick=args.quick, progress=not args.json)
-    if args.horizon_min is not None:
-        cfg.horizon_ms = int(args.horizon_min * 60_000)
-    if args.seeds:
-        cfg.seeds = tuple(range(args.seeds))
-    log = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    data = _data(args.data, args)
-    out = Path(args.out) if args.out else None
-    if out is None or is_registry(out):  # a new version beside the others, never over the served one
-        root = out or Path(args.registry or Settings.from_env().model_dir)
-        run = lambda o: train(data, o, args.format, cfg, log=log)  # noqa: E731
-        report = train_into_registry(root, run, args.promote, log)
-        args.out = str(root / "versions" / report["model_version"])
-    else:
-        report = train(data, out, args.format, cfg, log=log)
-    if args.json:
-        keys = (
-            "models",
-            "n_examples",
-            "positive_rate",
-            "candidate_recall",
-            "touched_share",
-            "ci",
-            "purchase_recall",
-            "n_purchases",
-            "paired",
-            "at_budget",
-            "calibration",
-            "served",
-            "cold_replay",
-            "thresholds",
-            "sample_weights",
-            "warnings",
-            "seeds",
-            "seed_figures",
-            "fusion",
-            "split",
-            "cost",
-            "total_s",
-            "peak_rss_mb",
-        )
-        print(orjson.dumps({k: report[k] for k in keys if k in report}).decode())
-    else:
-        print((Path(args.out) / "report.md").read_text())
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    import orjson
-
-    from training.protocol.report import results_table
-    from training.protocol.served import evaluate_artifact
-
-    summary = evaluate_artifact(
-        Path(args.model),
-        _data(args.data, args),
-        args.format,
-        progress=not args.json,
-        part=getattr(args, "part", "all"),
-    )
-    if args.json:
-        print(orjson.dumps(summary).decode())
-    else:
-        print(results_table(summary))
-        print(
-            f"\n{summary['n_examples']:,} examples, positive rate {summary['positive_rate']:.4%}; "
-            f"{summary['n_purchases']} purchases, candidate recall {summary['candidate_recall']} "
-            f"(ceiling: touched before {summary['touched_share']})"
-        )
-    return 0
-
-
 def cmd_state(args: argparse.Namespace) -> int:
     from stream.io.state_dump import changelog_states, offline_states, write_dump
 
@@ -233,7 +153,7 @@ def cmd_state(args: argparse.Namespace) -> int:
         from stream.processing.privacy import Pseudonymizer
 
         key = Settings.from_env().pseudonymize_key
-        read = read_clickstream(_data(args.offline, args), args.format)
+        read = read_clickstream(windowed_data(args.offline, args), args.format)
         states = offline_states(read.events, Pseudonymizer(key))
     else:
         from stream.io.kafka import check_reachable
@@ -346,7 +266,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from stream.monitoring.quality import QualityConfig, assess_events
 
     # lateness in the files' own order (an archive's: each day's files in offset order)
-    read = read_clickstream(_data(args.data, args), args.format, sort=False)
+    read = read_clickstream(windowed_data(args.data, args), args.format, sort=False)
     # every skipped row is a defect of the file: unreadable, an unknown type, a bad price, or a
     # time outside the data set's published range
     invalid = sum(read.skipped.values())
