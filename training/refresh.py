@@ -12,7 +12,10 @@ It then judges the new model on the test days with intervals by user
 (:func:`training.protocol.evaluation.summarize`, fewer resamples: :data:`SERVE_N_BOOT`),
 and scores the served artifact on the same test rows for the paired difference
 (:mod:`training.protocol.versus_served`), recorded in the new artifact's manifest as
-``serve_run``.
+``serve_run``. Validation and test keep the moments of at most :data:`SERVE_JUDGED_USERS`
+users (a hash of the id; every moment of each), so that what is judged, and the memory
+it takes, stays bounded as the shop grows; training moments are sampled as the protocol
+samples them.
 
 Its stages, timed with the process's peak memory (what ``intent bench --train-scale``
 reports): :data:`SERVE_STAGES`.
@@ -41,7 +44,14 @@ from training.protocol.stages import Stages, peak_rss_mb
 from training.protocol.versus_served import compare_with_served
 from training.run_report import THRESHOLD_PURPOSE, fingerprint
 
-__all__ = ["train_serve", "served_choices", "SERVE_STAGES", "SERVE_N_BOOT", "render_serve"]
+__all__ = [
+    "train_serve",
+    "served_choices",
+    "SERVE_STAGES",
+    "SERVE_N_BOOT",
+    "SERVE_JUDGED_USERS",
+    "render_serve",
+]
 
 SERVE_STAGES = (
     "read",
@@ -53,6 +63,9 @@ SERVE_STAGES = (
     "compare",
     "write",
 )
+#: users whose validation and test moments are kept (the rest are replayed, not judged):
+#: bounds the judged rows (about 800 a user a test day on Taobao) whatever the shop's size
+SERVE_JUDGED_USERS = 3_000
 #: bootstrap resamples of the refresh's intervals (the protocol's 1,000 are for Holm's 15 comparisons)
 SERVE_N_BOOT = 200
 _BRANCH_STAGES = {
@@ -117,6 +130,10 @@ def train_serve(
         f"serving config: seed {seed}, forest {choices['forest']}, {cfg.forest_layers} levels, "
         f"sample weights {cfg.sample_weights} ({choices['source']})"
     )
+    n_users = len({e.user_id for e in read.events})
+    share = min(1.0, (cfg.judged_users or SERVE_JUDGED_USERS) / max(n_users, 1))
+    if share < 1:
+        log(f"validation and test judged on {share:.1%} of the {n_users:,} users (a hash of the id)")
     replay: dict[str, Any] = dict(
         catalogue=catalogue,
         spec=spec,
@@ -125,6 +142,7 @@ def train_serve(
         split=split,
         neg_group_rate=cfg.neg_group_rate,
         seed=seed,
+        judged_user_share=share,
     )
     with stage("examples"):
         parts = build_examples(read.events, **replay)
@@ -189,6 +207,7 @@ def train_serve(
     serve_run = {
         "test": {k: test[k] for k in ("models", "ci", "n_examples", "n_users", "n_purchases") if k in test},
         "n_boot": cfg.n_boot,
+        "judged_user_share": round(share, 6),
         "config": {**choices, "forest": list(choices["forest"])},
         "compared_with": compared,
         "stages": list(stage.rows),
@@ -219,7 +238,7 @@ def train_serve(
         "model_version": version,
         "mode": "serve",
         "warnings": warnings,
-        "data": {"n_events": len(read.events), "users": len({e.user_id for e in read.events})},
+        "data": {"n_events": len(read.events), "users": n_users},
         "split": {**split.to_dict(), "train": tr.n, "val": va.n, "test": te.n},
         "served": test,
         "fusion": {

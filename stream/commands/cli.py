@@ -204,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="soak instead: real data then generated traffic at full speed for MINUTES",
     )
     p.add_argument(
+        "--train-scale",
+        type=_positive_int,
+        metavar="EVENTS",
+        help="training at scale instead: EVENTS generated events of Taobao's shape into an archive, then "
+        "intent train --serve timed per stage with peak RSS (seconds per million events)",
+    )
+    p.add_argument(
         "--state-scale",
         type=_positive_int,
         metavar="USERS",

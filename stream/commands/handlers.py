@@ -187,6 +187,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{len(result['runs'])}); state equals an offline replay: {result['state_matches_offline']}"
         )
         return 0
+    if args.train_scale:
+        from stream.bench.train_scale import render_train_scale, run_train_scale
+
+        result = run_train_scale(args.train_scale, quick=args.quick, log=log)
+        print(orjson.dumps(result).decode() if args.json else render_train_scale(result))
+        if args.json:
+            log(render_train_scale(result))
+        return 0
     if args.state_scale:
         from stream.bench.state_scale import StateScaleConfig, run_state_scale
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 
@@ -50,7 +51,7 @@ from stream.domain.state import CATEGORY, ItemStats, UserState
 from training.protocol.example_set import SEQ_DIM, SEQ_LEN, ExampleSet, Purchases
 from training.protocol.splits import PARTS, CalendarSplit
 
-__all__ = ["ExampleSet", "Purchases", "build_examples", "SEQ_LEN", "SEQ_DIM"]
+__all__ = ["ExampleSet", "Purchases", "build_examples", "judged_user", "SEQ_LEN", "SEQ_DIM"]
 
 BUY = TYPE_INDEX["transaction"]
 
@@ -142,6 +143,16 @@ def _sequence(recent: deque, now: int) -> tuple[np.ndarray, np.ndarray]:
 DEFAULT_SPEC = FeatureSpec()
 
 
+def judged_user(user_id: str, share: float) -> bool:
+    """Whether ``user_id`` is among the ``share`` of users whose validation and test moments
+    are kept: a hash of the id, so the same users whatever the run or the process.
+
+    >>> abs(sum(judged_user(f"u{k}", 0.25) for k in range(4000)) / 4000 - 0.25) < 0.02
+    True
+    """
+    return zlib.crc32(user_id.encode()) < share * 2**32
+
+
 def build_examples(
     events: list[Event],
     catalogue: Catalogue | None = None,
@@ -154,13 +165,17 @@ def build_examples(
     progress: Callable[[int, int], None] | None = None,
     reset_at: Sequence[int] = (),
     parts_wanted: Sequence[str] | None = None,
+    judged_user_share: float = 1.0,
 ) -> dict[str, ExampleSet]:
     """Replay ``events`` (in replay order) and return the example groups of each part:
     ``train``, ``val``, ``test`` with a ``split``, else one part ``all`` (every moment,
     labels cut at the end of the data). ``neg_group_rate`` samples the training part's
     moments without a purchase; ``progress(done, total)`` is called now and then;
     ``reset_at`` (epoch ms, any order) makes it a cold replay (see the module docstring);
-    ``parts_wanted`` limits the parts built (the others are replayed into state only)."""
+    ``parts_wanted`` limits the parts built (the others are replayed into state only);
+    ``judged_user_share`` below 1 keeps the validation and test moments and purchases of
+    that share of the users only (:func:`judged_user`), every moment of each, so that a
+    judged part's size is bounded however many users the data holds."""
     if not events:
         raise ValueError("no examples: the data set has no events")
     first_ts = min(e.ts for e in events)
@@ -218,9 +233,10 @@ def build_examples(
         state = users.get(e.user_id)
         if state is None:
             state = users[e.user_id] = UserState()
+        judged = judged_user_share >= 1.0 or judged_user(e.user_id, judged_user_share)
         if e.type == "transaction":
             name = part_of(e.ts)
-            if name is not None and e.ts >= parts[name][0] + horizon_ms:
+            if name is not None and e.ts >= parts[name][0] + horizon_ms and (judged or name == "train"):
                 p = part_purchases[name]
                 p.users.append(e.user_id)
                 p.items.append(e.item_id)
@@ -240,7 +256,7 @@ def build_examples(
         if next_same_ts[k]:
             continue
         name = part_of(e.ts)
-        if name is None or name not in wanted:
+        if name is None or name not in wanted or not (judged or name == "train"):
             continue
         label_end = parts[name][1]
         cands = state.candidates(n_candidates)
