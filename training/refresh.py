@@ -40,6 +40,7 @@ from training.protocol.attributes import load_catalogue
 from training.protocol.budget import DayPairs
 from training.protocol.evaluation import summarize
 from training.protocol.examples import build_examples
+from training.protocol.partitioned import build_examples_partitioned
 from training.protocol.stages import Stages, peak_rss_mb
 from training.protocol.versus_served import compare_with_served
 from training.run_report import THRESHOLD_PURPOSE, fingerprint
@@ -145,7 +146,7 @@ def train_serve(
         judged_user_share=share,
     )
     with stage("examples"):
-        parts = build_examples(read.events, **replay)
+        parts = build_examples_partitioned(read.events, cfg.workers, cfg.cluster, **replay)
         tr, va, te = parts["train"], parts["val"], parts["test"]
         if tr.y.sum() < 2 or va.y.sum() == 0:
             raise ValueError(
@@ -154,7 +155,9 @@ def train_serve(
             )
         # the cold replay's training and validation days: the cold-start prior and its weight
         resets = cold_resets(split, read.day_offset_ms)
-        cold = build_examples(read.events, reset_at=resets, parts_wanted=("train", "val"), **replay)
+        cold = build_examples_partitioned(
+            read.events, cfg.workers, cfg.cluster, reset_at=resets, parts_wanted=("train", "val"), **replay
+        )
         rows, w_rows = tabular_rows(tr.y, tr.weights(), cfg.neg_ratio, seed)
         Xtr = tr.X(rows)
         weights = decide_weights(cfg.sample_weights, Xtr, tr.y[rows], w_rows, va.X(), va.y, seed)

@@ -35,7 +35,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from stream.commands.model_commands import train_into_registry
     from training.pipeline import TrainConfig
 
+    settings = Settings.from_env()
     cfg = TrainConfig(quick=args.quick, progress=not args.json)
+    cfg.workers, cfg.cluster = settings.train_workers, settings.train_cluster or None
     if args.horizon_min is not None:
         cfg.horizon_ms = int(args.horizon_min * 60_000)
     if args.seeds:
@@ -47,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit("intent train: --compare-with goes with --serve")
     served = Path(args.compare_with) if args.compare_with else None
     if out is None or is_registry(out):  # a new version beside the others, never over the served one
-        root = out or Path(args.registry or Settings.from_env().model_dir)
+        root = out or Path(args.registry or settings.model_dir)
         if served is None and is_registry(root) and ModelRegistry(root).current() is not None:
             served = root  # the registry's current version
         report = train_into_registry(root, _trainer(args, data, cfg, log, served), args.promote, log)
