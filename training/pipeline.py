@@ -145,7 +145,7 @@ def train(
         progress=progress,
     )
     with stage("build examples"):
-        parts = build_examples_partitioned(read.events, cfg.workers, cfg.cluster, **replay)  # type: ignore[arg-type]
+        parts = build_examples_partitioned(read.events, cfg.workers, cfg.cluster, **replay)
     tr, va, te = parts["train"], parts["val"], parts["test"]
     log(
         f"examples: train {tr.n:,} rows kept (pos {int(tr.y.sum())}), val {va.n:,} (pos {int(va.y.sum())}), "
@@ -159,7 +159,7 @@ def train(
         )
     with stage("cold replay"):
         resets = cold_resets(split, read.day_offset_ms)
-        cold = build_examples_partitioned(read.events, cfg.workers, cfg.cluster, reset_at=resets, **replay)  # type: ignore[arg-type]
+        cold = build_examples_partitioned(read.events, cfg.workers, cfg.cluster, reset_at=resets, **replay)
     cold_te = cold["test"]
     log(f"cold replay: validation {cold['val'].n:,} rows, test {cold_te.n:,} (pos {int(cold_te.y.sum())})")
     td, weights, graph = _training_data(read, parts, cold, cfg, split, stage)

@@ -41,7 +41,7 @@ def default_workers() -> int:
 
 
 def _build_forked(partition: tuple[int, int], kwargs: dict[str, Any]) -> dict[str, ExampleSet]:
-    return build_examples(list(_EVENTS), partition=partition, **kwargs)  # type: ignore[arg-type]
+    return build_examples(list(_EVENTS), partition=partition, **kwargs)
 
 
 def _build_shipped(events: Sequence[Event], partition: tuple[int, int], kwargs: dict[str, Any]) -> Any:
@@ -122,8 +122,8 @@ def _merge(sets: list[ExampleSet]) -> ExampleSet:
     )
     users = [u for s in sets for u in s.users]
     items = [i for s in sets for i in s.items]
-    weights = [s.group_weight for s in sets]
-    starts_hist = [s.history_start for s in sets]
+    weights = [s.group_weight for s in sets if s.group_weight is not None]
+    starts_hist = [s.history_start for s in sets if s.history_start is not None]
     return ExampleSet(
         cat([s.U for s in sets])[order],
         cat([s.I for s in sets])[rows],
@@ -139,6 +139,6 @@ def _merge(sets: list[ExampleSet]) -> ExampleSet:
         cat([s.seq_same_cat for s in sets])[rows],
         purchases,
         cover,
-        None if any(w is None for w in weights) else cat(weights)[order],  # type: ignore[misc]
-        None if any(h is None for h in starts_hist) else cat(starts_hist)[order],  # type: ignore[misc]
+        cat(weights)[order] if len(weights) == len(sets) else None,
+        cat(starts_hist)[order] if len(starts_hist) == len(sets) else None,
     )
