@@ -13,7 +13,7 @@ if [ ! -f "$stamp" ]; then
   # The CPU wheel of torch 2.13.0 is cached here; PyPI's torch pulls CUDA packages.
   [ -d /opt/wheels ] && find_links=(--find-links /opt/wheels)
   .venv/bin/pip install -q --disable-pip-version-check "${find_links[@]}" -c constraints.txt torch==2.13.0
-  .venv/bin/pip install -q --disable-pip-version-check "${find_links[@]}" -c constraints.txt -e ".[test]"
+  .venv/bin/pip install -q --disable-pip-version-check "${find_links[@]}" -c constraints.txt -e ".[test,dask]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -118,6 +118,8 @@ class Settings:
     exclude_outliers: int = _opt(0, "1: keep price-outlier events out of the features")
     model_dir: Path = _opt(DEFAULT_MODEL_DIR, "model registry (serves its current version) or artifact")
     model_keep: int = _opt(5, "registry: versions kept (never the served one, its predecessor, a challenger)")
+    train_workers: int | None = _opt(None, "intent train: processes building examples; unset = every core")
+    train_cluster: str = _opt("", "intent train: a Dask scheduler (tcp://HOST:PORT) building examples")
     model_sync: str = _opt("", "registry: empty = the directory alone | kafka: mirror INTENT_TOPIC_MODELS")
     challenger: str = _opt("", "registry version shadow-scored beside the served one; empty = none")
     target_intents_per_day: float | None = _opt(None, "intents a day for the fleet: sets the threshold")

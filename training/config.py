@@ -57,6 +57,13 @@ class TrainConfig:
     network_epochs: int = 20
     network_patience: int = 2
     progress: bool = True
+    # validation and test judged on about this many users (a hash of the id), every moment
+    # of each: None, every user (the research protocol); ``intent train --serve``: 3,000
+    judged_users: int | None = None
+    # example building in parallel by user partition (training.protocol.partitioned):
+    # processes (None: every core), or the Dask scheduler at ``cluster``
+    workers: int | None = None
+    cluster: str | None = None
 
     def scaled(self) -> TrainConfig:
         """Quick mode: one seed, small grids and budgets (for tests and a first look)."""

@@ -43,12 +43,12 @@ from training.fitting.weights import decide_weights, tabular_rows
 from training.judge import choose_served, judge
 from training.protocol.attributes import load_catalogue
 from training.protocol.budget import DayPairs
-from training.protocol.examples import build_examples
+from training.protocol.partitioned import build_examples_partitioned
 from training.protocol.splits import DAY_MS, WEAKER_VERDICT, CalendarSplit, fitting_horizon
 from training.protocol.stages import Stages, peak_rss_mb
 from training.run_report import fingerprint, run_report
 
-__all__ = ["TrainConfig", "train", "fingerprint", "cold_resets"]
+__all__ = ["TrainConfig", "train", "fingerprint", "cold_resets", "read_data"]
 
 
 def cold_resets(split: CalendarSplit, day_offset_ms: int) -> list[int]:
@@ -64,9 +64,11 @@ def cold_resets(split: CalendarSplit, day_offset_ms: int) -> list[int]:
     return sorted(days | {split.val_start, split.test_start})
 
 
-def _read(
+def read_data(
     data: list[str | Path], fmt: str | None, cfg: TrainConfig, log: Callable[[str], None]
 ) -> tuple[Any, CalendarSplit, list[str]]:
+    """The events read, the calendar split (by hours for short data, with a warning) and
+    the warnings; shortens ``cfg.horizon_ms`` when validation or test is too short for it."""
     read = read_clickstream(data, fmt)
     if not read.events:
         raise ValueError("the data set holds no usable events")
@@ -120,7 +122,7 @@ def train(
     cfg = (cfg or TrainConfig()).scaled()
     stage = Stages(log)
     with stage("read data"):
-        read, split, warnings = _read(data, fmt, cfg, log)
+        read, split, warnings = read_data(data, fmt, cfg, log)
         catalogue = load_catalogue(read.files)
         spec = FeatureSpec()
     log(
@@ -143,7 +145,7 @@ def train(
         progress=progress,
     )
     with stage("build examples"):
-        parts = build_examples(read.events, **replay)  # type: ignore[arg-type]
+        parts = build_examples_partitioned(read.events, cfg.workers, cfg.cluster, **replay)
     tr, va, te = parts["train"], parts["val"], parts["test"]
     log(
         f"examples: train {tr.n:,} rows kept (pos {int(tr.y.sum())}), val {va.n:,} (pos {int(va.y.sum())}), "
@@ -157,7 +159,7 @@ def train(
         )
     with stage("cold replay"):
         resets = cold_resets(split, read.day_offset_ms)
-        cold = build_examples(read.events, reset_at=resets, **replay)  # type: ignore[arg-type]
+        cold = build_examples_partitioned(read.events, cfg.workers, cfg.cluster, reset_at=resets, **replay)
     cold_te = cold["test"]
     log(f"cold replay: validation {cold['val'].n:,} rows, test {cold_te.n:,} (pos {int(cold_te.y.sum())})")
     td, weights, graph = _training_data(read, parts, cold, cfg, split, stage)

@@ -223,6 +223,8 @@ def run_report(
         "served_seed": served_run.seed,
         "thresholds": {n: round(float(verdict["thresholds"][n][served_at]), 8) for n in SERVED_MODELS},
         "threshold_purpose": purpose,
+        # followed by ``intent train --serve`` (the served model's configuration)
+        "sample_weights": {k: weights[k] for k in ("mode", "used", "reason") if k in weights},
         "split": split.to_dict(),
         "evaluation": {
             "n_boot": cfg.n_boot,

@@ -9,6 +9,8 @@
 * :mod:`~stream.bench.naive_agent` and :mod:`~stream.bench.passthrough_agent`: the two
   reference Faust agents the worker is compared with.
 * :mod:`~stream.bench.generator`: generated clickstream for load (never for accuracy).
+* :mod:`~stream.bench.train_scale`: ``intent train --serve`` timed per stage on a
+  generated archive of Taobao's shape (``--train-scale EVENTS``).
 
 Names are imported on first use.
 """
@@ -27,5 +29,6 @@ __all__, __getattr__ = lazy_exports(
         "run_failover": "failover",
         "run_soak": "soak",
         "ClickstreamGenerator": "generator",
+        "run_train_scale": "train_scale",
     },
 )

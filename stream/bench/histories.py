@@ -87,6 +87,13 @@ class HistoryShape:
     in_session_gap_s: float = 139.0
     session_gap_days: float = 0.47
     new_session_rate: float = 0.16
+    #: purchases: the share that buys an item the user touched before (None: a purchase's
+    #: item is drawn as any event's), and the share that buys again an item already bought
+    buy_touched_rate: float | None = None
+    repeat_purchase_rate: float = 0.0
+    #: every user's history inside the span, ending by ``T0`` (squeezed when longer),
+    #: rather than starting at a random day of it and cut at ``T0``
+    within_span: bool = False
 
     @classmethod
     def fit(cls, events: Sequence[Event]) -> HistoryShape:
@@ -175,10 +182,17 @@ class HistoryShape:
         elapsed -= np.repeat(elapsed[starts], per_user)
         span = int(self.span_days * DAY_MS)
         begin = T0 - rng.integers(0, span, len(users))
+        if self.within_span:
+            last = np.maximum(elapsed[starts + per_user - 1], 1)
+            squeeze = np.minimum(1.0, span / last)
+            elapsed = (elapsed * squeeze[owner]).astype(np.int64)
+            begin = T0 - span + (rng.random(len(users)) * (span - last * squeeze)).astype(np.int64)
         ts = np.minimum(begin[owner] + elapsed, T0)
         kinds = types[
             np.searchsorted(np.cumsum(mix), rng.random(total), side="right").clip(0, len(types) - 1)
         ]
+        if self.buy_touched_rate is not None:
+            item = self._purchased_items(rng, item, kinds, owner, starts, position, cdf)
         ids = [f"{prefix}u{u}" for u in users]
         records = []
         dumps = orjson.dumps
@@ -198,6 +212,32 @@ class HistoryShape:
             )
             records.append((uid.encode(), value, t))
         return HistoryChunk(ids, records)
+
+    def _purchased_items(
+        self,
+        rng: np.random.Generator,
+        item: np.ndarray,
+        kinds: np.ndarray,
+        owner: np.ndarray,
+        starts: np.ndarray,
+        position: np.ndarray,
+        cdf: np.ndarray,
+    ) -> np.ndarray:
+        """Each purchase's item: one the user bought before (``repeat_purchase_rate``), else
+        one of the user's earlier events' (``buy_touched_rate``), else a new draw."""
+        item = item.copy()
+        bought: dict[int, list[int]] = {}
+        assert self.buy_touched_rate is not None
+        for k in np.flatnonzero(kinds == "transaction"):
+            u, before = int(owner[k]), bought.setdefault(int(owner[k]), [])
+            if before and rng.random() < self.repeat_purchase_rate:
+                item[k] = before[int(rng.integers(len(before)))]
+            elif position[k] and rng.random() < self.buy_touched_rate:
+                item[k] = item[starts[u] + int(rng.integers(position[k]))]
+            else:
+                item[k] = int(np.searchsorted(cdf, rng.random()))
+            before.append(int(item[k]))
+        return item
 
 
 def taobao_shape(path: Path = TAOBAO, log: Callable[[str], None] = print) -> HistoryShape:

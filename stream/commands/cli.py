@@ -19,15 +19,14 @@ from stream.commands.handlers import (
     cmd_broker,
     cmd_coupons,
     cmd_demo,
-    cmd_evaluate,
     cmd_quality,
     cmd_replay,
     cmd_report,
     cmd_state,
-    cmd_train,
     cmd_worker,
 )
 from stream.commands.model_commands import cmd_compare, cmd_models, cmd_skew
+from stream.commands.train_commands import cmd_evaluate, cmd_train
 from stream.config import SettingsError, describe_env
 from stream.domain.readers import FORMATS
 
@@ -126,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizon-min", type=float, help="label horizon H in minutes [30]")
     p.add_argument("--seeds", type=_positive_int, help="seeds per model [3; 1 with --quick]")
     p.add_argument("--json", action="store_true", help="print the test-split metrics as JSON")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="the production refresh: fit only the served model (one seed, the served one's configuration), "
+        "judge it on the test days and compare it with the artifact served now, paired by user",
+    )
+    p.add_argument(
+        "--compare-with",
+        help="with --serve: the artifact or registry to compare with [the registry's current version]",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a data set with a trained artifact")
@@ -193,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="MINUTES",
         help="soak instead: real data then generated traffic at full speed for MINUTES",
+    )
+    p.add_argument(
+        "--train-scale",
+        type=_positive_int,
+        metavar="EVENTS",
+        help="training at scale instead: EVENTS generated events of Taobao's shape into an archive, then "
+        "intent train --serve timed per stage with peak RSS (seconds per million events)",
     )
     p.add_argument(
         "--state-scale",

@@ -15,12 +15,11 @@ from stream.config import Settings
 
 __all__ = [
     "CommandError",
+    "windowed_data",
     "run_worker",
     "cmd_broker",
     "cmd_worker",
     "cmd_replay",
-    "cmd_train",
-    "cmd_evaluate",
     "cmd_state",
     "cmd_bench",
     "cmd_coupons",
@@ -31,19 +30,11 @@ __all__ = [
 ]
 
 
-#: what ``intent train --json`` prints of the run's report
-TRAIN_JSON_KEYS = (
-    "models n_examples positive_rate candidate_recall touched_share ci purchase_recall n_purchases "
-    "paired at_budget calibration served cold_replay thresholds sample_weights warnings seeds "
-    "seed_figures fusion split cost total_s peak_rss_mb"
-).split()
-
-
 class CommandError(RuntimeError):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
-def _data(paths: list[str], args: argparse.Namespace) -> Any:
+def windowed_data(paths: list[str], args: argparse.Namespace) -> Any:
     """The data paths with the ``--since`` / ``--until`` window, for any reader entry point
     (:class:`~stream.domain.window.WindowedPaths`)."""
     from stream.domain.window import TimeWindow, WindowedPaths
@@ -152,60 +143,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    import orjson
-
-    from models.registry import is_registry
-    from stream.commands.model_commands import train_into_registry
-    from training.pipeline import TrainConfig, train
-
-    cfg = TrainConfig(quick=args.quick, progress=not args.json)
-    if args.horizon_min is not None:
-        cfg.horizon_ms = int(args.horizon_min * 60_000)
-    if args.seeds:
-        cfg.seeds = tuple(range(args.seeds))
-    log = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    data = _data(args.data, args)
-    out = Path(args.out) if args.out else None
-    if out is None or is_registry(out):  # a new version beside the others, never over the served one
-        root = out or Path(args.registry or Settings.from_env().model_dir)
-        run = lambda o: train(data, o, args.format, cfg, log=log)  # noqa: E731
-        report = train_into_registry(root, run, args.promote, log)
-        args.out = str(root / "versions" / report["model_version"])
-    else:
-        report = train(data, out, args.format, cfg, log=log)
-    if args.json:
-        print(orjson.dumps({k: report[k] for k in TRAIN_JSON_KEYS if k in report}).decode())
-    else:
-        print((Path(args.out) / "report.md").read_text())
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    import orjson
-
-    from training.protocol.report import results_table
-    from training.protocol.served import evaluate_artifact
-
-    summary = evaluate_artifact(
-        Path(args.model),
-        _data(args.data, args),
-        args.format,
-        progress=not args.json,
-        part=getattr(args, "part", "all"),
-    )
-    if args.json:
-        print(orjson.dumps(summary).decode())
-    else:
-        print(results_table(summary))
-        print(
-            f"\n{summary['n_examples']:,} examples, positive rate {summary['positive_rate']:.4%}; "
-            f"{summary['n_purchases']} purchases, candidate recall {summary['candidate_recall']} "
-            f"(ceiling: touched before {summary['touched_share']})"
-        )
-    return 0
-
-
 def cmd_state(args: argparse.Namespace) -> int:
     from stream.io.state_dump import changelog_states, offline_states, write_dump
 
@@ -216,7 +153,7 @@ def cmd_state(args: argparse.Namespace) -> int:
         from stream.processing.privacy import Pseudonymizer
 
         key = Settings.from_env().pseudonymize_key
-        read = read_clickstream(_data(args.offline, args), args.format)
+        read = read_clickstream(windowed_data(args.offline, args), args.format)
         states = offline_states(read.events, Pseudonymizer(key))
     else:
         from stream.io.kafka import check_reachable
@@ -249,6 +186,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"{result['ready_s']} s, caught up after {result['caught_up_s']} s (worst of "
             f"{len(result['runs'])}); state equals an offline replay: {result['state_matches_offline']}"
         )
+        return 0
+    if args.train_scale:
+        from stream.bench.train_scale import render_train_scale, run_train_scale
+
+        result = run_train_scale(args.train_scale, quick=args.quick, log=log)
+        print(orjson.dumps(result).decode() if args.json else render_train_scale(result))
+        if args.json:
+            log(render_train_scale(result))
         return 0
     if args.state_scale:
         from stream.bench.state_scale import StateScaleConfig, run_state_scale
@@ -329,7 +274,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from stream.monitoring.quality import QualityConfig, assess_events
 
     # lateness in the files' own order (an archive's: each day's files in offset order)
-    read = read_clickstream(_data(args.data, args), args.format, sort=False)
+    read = read_clickstream(windowed_data(args.data, args), args.format, sort=False)
     # every skipped row is a defect of the file: unreadable, an unknown type, a bad price, or a
     # time outside the data set's published range
     invalid = sum(read.skipped.values())

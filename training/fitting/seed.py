@@ -84,6 +84,7 @@ def _fit_networks(
     """Every reference network of one seed, on the inputs built once."""
     ytr = data.tr.y[data.rows]
     judged = data.judged()
+    assert data.nets is not None, "the reference networks need their inputs"
     for name in NETWORKS:
         with stage(f"seed {run.seed}: {name}"):
             res = fit_and_score(

@@ -33,7 +33,7 @@ class TrainingData:
     rows: np.ndarray  # the training rows the row models take (indices into tr)
     Xtr: np.ndarray  # their [U, I]
     w: np.ndarray | None  # their sample weights, when the run uses them
-    nets: NetworkData
+    nets: NetworkData | None  # the reference networks' inputs (None: no network is fitted)
     val_pairs: DayPairs  # validation's (user, item, day) pairs: the served threshold's volume
     # the cold replay (every user's state emptied at each day's start): its training
     # part fits the cold-start prior, validation chooses its weight, test is judged

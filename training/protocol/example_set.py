@@ -28,6 +28,7 @@ class Purchases:
     ts: list[int] = field(default_factory=list)
     candidate: list[bool] = field(default_factory=list)  # its item was a candidate just before
     touched: list[bool] = field(default_factory=list)  # the user had touched the item before
+    ids: list[int] = field(default_factory=list)  # its rank among the replay's purchases (for merging)
 
     def __len__(self) -> int:
         return len(self.ts)

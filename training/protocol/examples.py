@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 
@@ -50,7 +51,16 @@ from stream.domain.state import CATEGORY, ItemStats, UserState
 from training.protocol.example_set import SEQ_DIM, SEQ_LEN, ExampleSet, Purchases
 from training.protocol.splits import PARTS, CalendarSplit
 
-__all__ = ["ExampleSet", "Purchases", "build_examples", "SEQ_LEN", "SEQ_DIM"]
+__all__ = [
+    "ExampleSet",
+    "Purchases",
+    "build_examples",
+    "judged_user",
+    "user_partition",
+    "moment_draw",
+    "SEQ_LEN",
+    "SEQ_DIM",
+]
 
 BUY = TYPE_INDEX["transaction"]
 
@@ -142,6 +152,38 @@ def _sequence(recent: deque, now: int) -> tuple[np.ndarray, np.ndarray]:
 DEFAULT_SPEC = FeatureSpec()
 
 
+def user_partition(user_id: str, n: int) -> int:
+    """The partition of ``n`` that ``user_id`` falls in (a hash of the id, stable across
+    processes and runs)."""
+    return zlib.crc32(user_id.encode(), 0x5EED) % n
+
+
+def moment_draw(seed: int, k: int) -> float:
+    """A uniform draw in [0, 1) for the moment at event ``k``: the same in whichever
+    process or partition builds it (SplitMix64 of ``seed`` and ``k``).
+
+    >>> moment_draw(0, 7) == moment_draw(0, 7) != moment_draw(1, 7)
+    True
+    """
+    z = (seed * 0x9E3779B97F4A7C15 + (k + 1) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return ((z ^ (z >> 31)) >> 11) / 2.0**53
+
+
+_MASK = 2**64 - 1
+
+
+def judged_user(user_id: str, share: float) -> bool:
+    """Whether ``user_id`` is among the ``share`` of users whose validation and test moments
+    are kept: a hash of the id, so the same users whatever the run or the process.
+
+    >>> abs(sum(judged_user(f"u{k}", 0.25) for k in range(4000)) / 4000 - 0.25) < 0.02
+    True
+    """
+    return zlib.crc32(user_id.encode()) < share * 2**32
+
+
 def build_examples(
     events: list[Event],
     catalogue: Catalogue | None = None,
@@ -154,13 +196,22 @@ def build_examples(
     progress: Callable[[int, int], None] | None = None,
     reset_at: Sequence[int] = (),
     parts_wanted: Sequence[str] | None = None,
+    judged_user_share: float = 1.0,
+    partition: tuple[int, int] = (0, 1),
 ) -> dict[str, ExampleSet]:
     """Replay ``events`` (in replay order) and return the example groups of each part:
     ``train``, ``val``, ``test`` with a ``split``, else one part ``all`` (every moment,
     labels cut at the end of the data). ``neg_group_rate`` samples the training part's
     moments without a purchase; ``progress(done, total)`` is called now and then;
     ``reset_at`` (epoch ms, any order) makes it a cold replay (see the module docstring);
-    ``parts_wanted`` limits the parts built (the others are replayed into state only)."""
+    ``parts_wanted`` limits the parts built (the others are replayed into state only);
+    ``judged_user_share`` below 1 keeps the validation and test moments and purchases of
+    that share of the users only (:func:`judged_user`), every moment of each, so that a
+    judged part's size is bounded however many users the data holds; ``partition`` ``(i, n)``
+    builds the moments and purchases of the users of partition ``i`` of ``n`` only
+    (:func:`user_partition`; every event still goes through the state, since items'
+    statistics are every user's), which :mod:`training.protocol.partitioned` runs in
+    parallel and merges into what one call gives."""
     if not events:
         raise ValueError("no examples: the data set has no events")
     first_ts = min(e.ts for e in events)
@@ -196,7 +247,7 @@ def build_examples(
             next_same_ts[prev] = True
         last_of_user[e.user_id] = k
 
-    rng = np.random.default_rng(seed)
+    own, n_partitions = partition
     builders = {name: _PartBuilder() for name in parts}
     part_purchases = {name: Purchases() for name in parts}
     part_purchase_ids: dict[str, list[int]] = {name: [] for name in parts}
@@ -218,9 +269,15 @@ def build_examples(
         state = users.get(e.user_id)
         if state is None:
             state = users[e.user_id] = UserState()
+        mine = n_partitions == 1 or user_partition(e.user_id, n_partitions) == own
+        judged = mine and (judged_user_share >= 1.0 or judged_user(e.user_id, judged_user_share))
         if e.type == "transaction":
             name = part_of(e.ts)
-            if name is not None and e.ts >= parts[name][0] + horizon_ms:
+            if (
+                name is not None
+                and e.ts >= parts[name][0] + horizon_ms
+                and (judged or mine and name == "train")
+            ):
                 p = part_purchases[name]
                 p.users.append(e.user_id)
                 p.items.append(e.item_id)
@@ -228,6 +285,7 @@ def build_examples(
                 p.candidate.append(e.item_id in state.candidates(n_candidates))
                 p.touched.append((e.user_id, e.item_id) in touched)
                 part_purchase_ids[name].append(n_purchase)
+                p.ids.append(n_purchase)
             n_purchase += 1
         touched.add((e.user_id, e.item_id))
         if not state.update(e):
@@ -240,7 +298,7 @@ def build_examples(
         if next_same_ts[k]:
             continue
         name = part_of(e.ts)
-        if name is None or name not in wanted:
+        if name is None or name not in wanted or not (judged or mine and name == "train"):
             continue
         label_end = parts[name][1]
         cands = state.candidates(n_candidates)
@@ -256,7 +314,7 @@ def build_examples(
                 covered.append((j, hit[2][pos]))
                 pos += 1
         sampled = name == "train" and not covered and neg_group_rate < 1.0
-        if sampled and rng.random() >= neg_group_rate:
+        if sampled and moment_draw(seed, k) >= neg_group_rate:
             continue
         b = builders[name]
         b.weight.append(1.0 / neg_group_rate if sampled else 1.0)

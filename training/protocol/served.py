@@ -18,15 +18,29 @@ from typing import Any
 import numpy as np
 
 from models.artifact import ArtifactError, load_artifact
+from models.fusion import FusedScorer
 from stream.domain.labels import DEFAULT_HORIZON_MS
 from stream.domain.readers import read_clickstream
 from training.protocol.evaluation import summarize
+from training.protocol.example_set import ExampleSet
 from training.protocol.examples import build_examples
 from training.protocol.splits import CalendarSplit
 
-__all__ = ["evaluate_artifact", "PARTS"]
+__all__ = ["evaluate_artifact", "score_part", "PARTS"]
 
 PARTS = ("all", "test")
+
+
+def score_part(scorer: FusedScorer, ex: ExampleSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A loaded artifact's calibrated branches and served probability on every row of
+    ``ex``, a chunk of groups at a time."""
+    c_r = np.zeros(ex.n, dtype=np.float32)
+    c_f = np.zeros(ex.n, dtype=np.float32)
+    fused = np.zeros(ex.n, dtype=np.float32)
+    for gs, rs in ex.group_chunks():
+        c_r[rs], c_f[rs] = scorer.branch_probabilities(ex.U[gs], ex.I[rs], ex.sizes[gs], u_per_group=True)
+        fused[rs] = scorer.combine(c_r[rs], c_f[rs], ex.U_rows(rs), ex.I[rs])
+    return c_r, c_f, fused
 
 
 def evaluate_artifact(
@@ -69,12 +83,7 @@ def evaluate_artifact(
         parts_wanted=None if split is None else ["test"],
     )
     ex = parts[part]
-    c_r = np.zeros(ex.n, dtype=np.float32)
-    c_f = np.zeros(ex.n, dtype=np.float32)
-    fused = np.zeros(ex.n, dtype=np.float32)
-    for gs, rs in ex.group_chunks():
-        c_r[rs], c_f[rs] = scorer.branch_probabilities(ex.U[gs], ex.I[rs], ex.sizes[gs], u_per_group=True)
-        fused[rs] = scorer.combine(c_r[rs], c_f[rs], ex.U_rows(rs), ex.I[rs])
+    c_r, c_f, fused = score_part(scorer, ex)
     # the served seed's thresholds (an artifact before they were recorded: the seeds' mean)
     trained = manifest.get("thresholds") or {
         name: m.get("threshold", 0.5) for name, m in manifest.get("metrics", {}).items()

@@ -26,8 +26,9 @@ def peak_rss_mb() -> float:
 class Stages:
     """Times each stage and records the process's peak memory after it."""
 
-    def __init__(self, log: Callable[[str], None]) -> None:
+    def __init__(self, log: Callable[[str], None], rename: Callable[[str], str] | None = None) -> None:
         self.log = log
+        self.rename = rename  # a stage's name as recorded (e.g. ``intent train --serve``'s few stages)
         self.rows: list[dict[str, Any]] = []
         self.t0 = time.time()
 
@@ -35,6 +36,7 @@ class Stages:
     def __call__(self, name: str) -> Iterator[None]:
         t = time.time()
         yield
+        name = self.rename(name) if self.rename else name
         row = {"stage": name, "seconds": round(time.time() - t, 1), "peak_rss_mb": round(peak_rss_mb())}
         self.rows.append(row)
         self.log(f"  {name}: {row['seconds']:.1f}s (peak RSS {row['peak_rss_mb']:,} MB)")

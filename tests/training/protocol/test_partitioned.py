@@ -1,0 +1,62 @@
+"""Example building by user partition, in parallel processes and on a Dask local cluster,
+gives exactly the serial build: every array, list and purchase, in the same order."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from training.protocol.example_set import ExampleSet
+from training.protocol.examples import build_examples
+from training.protocol.partitioned import build_examples_partitioned
+from training.protocol.splits import CalendarSplit
+
+from ..conftest import MIN, SPLIT, synthetic_events
+
+KWARGS = dict(n_candidates=8, horizon_ms=10 * MIN, split=SPLIT, neg_group_rate=0.2, seed=3)
+
+
+def assert_same(a: dict[str, ExampleSet], b: dict[str, ExampleSet]) -> None:
+    assert set(a) == set(b)
+    for name in a:
+        for f in dataclasses.fields(ExampleSet):
+            x, y = getattr(a[name], f.name), getattr(b[name], f.name)
+            if isinstance(x, np.ndarray) or x is None:
+                assert (x is None and y is None) or np.array_equal(x, y), (name, f.name)
+            elif f.name == "purchases":
+                assert dataclasses.asdict(x) == dataclasses.asdict(y), name
+            else:
+                assert x == y, (name, f.name)
+
+
+@pytest.fixture(scope="module")
+def events() -> list:
+    return synthetic_events(n_users=60, seed=5)
+
+
+@pytest.mark.parametrize(
+    "extra", [{}, {"reset_at": [200 * MIN, 400 * MIN, 500 * MIN]}, {"judged_user_share": 0.5}]
+)
+def test_partitioned_build_equals_serial(events, extra) -> None:
+    serial = build_examples(events, **KWARGS, **extra)
+    assert serial["train"].n and serial["test"].n and len(serial["test"].purchases)
+    assert_same(build_examples_partitioned(events, workers=3, **KWARGS, **extra), serial)
+
+
+def test_partitioned_on_real_data(jdata_events) -> None:
+    times = [e.ts for e in jdata_events]
+    split = CalendarSplit.from_times(times, 30 * MIN, -8 * 3_600_000)
+    kw = dict(split=split, neg_group_rate=0.03, horizon_ms=split.embargo_ms)
+    some = jdata_events[:20_000]
+    assert_same(build_examples_partitioned(some, workers=2, **kw), build_examples(some, **kw))
+
+
+def test_partitioned_on_a_dask_local_cluster(events) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as c:
+        got = build_examples_partitioned(events, workers=2, cluster=c.scheduler_address, **KWARGS)
+    assert_same(got, build_examples(events, **KWARGS))
