@@ -60,6 +60,9 @@ class TrainConfig:
     # validation and test judged on about this many users (a hash of the id), every moment
     # of each: None, every user (the research protocol); ``intent train --serve``: 3,000
     judged_users: int | None = None
+    # training moments kept of about this many users: None, every user (the research
+    # protocol); ``intent train --serve``: training.refresh.SERVE_TRAINED_USERS
+    trained_users: int | None = None
     # example building in parallel by user partition (training.protocol.partitioned):
     # processes (None: every core), or the Dask scheduler at ``cluster``
     workers: int | None = None

@@ -69,10 +69,10 @@ def read_data(
 ) -> tuple[Any, CalendarSplit, list[str]]:
     """The events read, the calendar split (by hours for short data, with a warning) and
     the warnings; shortens ``cfg.horizon_ms`` when validation or test is too short for it."""
-    read = read_clickstream(data, fmt)
-    if not read.events:
-        raise ValueError("the data set holds no usable events")
+    read = read_clickstream(data, fmt, stream=True)  # an archive is read from disk on every pass
     times = [e.ts for e in read.events]
+    if not times:
+        raise ValueError("the data set holds no usable events")
     split = CalendarSplit.from_times(times, cfg.horizon_ms, read.day_offset_ms, cfg.val_days, cfg.test_days)
     warnings = []
     if split.unit == "hour":

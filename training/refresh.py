@@ -13,9 +13,13 @@ It then judges the new model on the test days with intervals by user
 and scores the served artifact on the same test rows for the paired difference
 (:mod:`training.protocol.versus_served`), recorded in the new artifact's manifest as
 ``serve_run``. Validation and test keep the moments of at most :data:`SERVE_JUDGED_USERS`
-users (a hash of the id; every moment of each), so that what is judged, and the memory
-it takes, stays bounded as the shop grows; training moments are sampled as the protocol
-samples them.
+users (a hash of the id; every moment of each), and training the moments of at most
+:data:`SERVE_TRAINED_USERS` users (another hash; sampled as the protocol samples them),
+so that what is fitted and judged, and the time and memory they take, stay bounded as
+the shop grows: every event is still replayed (the items' statistics are every user's),
+which is the only part that grows with the events. Neither bound binds on Taobao's 814
+users; a shop with more users trains on a uniform sample of them, and the manifest
+records both shares.
 
 Its stages, timed with the process's peak memory (what ``intent bench --train-scale``
 reports): :data:`SERVE_STAGES`.
@@ -39,7 +43,6 @@ from training.pipeline import cold_resets, read_data
 from training.protocol.attributes import load_catalogue
 from training.protocol.budget import DayPairs
 from training.protocol.evaluation import summarize
-from training.protocol.examples import build_examples
 from training.protocol.partitioned import build_examples_partitioned
 from training.protocol.stages import Stages, peak_rss_mb
 from training.protocol.versus_served import compare_with_served
@@ -51,6 +54,7 @@ __all__ = [
     "SERVE_STAGES",
     "SERVE_N_BOOT",
     "SERVE_JUDGED_USERS",
+    "SERVE_TRAINED_USERS",
     "render_serve",
 ]
 
@@ -66,7 +70,10 @@ SERVE_STAGES = (
 )
 #: users whose validation and test moments are kept (the rest are replayed, not judged):
 #: bounds the judged rows (about 800 a user a test day on Taobao) whatever the shop's size
-SERVE_JUDGED_USERS = 3_000
+SERVE_JUDGED_USERS = 1_000
+#: users whose training moments are kept: bounds the rows the branches are fitted on
+#: (about 120 a user on Taobao's six training days; the deep forest's fit grows with them)
+SERVE_TRAINED_USERS = 2_500
 #: bootstrap resamples of the refresh's intervals (the protocol's 1,000 are for Holm's 15 comparisons)
 SERVE_N_BOOT = 200
 _BRANCH_STAGES = {
@@ -133,8 +140,12 @@ def train_serve(
     )
     n_users = len({e.user_id for e in read.events})
     share = min(1.0, (cfg.judged_users or SERVE_JUDGED_USERS) / max(n_users, 1))
-    if share < 1:
-        log(f"validation and test judged on {share:.1%} of the {n_users:,} users (a hash of the id)")
+    trained_share = min(1.0, (cfg.trained_users or SERVE_TRAINED_USERS) / max(n_users, 1))
+    if share < 1 or trained_share < 1:
+        log(
+            f"of the {n_users:,} users (a hash of the id), trained on {trained_share:.1%}, "
+            f"validation and test judged on {share:.1%}"
+        )
     replay: dict[str, Any] = dict(
         catalogue=catalogue,
         spec=spec,
@@ -144,6 +155,7 @@ def train_serve(
         neg_group_rate=cfg.neg_group_rate,
         seed=seed,
         judged_user_share=share,
+        trained_user_share=trained_share,
     )
     with stage("examples"):
         parts = build_examples_partitioned(read.events, cfg.workers, cfg.cluster, **replay)
@@ -188,7 +200,10 @@ def train_serve(
 
             def rebuild(other_catalogue: Any) -> Any:
                 again = {**replay, "catalogue": other_catalogue}
-                return build_examples(read.events, parts_wanted=("test",), **again)["test"]
+                parts = build_examples_partitioned(
+                    read.events, cfg.workers, cfg.cluster, parts_wanted=("test",), **again
+                )
+                return parts["test"]
 
             compared = compare_with_served(
                 old,
@@ -211,6 +226,7 @@ def train_serve(
         "test": {k: test[k] for k in ("models", "ci", "n_examples", "n_users", "n_purchases") if k in test},
         "n_boot": cfg.n_boot,
         "judged_user_share": round(share, 6),
+        "trained_user_share": round(trained_share, 6),
         "config": {**choices, "forest": list(choices["forest"])},
         "compared_with": compared,
         "stages": list(stage.rows),

@@ -38,7 +38,7 @@ from stream.domain.events import Event
 from stream.domain.readers import ClickstreamError
 from stream.domain.window import NO_END, NO_START, TimeWindow
 
-__all__ = ["ArchiveReader", "event_order", "is_archive"]
+__all__ = ["ArchiveReader", "ArchiveEvents", "event_order", "is_archive"]
 
 _new_tuple = tuple.__new__
 
@@ -113,6 +113,36 @@ class ArchiveReader:
                 event: Event = _new_tuple(Event, row)
                 if not windowed or lo <= event.ts < hi:
                     yield event
+
+
+class ArchiveEvents:
+    """An archive's events as a collection that is read from disk again on every pass:
+    iterating it streams the archive day by day (:class:`ArchiveReader`), so holding it
+    holds no event, and a process forked or shipped (pickled: the paths and the window)
+    reads the files itself. ``len`` counts the events once (a pass over the ``ts``
+    column only) and remembers it. What a training run replays twice (look-ahead, then
+    replay) costs two reads of the archive, never its events in memory.
+    """
+
+    def __init__(self, reader: ArchiveReader):
+        self.reader = reader
+        self._len: int | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        n = 0
+        for event in self.reader:
+            n += 1
+            yield event
+        self._len = n
+
+    def __len__(self) -> int:
+        """The number of events (counted once, then remembered)."""
+        if self._len is None:
+            self._len = sum(1 for _ in self)
+        return self._len
+
+    def __getitem__(self, k: int) -> Event:
+        raise TypeError("an archive's events are read in order (iterate them), not by index")
 
 
 def _day_offset(path: Path, parquet: pq.ParquetFile | None = None) -> int:

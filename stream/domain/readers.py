@@ -112,6 +112,7 @@ class ClickstreamError(ValueError):
 class ReadResult:
     """Events read, in replay order, and the rows skipped by reason."""
 
+    #: a list; an archive read with ``stream=True``: :class:`~stream.domain.archive_reader.ArchiveEvents`
     events: list[Event] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     files: list[Path] = field(default_factory=list)
@@ -336,16 +337,22 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def read_clickstream(
-    paths: Iterable[str | Path], fmt: str | None = None, sort: bool = True, window: TimeWindow | None = None
+    paths: Iterable[str | Path],
+    fmt: str | None = None,
+    sort: bool = True,
+    window: TimeWindow | None = None,
+    stream: bool = False,
 ) -> ReadResult:
     """Read every file of a data set, in replay order (each file in its own order with
     ``sort=False``), keeping the events within ``window`` (or the window ``paths``
     carries, :class:`~stream.domain.window.WindowedPaths`). An event archive is read
-    when ``fmt`` is ``parquet`` or the paths are one."""
+    when ``fmt`` is ``parquet`` or the paths are one; with ``stream`` its events are not
+    held but read from disk on every pass (:class:`~stream.domain.archive_reader.ArchiveEvents`:
+    for a reader that only iterates them, such as training)."""
     window = window or getattr(paths, "window", None)
     paths = list(paths)
     if fmt == ARCHIVE or (fmt is None and paths and _archives(paths)):
-        return _read_archive(paths, window, sort)
+        return _read_archive(paths, window, sort, stream)
     result = ReadResult()
     for path in expand_paths(paths):
         stem = path.name.split(".")[0]
@@ -369,12 +376,12 @@ def _archives(paths: list[str | Path]) -> bool:
     return all(found)
 
 
-def _read_archive(paths: list[str | Path], window: TimeWindow | None, sort: bool) -> ReadResult:
-    from stream.domain.archive_reader import ArchiveReader  # pyarrow: imported when needed
+def _read_archive(paths: list[str | Path], window: TimeWindow | None, sort: bool, stream: bool) -> ReadResult:
+    from stream.domain.archive_reader import ArchiveEvents, ArchiveReader  # pyarrow: imported when needed
 
     reader = ArchiveReader(paths, window, sort)
     return ReadResult(
-        events=list(reader),
+        events=ArchiveEvents(reader) if stream else list(reader),  # type: ignore[arg-type]
         files=reader.files,
         formats=[ARCHIVE] * len(reader.files),
         day_offsets=[reader.day_offset_ms] * len(reader.files),

@@ -39,7 +39,7 @@ import bisect
 import math
 import zlib
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -56,6 +56,7 @@ __all__ = [
     "Purchases",
     "build_examples",
     "judged_user",
+    "trained_user",
     "user_partition",
     "moment_draw",
     "SEQ_LEN",
@@ -184,8 +185,18 @@ def judged_user(user_id: str, share: float) -> bool:
     return zlib.crc32(user_id.encode()) < share * 2**32
 
 
+def trained_user(user_id: str, share: float) -> bool:
+    """Whether ``user_id`` is among the ``share`` of users whose training moments are kept:
+    a hash of the id independent of :func:`judged_user`'s.
+
+    >>> abs(sum(trained_user(f"u{k}", 0.25) for k in range(4000)) / 4000 - 0.25) < 0.02
+    True
+    """
+    return zlib.crc32(user_id.encode(), 0x7A1) < share * 2**32
+
+
 def build_examples(
-    events: list[Event],
+    events: Iterable[Event],
     catalogue: Catalogue | None = None,
     spec: FeatureSpec = DEFAULT_SPEC,
     n_candidates: int = 32,
@@ -197,6 +208,7 @@ def build_examples(
     reset_at: Sequence[int] = (),
     parts_wanted: Sequence[str] | None = None,
     judged_user_share: float = 1.0,
+    trained_user_share: float = 1.0,
     partition: tuple[int, int] = (0, 1),
 ) -> dict[str, ExampleSet]:
     """Replay ``events`` (in replay order) and return the example groups of each part:
@@ -207,15 +219,41 @@ def build_examples(
     ``parts_wanted`` limits the parts built (the others are replayed into state only);
     ``judged_user_share`` below 1 keeps the validation and test moments and purchases of
     that share of the users only (:func:`judged_user`), every moment of each, so that a
-    judged part's size is bounded however many users the data holds; ``partition`` ``(i, n)``
+    judged part's size is bounded however many users the data holds; ``trained_user_share``
+    likewise keeps the training moments and purchases of that share of the users only
+    (:func:`trained_user`, another hash); ``partition`` ``(i, n)``
     builds the moments and purchases of the users of partition ``i`` of ``n`` only
     (:func:`user_partition`; every event still goes through the state, since items'
     statistics are every user's), which :mod:`training.protocol.partitioned` runs in
     parallel and merges into what one call gives."""
-    if not events:
+    # One look-ahead pass (``events`` may be an archive read from disk on every pass):
+    # every purchase's event index and time per (user, item), the span, and which
+    # events have a same-time successor of their user (one byte an event).
+    buys: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
+    purchase_events: list[int] = []
+    same_ts: list[int] = []
+    last_of_user: dict[str, tuple[int, int]] = {}
+    first_ts, last_ts, n_events = None, None, 0
+    for k, e in enumerate(events):
+        n_events += 1
+        first_ts = e.ts if first_ts is None or e.ts < first_ts else first_ts
+        last_ts = e.ts if last_ts is None or e.ts > last_ts else last_ts
+        if e.type == "transaction":
+            idx, ts, ids = buys[(e.user_id, e.item_id)]
+            idx.append(k)
+            ts.append(e.ts)
+            ids.append(len(purchase_events))
+            purchase_events.append(k)
+        prev = last_of_user.get(e.user_id)
+        if prev is not None and prev[1] == e.ts:
+            same_ts.append(prev[0])
+        last_of_user[e.user_id] = (k, e.ts)
+    if first_ts is None or last_ts is None:
         raise ValueError("no examples: the data set has no events")
-    first_ts = min(e.ts for e in events)
-    end_ts = max(e.ts for e in events) + 1
+    next_same_ts = np.zeros(n_events, dtype=bool)
+    next_same_ts[same_ts] = True
+    del last_of_user, same_ts
+    end_ts = last_ts + 1
     if split is None:
         parts: dict[str, tuple[int, int]] = {"all": (first_ts, end_ts)}
     else:
@@ -228,24 +266,6 @@ def build_examples(
             if lo <= ts < hi:
                 return name
         return None
-
-    # Look-ahead tables: every purchase's event index and time, per (user, item).
-    buys: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
-    purchase_events: list[int] = []
-    for k, e in enumerate(events):
-        if e.type == "transaction":
-            idx, ts, ids = buys[(e.user_id, e.item_id)]
-            idx.append(k)
-            ts.append(e.ts)
-            ids.append(len(purchase_events))
-            purchase_events.append(k)
-    next_same_ts = [False] * len(events)
-    last_of_user: dict[str, int] = {}
-    for k, e in enumerate(events):
-        prev = last_of_user.get(e.user_id)
-        if prev is not None and events[prev].ts == e.ts:
-            next_same_ts[prev] = True
-        last_of_user[e.user_id] = k
 
     own, n_partitions = partition
     builders = {name: _PartBuilder() for name in parts}
@@ -260,7 +280,7 @@ def build_examples(
     history_start = -1
     for k, e in enumerate(events):
         if progress is not None and k % 20_000 == 0:
-            progress(k, len(events))
+            progress(k, n_events)
         while resets and e.ts >= resets[-1]:  # a cold replay: every user is new from here
             history_start = resets.pop()
             users.clear()
@@ -271,12 +291,13 @@ def build_examples(
             state = users[e.user_id] = UserState()
         mine = n_partitions == 1 or user_partition(e.user_id, n_partitions) == own
         judged = mine and (judged_user_share >= 1.0 or judged_user(e.user_id, judged_user_share))
+        trained = mine and (trained_user_share >= 1.0 or trained_user(e.user_id, trained_user_share))
         if e.type == "transaction":
             name = part_of(e.ts)
             if (
                 name is not None
                 and e.ts >= parts[name][0] + horizon_ms
-                and (judged or mine and name == "train")
+                and (trained if name == "train" else judged)
             ):
                 p = part_purchases[name]
                 p.users.append(e.user_id)
@@ -298,7 +319,7 @@ def build_examples(
         if next_same_ts[k]:
             continue
         name = part_of(e.ts)
-        if name is None or name not in wanted or not (judged or mine and name == "train"):
+        if name is None or name not in wanted or not (trained if name == "train" else judged):
             continue
         label_end = parts[name][1]
         cands = state.candidates(n_candidates)
@@ -341,7 +362,7 @@ def build_examples(
         b.items.extend(cands)
         b.n_rows += len(cands)
     if progress is not None:
-        progress(len(events), len(events))
+        progress(n_events, n_events)
     dims = (spec.user_dim, spec.item_dim)
     cold = bool(reset_at)
     return {

@@ -13,7 +13,9 @@ stream of random numbers, so a partition draws what the serial build draws.
 Workers: ``workers`` processes (``None``: every core), forked so that they share the events
 already read rather than receiving a pickled copy; with ``cluster`` (a Dask scheduler's
 address, ``INTENT_TRAIN_CLUSTER``) the partitions are Dask tasks instead (the optional
-``dask`` extra): the events are scattered to the workers once.
+``dask`` extra): the events are scattered to the workers once, or, for an archive read
+from disk (:class:`~stream.domain.archive_reader.ArchiveEvents`), each task reads the
+archive's files itself (a path every worker can read).
 """
 
 from __future__ import annotations
@@ -41,11 +43,11 @@ def default_workers() -> int:
 
 
 def _build_forked(partition: tuple[int, int], kwargs: dict[str, Any]) -> dict[str, ExampleSet]:
-    return build_examples(list(_EVENTS), partition=partition, **kwargs)
+    return build_examples(_EVENTS, partition=partition, **kwargs)
 
 
 def _build_shipped(events: Sequence[Event], partition: tuple[int, int], kwargs: dict[str, Any]) -> Any:
-    return build_examples(list(events), partition=partition, **kwargs)
+    return build_examples(events, partition=partition, **kwargs)
 
 
 def build_examples_partitioned(
@@ -61,7 +63,7 @@ def build_examples_partitioned(
     if cluster:
         return _on_dask(events, cluster, n, kwargs)
     if n == 1:
-        return build_examples(list(events), **kwargs)
+        return build_examples(events, **kwargs)
     kwargs.pop("progress", None)  # a callback does not cross processes
     global _EVENTS
     _EVENTS = events
@@ -79,7 +81,9 @@ def _on_dask(events: Sequence[Event], cluster: str, n: int, kwargs: dict[str, An
     kwargs.pop("progress", None)
     with Client(cluster) as client:
         n = max(n, len(client.scheduler_info().get("workers", {})))
-        shared = client.scatter(list(events), broadcast=True)
+        # events held in memory are scattered once; an archive read from disk
+        # (ArchiveEvents) travels as its paths, and each task reads the files
+        shared = client.scatter(events, broadcast=True) if isinstance(events, list) else events
         futures = [client.submit(_build_shipped, shared, (i, n), kwargs, pure=False) for i in range(n)]
         return merge_partitions(client.gather(futures))
 

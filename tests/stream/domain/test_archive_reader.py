@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from stream.archive.flush import Flush, archive_events
 from stream.domain.archive_layout import DAY_MS, day_start_ms, event_day
-from stream.domain.archive_reader import ArchiveReader, is_archive
+from stream.domain.archive_reader import ArchiveEvents, ArchiveReader, is_archive
 from stream.domain.events import Event
 from stream.domain.readers import ClickstreamError, read_clickstream
 from stream.domain.window import TimeWindow, WindowedPaths
@@ -145,3 +145,13 @@ def test_files_of_two_time_zones_are_refused(tmp_path: Path) -> None:
     archive_events(tmp_path, [Event("f:1", "u", "i", "view", DAY0)], day_offset_ms=CHINA, partition=1)
     with pytest.raises(ClickstreamError, match="another day offset"):
         read_clickstream([tmp_path])
+
+
+def test_an_archive_read_for_training_streams_its_events_on_every_pass(jd_archive: Path) -> None:
+    held = read_clickstream([jd_archive]).events
+    streamed = read_clickstream([jd_archive], stream=True).events
+    assert isinstance(streamed, ArchiveEvents) and isinstance(held, list)
+    assert len(streamed) == len(held)
+    assert list(streamed) == held and list(streamed) == held  # read again, the same
+    with pytest.raises(TypeError, match="read in order"):
+        streamed[0]

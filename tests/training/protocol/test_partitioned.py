@@ -8,8 +8,10 @@ import dataclasses
 import numpy as np
 import pytest
 
+from stream.archive.flush import archive_events
+from stream.domain.archive_reader import ArchiveEvents, ArchiveReader
 from training.protocol.example_set import ExampleSet
-from training.protocol.examples import build_examples
+from training.protocol.examples import build_examples, judged_user, trained_user
 from training.protocol.partitioned import build_examples_partitioned
 from training.protocol.splits import CalendarSplit
 
@@ -37,7 +39,13 @@ def events() -> list:
 
 
 @pytest.mark.parametrize(
-    "extra", [{}, {"reset_at": [200 * MIN, 400 * MIN, 500 * MIN]}, {"judged_user_share": 0.5}]
+    "extra",
+    [
+        {},
+        {"reset_at": [200 * MIN, 400 * MIN, 500 * MIN]},
+        {"judged_user_share": 0.5},
+        {"trained_user_share": 0.5},
+    ],
 )
 def test_partitioned_build_equals_serial(events, extra) -> None:
     serial = build_examples(events, **KWARGS, **extra)
@@ -60,3 +68,42 @@ def test_partitioned_on_a_dask_local_cluster(events) -> None:
     ) as c:
         got = build_examples_partitioned(events, workers=2, cluster=c.scheduler_address, **KWARGS)
     assert_same(got, build_examples(events, **KWARGS))
+
+
+def test_a_trained_share_keeps_the_training_moments_of_those_users_only(events) -> None:
+    every = build_examples(events, **KWARGS)
+    some = build_examples(events, **KWARGS, trained_user_share=0.5)
+    users = {u for u in every["train"].users}
+    kept = {u for u in some["train"].users}
+    assert kept == {u for u in users if trained_user(u, 0.5)} and 0 < len(kept) < len(users)
+    assert set(some["train"].purchases.users) <= kept
+    # the judged parts do not change, nor does anyone's state (items see every user)
+    assert_same({k: some[k] for k in ("val", "test")}, {k: every[k] for k in ("val", "test")})
+    assert {u for u in users if trained_user(u, 0.5)} != {u for u in users if judged_user(u, 0.5)}
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory: pytest.TempPathFactory, events) -> ArchiveReader:
+    root = tmp_path_factory.mktemp("archive")
+    archive_events(root, events)
+    return ArchiveReader([root])
+
+
+def test_an_archive_read_from_disk_on_every_pass_builds_what_its_events_in_memory_build(archived) -> None:
+    held = list(archived)
+    streamed = ArchiveEvents(archived)
+    serial = build_examples(held, **KWARGS)
+    assert_same(build_examples(streamed, **KWARGS), serial)
+    assert_same(build_examples_partitioned(streamed, workers=2, **KWARGS), serial)
+    assert len(streamed) == len(held)
+
+
+def test_an_archive_read_from_disk_on_a_dask_local_cluster(archived) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as c:
+        got = build_examples_partitioned(
+            ArchiveEvents(archived), workers=2, cluster=c.scheduler_address, **KWARGS
+        )
+    assert_same(got, build_examples(list(archived), **KWARGS))
