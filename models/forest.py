@@ -59,7 +59,10 @@ from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
 from models.compiled_forest import CompiledForest
 
-__all__ = ["user_folds", "KFoldForest", "MultiGrainedScanner", "DeepForest"]
+#: rows walked or joined at once (a chunk's nine windows of 100 features: about 120 MB)
+CHUNK_ROWS = 32_768
+
+__all__ = ["user_folds", "KFoldForest", "MultiGrainedScanner", "DeepForest", "cascade_level", "CHUNK_ROWS"]
 
 
 def user_folds(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -226,10 +229,20 @@ class MultiGrainedScanner:
         """A window is walked once for a run of consecutive rows that agree on it: a
         user's candidate pairs repeat the user's features, so the windows that lie in U
         are walked once per user, with the same probabilities. The windows are cut once
-        and walked by each path's forests."""
+        and walked by each path's forests, :data:`CHUNK_ROWS` rows at a time (the cut
+        windows of all rows at once took gigabytes for a million rows; a row's output
+        does not depend on the chunk it is walked in)."""
         X = np.asarray(X, dtype=np.float32)
+        n_win = len(self.starts_)
+        outs = [np.empty((len(X), len(forests) * n_win), dtype=np.float32) for forests in paths]
+        for lo in range(0, len(X), CHUNK_ROWS):
+            hi = lo + CHUNK_ROWS
+            self._walk_chunk(paths, X[lo:hi], [out[lo:hi] for out in outs])
+        return outs
+
+    def _walk_chunk(self, paths: list[list[CompiledForest]], X: np.ndarray, outs: list[np.ndarray]) -> None:
         n, width = len(X), self.window
-        differs = X[1:] != X[:-1]  # (n - 1, d); empty for one row or none
+        differs = X[1:] != X[:-1]  # (n - 1, d); empty for one row
         blocks, owners = [], []
         for start in self.starts_:
             new = np.ones(n, dtype=bool)
@@ -239,15 +252,24 @@ class MultiGrainedScanner:
         inst = np.concatenate(blocks)  # starts_ is never empty (see starts)
         bounds = np.cumsum([0] + [len(b) for b in blocks])
         n_win = len(self.starts_)
-        outs = []
-        for forests in paths:
-            out = np.empty((n, len(forests) * n_win), dtype=np.float32)
+        for forests, out in zip(paths, outs):
             for k, forest in enumerate(forests):
                 p = forest.predict_proba1(inst)
                 for j, owner in enumerate(owners):
                     out[:, k * n_win + j] = p[bounds[j] : bounds[j + 1]][owner]
-            outs.append(out)
-        return outs
+
+
+def cascade_level(
+    forests: list[KFoldForest], X: np.ndarray, scanned: np.ndarray, prev: np.ndarray | None, fold: int
+) -> np.ndarray:
+    """A cascade level's class vectors along path ``fold``: its forests on [X, scanned,
+    prev], :data:`CHUNK_ROWS` rows at a time (the joined input is never whole in memory)."""
+    out = np.empty((len(X), len(forests)), dtype=np.float32)
+    for lo in range(0, len(X), CHUNK_ROWS):
+        hi = lo + CHUNK_ROWS
+        inp = np.hstack([X[lo:hi], scanned[lo:hi]] + ([] if prev is None else [prev[lo:hi]]))
+        out[lo:hi] = np.column_stack([forest.predict(inp, fold) for forest in forests])
+    return out
 
 
 class DeepForest:
@@ -299,7 +321,7 @@ class DeepForest:
         folds = user_folds(groups, self.k, self.random_state)
         Z = np.hstack([X, self.scanner.fit_oof(X, y, folds, sample_weight)])
         X_val = np.asarray(X_val, dtype=np.float32)
-        Z_val = [np.hstack([X_val, scanned]) for scanned in self.scanner.transform_paths(X_val)]
+        scanned_val = self.scanner.transform_paths(X_val)  # [X_val, scanned] is joined a chunk at a time
         self.levels_: list[list[KFoldForest]] = []
         self.level_val_pr_auc_: list[float] = []
         best, prev = -1.0, None
@@ -319,9 +341,7 @@ class DeepForest:
             inp = Z if prev is None else np.hstack([Z, prev])
             prev = np.column_stack([f.fit_oof(inp, y, folds, sample_weight) for f in forests])
             for f in range(self.k):  # each validation row along every path
-                last = prev_val[f]
-                path_inp = Z_val[f] if last is None else np.hstack([Z_val[f], last])
-                prev_val[f] = np.column_stack([forest.predict(path_inp, f) for forest in forests])
+                prev_val[f] = cascade_level(forests, X_val, scanned_val[f], prev_val[f], f)
             p_val = np.mean([v.mean(axis=1) for v in prev_val if v is not None], axis=0)
             score = val_metric(y_val, p_val) if y_val.any() else 0.0
             self.levels_.append(forests)
@@ -344,11 +364,9 @@ class DeepForest:
         X = np.asarray(X, dtype=np.float32)
         out = np.zeros(len(X), dtype=np.float64)
         for f, scanned in enumerate(self.scanner.transform_paths(X)):
-            Z = np.hstack([X, scanned])
             prev = None
             for forests in self.levels_:
-                inp = Z if prev is None else np.hstack([Z, prev])
-                prev = np.column_stack([forest.predict(inp, f) for forest in forests])
+                prev = cascade_level(forests, X, scanned, prev, f)
             assert prev is not None
             out += prev.mean(axis=1)
         return (out / self.k).astype(np.float32)

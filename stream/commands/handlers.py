@@ -153,7 +153,7 @@ def cmd_state(args: argparse.Namespace) -> int:
         from stream.processing.privacy import Pseudonymizer
 
         key = Settings.from_env().pseudonymize_key
-        read = read_clickstream(windowed_data(args.offline, args), args.format)
+        read = read_clickstream(windowed_data(args.offline, args), args.format, stream=True)
         states = offline_states(read.events, Pseudonymizer(key))
     else:
         from stream.io.kafka import check_reachable
@@ -274,7 +274,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from stream.monitoring.quality import QualityConfig, assess_events
 
     # lateness in the files' own order (an archive's: each day's files in offset order)
-    read = read_clickstream(windowed_data(args.data, args), args.format, sort=False)
+    read = read_clickstream(windowed_data(args.data, args), args.format, sort=False, stream=True)
     # every skipped row is a defect of the file: unreadable, an unknown type, a bad price, or a
     # time outside the data set's published range
     invalid = sum(read.skipped.values())

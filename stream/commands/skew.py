@@ -70,7 +70,7 @@ async def measure_skew(settings: Settings, data: list[str], fmt: str | None = No
     by_feature: Counter[str] = Counter()
     worst: dict[str, float] = {}
     candidates_moved = 0
-    for event in read_clickstream(data, fmt).events:
+    for event in read_clickstream(data, fmt, stream=True).events:
         if pseudonymize.enabled:
             event = pseudonymize.event(event)
         state = states.setdefault(event.user_id, UserState())

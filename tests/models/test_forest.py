@@ -110,3 +110,25 @@ def test_levels_grow_while_validation_improves_and_the_best_prefix_is_kept() -> 
     assert df.n_levels == int(np.argmax(curve)) + 1
     assert all(b > a for a, b in zip(curve[: len(curve) - 1], curve[1 : len(curve) - 1]))  # grew while better
     assert df.predict_proba(Xv).shape == (len(Xv),)
+
+
+def test_a_forest_walked_a_few_rows_at_a_time_fits_and_predicts_exactly_as_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import models.forest as forest_module
+
+    X, y, users = noisy()
+    Xv, yv, _ = noisy(seed=1)
+    Xv = np.repeat(Xv, 2, axis=0)  # runs of equal rows, as a user's candidates repeat U
+    yv = np.repeat(yv, 2)
+
+    def fitted() -> tuple[list[float], np.ndarray]:
+        df = DeepForest(window=10, stride=10, n_trees=9, cascade_trees=9, max_depth=6, max_layers=3, n_jobs=1)
+        df.fit(X, y, users, Xv, yv, pr_auc)
+        return df.level_val_pr_auc_, df.predict_proba(Xv)
+
+    whole = fitted()
+    monkeypatch.setattr(forest_module, "CHUNK_ROWS", 7)  # chunks that cut runs of equal rows
+    chunked = fitted()
+    assert chunked[0] == whole[0]
+    assert np.array_equal(chunked[1], whole[1])

@@ -58,7 +58,7 @@ def evaluate_artifact(
         raise ValueError(f"part must be one of {', '.join(PARTS)}, got {part!r}")
     loaded = load_artifact(model_dir)
     manifest = loaded.manifest
-    read = read_clickstream(data, fmt)
+    read = read_clickstream(data, fmt, stream=True)  # an archive: read from disk on every pass
     horizon = int(manifest.get("training_data", {}).get("horizon_ms", DEFAULT_HORIZON_MS))
     evaluation = manifest.get("evaluation", {})
     scorer = loaded.scorer
