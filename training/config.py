@@ -58,7 +58,7 @@ class TrainConfig:
     network_patience: int = 2
     progress: bool = True
     # validation and test judged on about this many users (a hash of the id), every moment
-    # of each: None, every user (the research protocol); ``intent train --serve``: 3,000
+    # of each: None, every user (the research protocol); ``intent train --serve``: 1,000
     judged_users: int | None = None
     # training moments kept of about this many users: None, every user (the research
     # protocol); ``intent train --serve``: training.refresh.SERVE_TRAINED_USERS

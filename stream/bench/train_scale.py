@@ -143,8 +143,7 @@ def run_train_scale(
     with tempfile.TemporaryDirectory(prefix="intent-train-scale-", dir=work) as tmp:
         archive, out = Path(tmp) / "archive", Path(tmp) / "model"
         t = time.time()
-        shape = scale_shape(log=log)
-        events, users = write_archive(archive, n_events, shape, seed)
+        events, users = _in_a_child(write_archive, archive, n_events, scale_shape(log=log), seed)
         log(f"generated {events:,} events of {users:,} users into {archive} in {time.time() - t:.0f}s")
         cmd = [sys.executable, "-m", "stream.commands.cli", "train", str(archive), "--format", "parquet"]
         cmd += ["--serve", "--out", str(out), "--json", *(["--quick"] if quick else [])]
@@ -165,6 +164,16 @@ def run_train_scale(
         "s_per_million_events": round(seconds / events * 1e6, 1),
         "stages": report["stages"],
     }
+
+
+def _in_a_child(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a forked process. Linux carries a process's peak RSS over fork and
+    exec into the child's ``ru_maxrss``: generating millions of events here would raise
+    the peak that the training process then reports as its own."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply(fn, args)
 
 
 def _watch_tree(child: subprocess.Popen[bytes]) -> tuple[float, bytes]:
