@@ -90,9 +90,11 @@ def _stage_name(name: str) -> str:
 
 def served_choices(cfg: TrainConfig, served: LoadedModel | None) -> dict[str, Any]:
     """The served model's configuration, taken from the artifact served now when there is one:
-    ``seed``, ``forest`` (depth, trees), ``forest_layers``, ``sample_weights`` (mode), ``source``."""
+    ``seed``, ``sample_seed`` (the training moments' and rows' draws), ``forest`` (depth,
+    trees), ``forest_layers``, ``sample_weights`` (mode), ``source``."""
     choices = {
         "seed": cfg.seeds[0],
+        "sample_seed": cfg.seeds[0],
         "forest": (cfg.forest_depths[-1], cfg.forest_trees[-1]),
         "forest_layers": cfg.forest_layers,
         "sample_weights": cfg.sample_weights,
@@ -103,6 +105,11 @@ def served_choices(cfg: TrainConfig, served: LoadedModel | None) -> dict[str, An
     m = served.manifest
     forest = m.get("forest", {})
     choices["seed"] = int(m.get("served_seed", choices["seed"]))
+    # the draws of the training moments and rows: the protocol draws them once, with its
+    # first seed, for every seed it fits (the manifest's evaluation seed); drawing them with
+    # the served seed instead gave another training set, and on the same data a refresh
+    # then judged "worse" than the model it refits (a new draw regresses to the seeds' mean)
+    choices["sample_seed"] = int(m.get("evaluation", {}).get("seed", choices["seed"]))
     if forest:
         choices["forest"] = (forest.get("max_depth"), int(forest.get("cascade_trees", forest.get("n_trees"))))
         choices["forest_layers"] = int(forest.get("max_layers", cfg.forest_layers))
@@ -130,7 +137,7 @@ def train_serve(
         catalogue, spec = load_catalogue(read.files), FeatureSpec()
         old = load_artifact(served) if served is not None else None
     choices = served_choices(cfg, old)
-    seed = choices["seed"]
+    seed, sample_seed = choices["seed"], choices["sample_seed"]
     cfg.seeds, cfg.n_boot = (seed,), min(cfg.n_boot, SERVE_N_BOOT)
     cfg.forest_layers, cfg.sample_weights = choices["forest_layers"], choices["sample_weights"]
     log(
@@ -153,7 +160,7 @@ def train_serve(
         horizon_ms=cfg.horizon_ms,
         split=split,
         neg_group_rate=cfg.neg_group_rate,
-        seed=seed,
+        seed=sample_seed,
         judged_user_share=share,
         trained_user_share=trained_share,
     )
@@ -170,9 +177,9 @@ def train_serve(
         cold = build_examples_partitioned(
             read.events, cfg.workers, cfg.cluster, reset_at=resets, parts_wanted=("train", "val"), **replay
         )
-        rows, w_rows = tabular_rows(tr.y, tr.weights(), cfg.neg_ratio, seed)
+        rows, w_rows = tabular_rows(tr.y, tr.weights(), cfg.neg_ratio, sample_seed)
         Xtr = tr.X(rows)
-        weights = decide_weights(cfg.sample_weights, Xtr, tr.y[rows], w_rows, va.X(), va.y, seed)
+        weights = decide_weights(cfg.sample_weights, Xtr, tr.y[rows], w_rows, va.X(), va.y, sample_seed)
         pairs = DayPairs.of_examples(va, read.day_offset_ms)
         td = TrainingData(tr, va, te, rows, Xtr, w_rows if weights["used"] else None, None, pairs, cold)
     log(f"examples: train {tr.n:,} rows kept (pos {int(tr.y.sum())}), val {va.n:,}, test {te.n:,}")
@@ -188,7 +195,7 @@ def train_serve(
             {n: [run.test[n]] for n in SERVED_MODELS},
             thresholds,
             cfg.n_boot,
-            seed,
+            sample_seed,
             None,
             read.day_offset_ms,
             cfg.budgets,
@@ -214,7 +221,7 @@ def train_serve(
                 rebuild,
                 catalogue.to_json(),
                 cfg.n_boot,
-                seed,
+                sample_seed,
             )
         for metric, p in compared.get("paired", {}).items():
             diff = p[f"{metric}_diff"]
@@ -247,7 +254,7 @@ def train_serve(
         "split": split.to_dict(),
         "evaluation": {
             "n_boot": cfg.n_boot,
-            "seed": seed,
+            "seed": sample_seed,
             "budgets": list(cfg.budgets),
             "day_offset_ms": read.day_offset_ms,
         },

@@ -50,4 +50,8 @@ def test_train_serve_twice_compares_with_the_served_version(
         assert p["reading"] in ("better", "worse", "cannot_tell")
         assert p[f"{metric}_diff"][0] <= p[f"{metric}_diff"][2]
     assert run["config"]["source"].startswith("the served artifact's")
+    # same data, same configuration, same draws (the served one's sample seed): the same model
+    assert run["config"]["sample_seed"] == manifest["evaluation"]["seed"] == 0
+    assert second["served"]["models"]["fused"] == first["served"]["models"]["fused"]
+    assert compared["paired"]["pr_auc"]["point"] == pytest.approx(0.0, abs=1e-9)
     assert "compare" in [s["name"] for s in second["stages"]]
