@@ -11,11 +11,12 @@ are drawn per moment (:func:`~training.protocol.examples.moment_draw`), not from
 stream of random numbers, so a partition draws what the serial build draws.
 
 Workers: ``workers`` processes (``None``: every core), forked so that they share the events
-already read rather than receiving a pickled copy; with ``cluster`` (a Dask scheduler's
-address, ``INTENT_TRAIN_CLUSTER``) the partitions are Dask tasks instead (the optional
-``dask`` extra): the events are scattered to the workers once, or, for an archive read
-from disk (:class:`~stream.domain.archive_reader.ArchiveEvents`), each task reads the
-archive's files itself (a path every worker can read).
+already read rather than receiving a pickled copy (events read from an archive on every
+pass: fresh processes from a fork server, which read the archive themselves); with
+``cluster`` (a Dask scheduler's address, ``INTENT_TRAIN_CLUSTER``) the partitions are Dask
+tasks instead (the optional ``dask`` extra): the events are scattered to the workers once,
+or, for an archive read from disk (:class:`~stream.domain.archive_reader.ArchiveEvents`),
+each task reads the archive's files itself (a path every worker can read).
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ def build_examples_partitioned(
     if n == 1:
         return build_examples(events, **kwargs)
     kwargs.pop("progress", None)  # a callback does not cross processes
+    if not isinstance(events, list):
+        # an archive read from disk (ArchiveEvents) travels as its paths: fresh processes
+        # (forkserver) read it themselves and inherit none of this process's memory (a
+        # fork shares, and RSS counts in every child, the examples this run holds already)
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("forkserver")) as pool:
+            parts = [(i, n) for i in range(n)]
+            return merge_partitions(list(pool.map(_build_shipped, [events] * n, parts, [kwargs] * n)))
     global _EVENTS
     _EVENTS = events
     try:
