@@ -11,7 +11,7 @@ import pytest
 from stream.archive.flush import archive_events
 from stream.domain.archive_reader import ArchiveEvents, ArchiveReader
 from training.protocol.example_set import ExampleSet
-from training.protocol.examples import build_examples, judged_user, trained_user
+from training.protocol.examples import build_examples, judged_user, trained_user, user_partition
 from training.protocol.partitioned import build_examples_partitioned
 from training.protocol.splits import CalendarSplit
 
@@ -112,11 +112,11 @@ def test_an_archive_read_from_disk_on_a_dask_local_cluster(archived) -> None:
 def test_the_jd_sample_archived_builds_the_files_examples_in_fresh_processes(jdata_events, tmp_path) -> None:
     """``intent train --format parquet ARCHIVE`` builds what training on the file builds: the
     archive streamed from disk by builders that start from a fork server."""
-    some = jdata_events[:20_000]
+    some = [e for e in jdata_events if user_partition(e.user_id, 4) == 0]  # a quarter of the users
     archive_events(tmp_path, some, day_offset_ms=-8 * 3_600_000)
     split = CalendarSplit.from_times([e.ts for e in jdata_events], 30 * MIN, -8 * 3_600_000)
     kw = dict(split=split, neg_group_rate=0.03, horizon_ms=split.embargo_ms)
     streamed = ArchiveEvents(ArchiveReader([tmp_path]))
     from_file = build_examples(some, **kw)
-    assert from_file["train"].n and from_file["val"].n
+    assert from_file["train"].n and from_file["val"].n and from_file["test"].n
     assert_same(build_examples_partitioned(streamed, workers=2, **kw), from_file)
