@@ -226,6 +226,8 @@ def build_examples(
     (:func:`user_partition`; every event still goes through the state, since items'
     statistics are every user's), which :mod:`training.protocol.partitioned` runs in
     parallel and merges into what one call gives."""
+    if iter(events) is events:  # a one-shot iterator would replay nothing after the look-ahead
+        raise TypeError("build_examples reads the events twice: a list or ArchiveEvents, not an iterator")
     # One look-ahead pass (``events`` may be an archive read from disk on every pass):
     # every purchase's event index and time per (user, item), the span, and which
     # events have a same-time successor of their user (one byte an event).
