@@ -220,26 +220,22 @@ def build_examples(
     ``judged_user_share`` below 1 keeps the validation and test moments and purchases of
     that share of the users only (:func:`judged_user`), every moment of each, so that a
     judged part's size is bounded however many users the data holds; ``trained_user_share``
-    likewise keeps the training moments and purchases of that share of the users only
-    (:func:`trained_user`, another hash); ``partition`` ``(i, n)``
+    likewise for the training moments (:func:`trained_user`); ``partition`` ``(i, n)``
     builds the moments and purchases of the users of partition ``i`` of ``n`` only
     (:func:`user_partition`; every event still goes through the state, since items'
     statistics are every user's), which :mod:`training.protocol.partitioned` runs in
     parallel and merges into what one call gives."""
     if iter(events) is events:  # a one-shot iterator would replay nothing after the look-ahead
         raise TypeError("build_examples reads the events twice: a list or ArchiveEvents, not an iterator")
-    # One look-ahead pass (``events`` may be an archive read from disk on every pass):
-    # every purchase's event index and time per (user, item), the span, and which
-    # events have a same-time successor of their user (one byte an event).
+    # One look-ahead pass (an archive is read from disk on every pass): each purchase's event
+    # index and time per (user, item), the span, and the events with a same-time successor.
     buys: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
     purchase_events: list[int] = []
     same_ts: list[int] = []
     last_of_user: dict[str, tuple[int, int]] = {}
-    first_ts, last_ts, n_events = None, None, 0
+    n_events, first_ts, last_ts = 0, math.inf, -math.inf
     for k, e in enumerate(events):
-        n_events += 1
-        first_ts = e.ts if first_ts is None or e.ts < first_ts else first_ts
-        last_ts = e.ts if last_ts is None or e.ts > last_ts else last_ts
+        n_events, first_ts, last_ts = k + 1, min(first_ts, e.ts), max(last_ts, e.ts)
         if e.type == "transaction":
             idx, ts, ids = buys[(e.user_id, e.item_id)]
             idx.append(k)
@@ -250,14 +246,13 @@ def build_examples(
         if prev is not None and prev[1] == e.ts:
             same_ts.append(prev[0])
         last_of_user[e.user_id] = (k, e.ts)
-    if first_ts is None or last_ts is None:
+    if not n_events:
         raise ValueError("no examples: the data set has no events")
     next_same_ts = np.zeros(n_events, dtype=bool)
     next_same_ts[same_ts] = True
     del last_of_user, same_ts
-    end_ts = last_ts + 1
     if split is None:
-        parts: dict[str, tuple[int, int]] = {"all": (first_ts, end_ts)}
+        parts: dict[str, tuple[int, int]] = {"all": (int(first_ts), int(last_ts) + 1)}
     else:
         parts = {name: split.bounds(name) for name in PARTS}
 
@@ -306,15 +301,15 @@ def build_examples(
             # DEDUPE_IDS event ids). Keeping that memory alone made the replay of such a
             # user several times cheaper, and most users are such users at scale.
             n_purchase += e.type == "transaction"
-            ids = seen_ids.get(e.user_id)
-            if ids is None:
-                ids = seen_ids[e.user_id] = []
+            memory = seen_ids.get(e.user_id)
+            if memory is None:
+                memory = seen_ids[e.user_id] = []
             fingerprint = event_fingerprint(e.event_id)
-            if fingerprint in ids:
+            if fingerprint in memory:
                 continue
-            ids.append(fingerprint)
-            if len(ids) > DEDUPE_IDS:
-                del ids[0]
+            memory.append(fingerprint)
+            if len(memory) > DEDUPE_IDS:
+                del memory[0]
             stats = items.get(e.item_id)
             if stats is None:
                 stats = items[e.item_id] = ItemStats()
