@@ -119,8 +119,8 @@ class ArchiveEvents:
     """An archive's events as a collection that is read from disk again on every pass:
     iterating it streams the archive day by day (:class:`ArchiveReader`), so holding it
     holds no event, and a process forked or shipped (pickled: the paths and the window)
-    reads the files itself. ``len`` counts the events once (a pass over the ``ts``
-    column only) and remembers it. What a training run replays twice (look-ahead, then
+    reads the files itself. ``len`` is known after a first pass (or counts the events in
+    one) and is remembered. What a training run replays twice (look-ahead, then
     replay) costs two reads of the archive, never its events in memory.
     """
 

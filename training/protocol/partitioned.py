@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from stream.domain.archive_reader import ArchiveEvents
 from stream.domain.events import Event
 from training.protocol.example_set import ExampleSet, Purchases
 from training.protocol.examples import build_examples
@@ -66,7 +67,7 @@ def build_examples_partitioned(
     if n == 1:
         return build_examples(events, **kwargs)
     kwargs.pop("progress", None)  # a callback does not cross processes
-    if not isinstance(events, list):
+    if isinstance(events, ArchiveEvents):
         # an archive read from disk (ArchiveEvents) travels as its paths: fresh processes
         # (forkserver) read it themselves and inherit none of this process's memory (a
         # fork shares, and RSS counts in every child, the examples this run holds already)
@@ -91,7 +92,7 @@ def _on_dask(events: Sequence[Event], cluster: str, n: int, kwargs: dict[str, An
         n = max(n, len(client.scheduler_info().get("workers", {})))
         # events held in memory are scattered once; an archive read from disk
         # (ArchiveEvents) travels as its paths, and each task reads the files
-        shared = client.scatter(events, broadcast=True) if isinstance(events, list) else events
+        shared = events if isinstance(events, ArchiveEvents) else client.scatter(list(events), broadcast=True)
         futures = [client.submit(_build_shipped, shared, (i, n), kwargs, pure=False) for i in range(n)]
         return merge_partitions(client.gather(futures))
 
