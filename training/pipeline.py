@@ -66,11 +66,15 @@ def cold_resets(split: CalendarSplit, day_offset_ms: int) -> list[int]:
 
 def read_data(
     data: list[str | Path], fmt: str | None, cfg: TrainConfig, log: Callable[[str], None]
-) -> tuple[Any, CalendarSplit, list[str]]:
-    """The events read, the calendar split (by hours for short data, with a warning) and
-    the warnings; shortens ``cfg.horizon_ms`` when validation or test is too short for it."""
+) -> tuple[Any, CalendarSplit, list[str], int]:
+    """The events read, the calendar split (by hours for short data, with a warning), the
+    warnings and the number of users; shortens ``cfg.horizon_ms`` when validation or test
+    is too short for it."""
     read = read_clickstream(data, fmt, stream=True)  # an archive is read from disk on every pass
-    times = [e.ts for e in read.events]
+    times, users = [], set()
+    for e in read.events:  # one pass for both: each pass over an archive reads it from disk
+        times.append(e.ts)
+        users.add(e.user_id)
     if not times:
         raise ValueError("the data set holds no usable events")
     split = CalendarSplit.from_times(times, cfg.horizon_ms, read.day_offset_ms, cfg.val_days, cfg.test_days)
@@ -86,7 +90,7 @@ def read_data(
         )
         cfg.horizon_ms = horizon
         split = replace(split, embargo_ms=horizon)
-    return read, split, warnings
+    return read, split, warnings, len(users)
 
 
 def _training_data(
@@ -122,7 +126,7 @@ def train(
     cfg = (cfg or TrainConfig()).scaled()
     stage = Stages(log)
     with stage("read data"):
-        read, split, warnings = read_data(data, fmt, cfg, log)
+        read, split, warnings, _ = read_data(data, fmt, cfg, log)
         catalogue = load_catalogue(read.files)
         spec = FeatureSpec()
     log(

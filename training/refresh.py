@@ -133,7 +133,7 @@ def train_serve(
     cfg = (cfg or TrainConfig()).scaled()
     stage = Stages(log, rename=_stage_name)
     with stage("read"):
-        read, split, warnings = read_data(data, fmt, cfg, log)
+        read, split, warnings, n_users = read_data(data, fmt, cfg, log)
         catalogue, spec = load_catalogue(read.files), FeatureSpec()
         old = load_artifact(served) if served is not None else None
     choices = served_choices(cfg, old)
@@ -145,7 +145,6 @@ def train_serve(
         f"serving config: seed {seed}, forest {choices['forest']}, {cfg.forest_layers} levels, "
         f"sample weights {cfg.sample_weights} ({choices['source']})"
     )
-    n_users = len({e.user_id for e in read.events})
     share = min(1.0, (cfg.judged_users or SERVE_JUDGED_USERS) / max(n_users, 1))
     trained_share = min(1.0, (cfg.trained_users or SERVE_TRAINED_USERS) / max(n_users, 1))
     if share < 1 or trained_share < 1:
