@@ -47,7 +47,7 @@ from stream.domain.catalogue import Catalogue
 from stream.domain.events import TYPE_INDEX, Event
 from stream.domain.features import FeatureSpec, pair_features, user_vector
 from stream.domain.labels import DEFAULT_HORIZON_MS
-from stream.domain.state import CATEGORY, DEDUPE_IDS, ItemStats, UserState, event_fingerprint
+from stream.domain.state import CATEGORY, ItemStats, UserState
 from training.protocol.example_set import SEQ_DIM, SEQ_LEN, ExampleSet, Purchases
 from training.protocol.splits import PARTS, CalendarSplit
 
@@ -269,7 +269,7 @@ def build_examples(
     part_purchases = {name: Purchases() for name in parts}
     part_purchase_ids: dict[str, list[int]] = {name: [] for name in parts}
     users: dict[str, UserState] = {}  # the users whose moments or purchases this build keeps
-    seen_ids: dict[str, list[int]] = {}  # every other user's dedupe memory, and nothing else
+    seen_only: dict[str, UserState] = {}  # every other user: what it has seen, never folded in
     roles: dict[str, tuple[bool, bool]] = {}  # user -> (judged, trained), hashed once
     items: dict[str, ItemStats] = {}
     touched: set[tuple[str, str]] = set()
@@ -283,7 +283,7 @@ def build_examples(
         while resets and e.ts >= resets[-1]:  # a cold replay: every user is new from here
             history_start = resets.pop()
             users.clear()
-            seen_ids.clear()
+            seen_only.clear()
             recent.clear()
             touched.clear()
         role = roles.get(e.user_id)
@@ -294,53 +294,48 @@ def build_examples(
                 mine and (trained_user_share >= 1.0 or trained_user(e.user_id, trained_user_share)),
             )
         judged, trained = role
-        if not (judged or trained):
+        kept = judged or trained
+        if not kept:
             # A user none of whose moments is kept (another partition's, or outside the
             # shares) matters only through the items' statistics, which take an event
-            # when the user's state would (UserState.update's dedupe: the user's last
-            # DEDUPE_IDS event ids). Keeping that memory alone made the replay of such a
-            # user several times cheaper, and most users are such users at scale.
+            # when the user's state would: its dedupe, without the features
+            # (``fold=False``). That made the replay of such a user several times
+            # cheaper, and most users are such users at scale.
             n_purchase += e.type == "transaction"
-            memory = seen_ids.get(e.user_id)
-            if memory is None:
-                memory = seen_ids[e.user_id] = []
-            fingerprint = event_fingerprint(e.event_id)
-            if fingerprint in memory:
-                continue
-            memory.append(fingerprint)
-            if len(memory) > DEDUPE_IDS:
-                del memory[0]
-            stats = items.get(e.item_id)
-            if stats is None:
-                stats = items[e.item_id] = ItemStats()
-            stats.update(e)
-            continue
-        state = users.get(e.user_id)
-        if state is None:
-            state = users[e.user_id] = UserState()
-        if e.type == "transaction":
-            name = part_of(e.ts)
-            if (
-                name is not None
-                and e.ts >= parts[name][0] + horizon_ms
-                and (trained if name == "train" else judged)
-            ):
-                p = part_purchases[name]
-                p.users.append(e.user_id)
-                p.items.append(e.item_id)
-                p.ts.append(e.ts)
-                p.candidate.append(e.item_id in state.candidates(n_candidates))
-                p.touched.append((e.user_id, e.item_id) in touched)
-                part_purchase_ids[name].append(n_purchase)
-                p.ids.append(n_purchase)
-            n_purchase += 1
-        touched.add((e.user_id, e.item_id))
-        if not state.update(e):
+            seen = seen_only.get(e.user_id)
+            if seen is None:
+                seen = seen_only[e.user_id] = UserState()
+            new = seen.update(e, fold=False)
+        else:
+            if e.user_id not in users:
+                users[e.user_id] = UserState()
+            state = users[e.user_id]
+            if e.type == "transaction":
+                name = part_of(e.ts)
+                if (
+                    name is not None
+                    and e.ts >= parts[name][0] + horizon_ms
+                    and (trained if name == "train" else judged)
+                ):
+                    p = part_purchases[name]
+                    p.users.append(e.user_id)
+                    p.items.append(e.item_id)
+                    p.ts.append(e.ts)
+                    p.candidate.append(e.item_id in state.candidates(n_candidates))
+                    p.touched.append((e.user_id, e.item_id) in touched)
+                    part_purchase_ids[name].append(n_purchase)
+                    p.ids.append(n_purchase)
+                n_purchase += 1
+            touched.add((e.user_id, e.item_id))
+            new = state.update(e)
+        if not new:
             continue
         stats = items.get(e.item_id)
         if stats is None:
             stats = items[e.item_id] = ItemStats()
         stats.update(e)
+        if not kept:
+            continue
         recent[e.user_id].append((e.ts, TYPE_INDEX[e.type], e.item_id, e.category_id))
         if next_same_ts[k]:
             continue
